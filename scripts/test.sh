@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests, and black-box tests that drive the app against a real
+# OpenID Provider (npm oidc-provider), provider stand-ins, SQLite and a real PostgreSQL.
+#
+# PostgreSQL: uses $TEST_POSTGRES_URL if set, else the server on 127.0.0.1:5432 (user postgres
+# or root, database test), else starts a throwaway cluster with initdb/pg_ctl. Never skips.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# --- the test OpenID Provider (Node 20+) -------------------------------------------------------
+command -v node >/dev/null || { echo "node (20+) is required for the test OpenID Provider" >&2; exit 1; }
+if [ ! -d tests/oidc-provider/node_modules/oidc-provider ]; then
+  say "installing the test OpenID Provider (npm ci)"
+  npm ci --prefix tests/oidc-provider --no-audit --no-fund
+fi
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+pg_answers() { psql "$1" -Atqc 'SELECT 1' >/dev/null 2>&1; }
+
+ensure_pg_client() {
+  command -v psql >/dev/null && return
+  say "installing the PostgreSQL client and server (apt)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+}
+
+start_throwaway_pg() {
+  local bin port=55439 dir
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+  if [ -z "$bin" ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+  fi
+  dir=$(mktemp -d /tmp/gatehouse-pg.XXXXXX)
+  local run=()
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+    chown postgres "$dir"
+    run=(runuser -u postgres --)
+  fi
+  say "starting a throwaway PostgreSQL on 127.0.0.1:$port ($dir)"
+  "${run[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust >/dev/null
+  "${run[@]}" "$bin/pg_ctl" -D "$dir/data" -o "-c listen_addresses=127.0.0.1 -p $port -k $dir" -l "$dir/log" -w start >/dev/null
+  trap '"${run[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true' EXIT
+  psql "postgres://postgres@127.0.0.1:$port/postgres" -qc 'CREATE DATABASE test' >/dev/null
+  TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/test"
+}
+
+ensure_pg_client
+if [ -z "${TEST_POSTGRES_URL:-}" ]; then
+  for candidate in postgres://postgres@127.0.0.1:5432/test postgres://root@127.0.0.1:5432/test; do
+    if pg_answers "$candidate"; then TEST_POSTGRES_URL=$candidate; break; fi
+  done
+fi
+if [ -z "${TEST_POSTGRES_URL:-}" ] || ! pg_answers "$TEST_POSTGRES_URL"; then
+  start_throwaway_pg
+fi
+export TEST_POSTGRES_URL
+# The tests create and drop one database per test.
+psql "$TEST_POSTGRES_URL" -Atqc "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user" | grep -q t \
+  || { echo "the PostgreSQL role in TEST_POSTGRES_URL must be allowed to create databases" >&2; exit 1; }
+say "PostgreSQL: ${TEST_POSTGRES_URL}"
+
+# --- the tests ---------------------------------------------------------------------------------
+say "cargo test"
+cargo test --locked --all-targets "$@"

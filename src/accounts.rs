@@ -1,0 +1,161 @@
+//! Turning a provider's answer into a user: the only writer of users and identities.
+//!
+//! A returning user is found by (provider, subject), never by email alone. A new identity is
+//! linked to an existing user by email only when both sides are trustworthy: the email is
+//! verified, this provider is trusted to verify emails, and the existing user's email was
+//! verified by a trusted provider too. Everything happens in one transaction, so a refused or
+//! failed sign-in writes nothing.
+
+use crate::db::models::{Identity, NewIdentity, NewUser, User, UserId, now};
+use crate::db::{AnyConnection, DbError, write_tx};
+
+/// What a provider says about the person who just signed in.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProviderUser {
+    /// The provider's stable id: OIDC `sub`, GitHub's numeric `id`.
+    pub subject: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub avatar_url: Option<String>,
+}
+
+/// How a sign-in was resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignIn {
+    Returning(UserId),
+    Linked(UserId),
+    Created(UserId),
+}
+
+impl SignIn {
+    pub fn user_id(self) -> UserId {
+        match self {
+            SignIn::Returning(id) | SignIn::Linked(id) | SignIn::Created(id) => id,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// The email belongs to an account verified through `providers`; this sign-in may not link.
+    #[error("this email belongs to an account that signs in with {providers:?}")]
+    EmailTaken { providers: Vec<String> },
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for AccountError {
+    fn from(e: diesel::result::Error) -> Self {
+        AccountError::Db(DbError::Query(e))
+    }
+}
+
+/// The provider a sign-in comes through, and which providers may vouch for an email.
+pub struct Provenance<'a> {
+    pub provider: &'a str,
+    pub trust_email: bool,
+    pub is_trusted: &'a (dyn Fn(&str) -> bool + Sync),
+}
+
+/// Finds, links or creates the user for this provider identity, in one transaction.
+pub fn sign_in(conn: &mut AnyConnection, from: &Provenance<'_>, who: &ProviderUser) -> Result<SignIn, AccountError> {
+    let attempt = |conn: &mut AnyConnection| write_tx(conn, |c| resolve(c, from, who));
+    match attempt(conn) {
+        // Two first sign-ins of the same identity raced; the loser now finds the winner's row.
+        Err(AccountError::Db(DbError::Query(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )))) => attempt(conn),
+        other => other,
+    }
+}
+
+fn resolve(c: &mut AnyConnection, from: &Provenance<'_>, who: &ProviderUser) -> Result<SignIn, AccountError> {
+    let at = now();
+    let email = who.email.as_deref();
+    let name = display_name(who);
+
+    if let Some(identity) = Identity::find_by_subject(c, from.provider, &who.subject)? {
+        let user = UserId(identity.user_id);
+        Identity::update_email(c, identity.id, email, who.email_verified, at)?;
+        User::update_profile(c, user, &name, email, who.avatar_url.as_deref(), at)?;
+        return Ok(SignIn::Returning(user));
+    }
+
+    if let Some(email) = email {
+        let vouched: Vec<Identity> =
+            Identity::verified_with_email(c, email)?.into_iter().filter(|i| (from.is_trusted)(&i.provider)).collect();
+        if let Some(holder) = vouched.first() {
+            if !(who.email_verified && from.trust_email) {
+                let mut providers: Vec<String> = vouched.iter().map(|i| i.provider.clone()).collect();
+                providers.dedup();
+                return Err(AccountError::EmailTaken { providers });
+            }
+            let user = UserId(holder.user_id);
+            insert_identity(c, user, from.provider, who, at)?;
+            User::update_profile(c, user, &name, Some(email), who.avatar_url.as_deref(), at)?;
+            return Ok(SignIn::Linked(user));
+        }
+    }
+
+    let user = User::insert(
+        c,
+        &NewUser { name: &name, email, avatar_url: who.avatar_url.as_deref(), created_at: at, updated_at: at },
+    )?;
+    insert_identity(c, user, from.provider, who, at)?;
+    Ok(SignIn::Created(user))
+}
+
+fn insert_identity(
+    c: &mut AnyConnection,
+    user: UserId,
+    provider: &str,
+    who: &ProviderUser,
+    at: chrono::NaiveDateTime,
+) -> Result<(), AccountError> {
+    Identity::insert(
+        c,
+        &NewIdentity {
+            user_id: user.0,
+            provider,
+            subject: &who.subject,
+            email: who.email.as_deref(),
+            email_verified: who.email_verified,
+            created_at: at,
+            updated_at: at,
+        },
+    )?;
+    Ok(())
+}
+
+/// The provider's name, else the email's local part, else a neutral placeholder.
+fn display_name(who: &ProviderUser) -> String {
+    who.name
+        .clone()
+        .or_else(|| who.email.as_deref().and_then(|e| e.split('@').next()).map(str::to_string))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "User".to_string())
+}
+
+impl ProviderUser {
+    /// Bounds and cleans what a provider sent before it reaches the database: a missing or
+    /// oversized subject is no usable identity; odd names, emails and avatar URLs are dropped.
+    pub fn sanitised(mut self) -> Option<Self> {
+        if self.subject.is_empty() || self.subject.len() > 255 || self.subject.chars().any(char::is_control) {
+            return None;
+        }
+        let clean = |s: Option<String>, max: usize| {
+            s.map(|v| v.trim().chars().filter(|c| !c.is_control()).take(max).collect::<String>())
+                .filter(|v| !v.is_empty())
+        };
+        self.name = clean(self.name, 200);
+        self.email = clean(self.email, 320).filter(|e| e.contains('@') && !e.contains(char::is_whitespace));
+        if self.email.is_none() {
+            self.email_verified = false;
+        }
+        self.avatar_url = clean(self.avatar_url, 2048)
+            .filter(|u| url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "https" | "http")));
+        Some(self)
+    }
+}

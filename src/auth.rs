@@ -1,0 +1,9 @@
+//! Who is signed in: middleware that attaches the identity to every request, the guards that
+//! protect handlers, and the `next` sanitiser that keeps redirects on this site.
+
+pub mod guard;
+pub mod middleware;
+pub mod next;
+
+pub use guard::{CurrentUser, SignedIn, require_login};
+pub use middleware::attach_identity;

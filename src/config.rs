@@ -1,0 +1,224 @@
+//! Settings are read and validated once, at start-up. Every problem is collected and reported
+//! together, each naming the variable to fix, so a misconfigured deployment fails in one go.
+//! Secrets never reach `Debug` output.
+
+mod providers;
+mod urls;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix_web::cookie::Key;
+use url::Url;
+
+pub use providers::{ProviderKind, ProviderSettings};
+pub use urls::is_loopback;
+
+/// Where users and identities live. The scheme of `DATABASE_URL` picks the backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+/// A string that never shows up in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// The key that signs and encrypts session cookies.
+#[derive(Clone)]
+pub struct SessionKey {
+    pub key: Key,
+    /// True when generated at start because `SESSION_KEY` was absent: sessions end at restart.
+    pub ephemeral: bool,
+}
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionKey([redacted], ephemeral: {})", self.ephemeral)
+    }
+}
+
+/// Timeouts for every outgoing call to a provider.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpSettings {
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub database_url: DatabaseUrl,
+    pub bind_addr: String,
+    /// External base URL without a trailing slash; redirect URIs are built from it.
+    pub public_url: Url,
+    pub session_key: SessionKey,
+    pub session_ttl_days: i64,
+    pub production: bool,
+    pub http: HttpSettings,
+    pub providers: Vec<ProviderSettings>,
+}
+
+/// Everything wrong with the configuration, one line per problem.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .problems.join("\n  - "))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+/// Reads variables from a map, recording problems instead of stopping at the first.
+pub(crate) struct Reader<'a> {
+    vars: &'a HashMap<String, String>,
+    pub(crate) problems: Vec<String>,
+}
+
+impl<'a> Reader<'a> {
+    /// A variable's trimmed value; an empty value counts as unset.
+    pub(crate) fn get(&self, name: &str) -> Option<&'a str> {
+        self.vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    pub(crate) fn problem(&mut self, message: String) {
+        self.problems.push(message);
+    }
+
+    pub(crate) fn number<T>(&mut self, name: &str, default: T, min: T, max: T) -> T
+    where
+        T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+    {
+        let Some(raw) = self.get(name) else { return default };
+        match raw.parse::<T>() {
+            Ok(v) if v >= min && v <= max => v,
+            _ => {
+                self.problem(format!("{name}={raw:?} must be a whole number from {min} to {max}"));
+                default
+            }
+        }
+    }
+
+    pub(crate) fn boolean(&mut self, name: &str, default: bool) -> bool {
+        match self.get(name).map(str::to_ascii_lowercase).as_deref() {
+            None => default,
+            Some("true" | "1" | "yes" | "on") => true,
+            Some("false" | "0" | "no" | "off") => false,
+            Some(other) => {
+                self.problem(format!("{name}={other:?} must be true or false"));
+                default
+            }
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the process environment (after `.env`, whose values never override real ones).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let mut r = Reader { vars, problems: Vec::new() };
+
+        let database_url = parse_database_url(&mut r);
+        let bind_addr = r.get("BIND_ADDR").unwrap_or("127.0.0.1:8080").to_string();
+        if bind_addr.parse::<std::net::SocketAddr>().is_err() && !bind_addr.contains(':') {
+            r.problem(format!("BIND_ADDR={bind_addr:?} must be HOST:PORT, e.g. 127.0.0.1:8080"));
+        }
+        let public_url = urls::public_url(&mut r, &bind_addr);
+        let production = matches!(r.get("APP_ENV"), Some("production" | "prod"));
+        let session_key = parse_session_key(&mut r, production);
+        let session_ttl_days = r.number("SESSION_TTL_DAYS", 30i64, 1, 3650);
+        let http = HttpSettings {
+            connect_timeout: Duration::from_secs(r.number("HTTP_CONNECT_TIMEOUT_SECS", 5u64, 1, 60)),
+            timeout: Duration::from_secs(r.number("HTTP_TIMEOUT_SECS", 10u64, 1, 120)),
+        };
+        let providers = providers::parse_all(&mut r);
+
+        if !r.problems.is_empty() {
+            return Err(ConfigError { problems: r.problems });
+        }
+        Ok(Settings {
+            database_url,
+            bind_addr,
+            public_url: public_url.expect("a missing PUBLIC_URL is recorded as a problem"),
+            session_key: session_key.expect("a missing SESSION_KEY is recorded as a problem"),
+            session_ttl_days,
+            production,
+            http,
+            providers,
+        })
+    }
+
+    /// `{PUBLIC_URL}/callback/{provider}`: the one redirect URI registered with each provider.
+    pub fn redirect_uri(&self, provider: &str) -> String {
+        format!("{}/callback/{provider}", self.public_url.as_str().trim_end_matches('/'))
+    }
+
+    /// Cookies get `Secure` exactly when the public URL is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+}
+
+fn parse_database_url(r: &mut Reader) -> DatabaseUrl {
+    let raw = r.get("DATABASE_URL").unwrap_or("sqlite://data/gatehouse.db");
+    if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+        DatabaseUrl::Postgres(raw.to_string())
+    } else if let Some(path) = raw.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            r.problem("DATABASE_URL=sqlite:// needs a file path, e.g. sqlite://data/gatehouse.db".into());
+        }
+        DatabaseUrl::Sqlite(PathBuf::from(path))
+    } else {
+        // Never echo the value: a PostgreSQL URL may carry a password.
+        r.problem(
+            "DATABASE_URL must start with postgres://, postgresql:// or sqlite:// \
+             (e.g. sqlite://data/gatehouse.db)"
+                .into(),
+        );
+        DatabaseUrl::Sqlite(PathBuf::from("data/gatehouse.db"))
+    }
+}
+
+fn parse_session_key(r: &mut Reader, production: bool) -> Option<SessionKey> {
+    match r.get("SESSION_KEY") {
+        Some(raw) if raw.len() < 64 => {
+            r.problem(format!(
+                "SESSION_KEY is {} bytes; it must be at least 64 random bytes \
+                 (generate one with: openssl rand -hex 64)",
+                raw.len()
+            ));
+            None
+        }
+        // HKDF over the whole value, so every byte of a long key counts.
+        Some(raw) => Some(SessionKey { key: Key::derive_from(raw.as_bytes()), ephemeral: false }),
+        None if production => {
+            r.problem(
+                "SESSION_KEY is required when APP_ENV=production \
+                 (generate one with: openssl rand -hex 64)"
+                    .into(),
+            );
+            None
+        }
+        None => Some(SessionKey { key: Key::generate(), ephemeral: true }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,148 @@
+use std::collections::HashMap;
+
+use super::*;
+
+const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn problems(pairs: &[(&str, &str)]) -> Vec<String> {
+    Settings::from_vars(&vars(pairs)).expect_err("configuration should be refused").problems
+}
+
+#[test]
+fn defaults_need_nothing() {
+    let s = Settings::from_vars(&HashMap::new()).unwrap();
+    assert_eq!(s.database_url, DatabaseUrl::Sqlite("data/gatehouse.db".into()));
+    assert_eq!(s.bind_addr, "127.0.0.1:8080");
+    assert_eq!(s.public_url.as_str(), "http://127.0.0.1:8080/");
+    assert_eq!(s.redirect_uri("google"), "http://127.0.0.1:8080/callback/google");
+    assert!(s.session_key.ephemeral);
+    assert_eq!(s.session_ttl_days, 30);
+    assert!(!s.secure_cookies());
+    assert!(s.providers.is_empty());
+}
+
+#[test]
+fn presets_fill_their_defaults() {
+    let s = Settings::from_vars(&vars(&[
+        ("OAUTH_PROVIDERS", "google, github"),
+        ("OAUTH_GOOGLE_CLIENT_ID", "g-id"),
+        ("OAUTH_GOOGLE_CLIENT_SECRET", "g-secret"),
+        ("OAUTH_GITHUB_CLIENT_ID", "h-id"),
+        ("OAUTH_GITHUB_CLIENT_SECRET", "h-secret"),
+    ]))
+    .unwrap();
+    let google = &s.providers[0];
+    assert_eq!(google.kind, ProviderKind::Google);
+    assert_eq!(google.issuer.as_ref().unwrap().as_str(), "https://accounts.google.com/");
+    assert_eq!(google.scopes, ["openid", "email", "profile"]);
+    assert_eq!(google.label, "Google");
+    assert!(google.trust_email);
+    let github = &s.providers[1];
+    assert_eq!(github.kind, ProviderKind::Github);
+    assert_eq!(github.api_url.as_ref().unwrap().as_str(), "https://api.github.com/");
+    assert_eq!(github.scopes, ["read:user", "user:email"]);
+    assert!(github.trust_email);
+}
+
+#[test]
+fn oidc_provider_needs_kind_and_issuer_and_defaults_to_untrusted() {
+    let p = problems(&[("OAUTH_PROVIDERS", "corp"), ("OAUTH_CORP_CLIENT_ID", "x"), ("OAUTH_CORP_CLIENT_SECRET", "y")]);
+    assert!(p.iter().any(|m| m.contains("OAUTH_CORP_KIND")), "{p:?}");
+
+    let p = problems(&[
+        ("OAUTH_PROVIDERS", "my-idp"),
+        ("OAUTH_MY_IDP_KIND", "oidc"),
+        ("OAUTH_MY_IDP_CLIENT_ID", "x"),
+        ("OAUTH_MY_IDP_CLIENT_SECRET", "y"),
+    ]);
+    assert!(p.iter().any(|m| m.contains("OAUTH_MY_IDP_ISSUER")), "{p:?}");
+
+    let s = Settings::from_vars(&vars(&[
+        ("OAUTH_PROVIDERS", "my-idp"),
+        ("OAUTH_MY_IDP_KIND", "oidc"),
+        ("OAUTH_MY_IDP_ISSUER", "http://127.0.0.1:9000"),
+        ("OAUTH_MY_IDP_CLIENT_ID", "x"),
+        ("OAUTH_MY_IDP_CLIENT_SECRET", "y"),
+    ]))
+    .unwrap();
+    assert_eq!(s.providers[0].label, "My-idp");
+    assert!(!s.providers[0].trust_email);
+}
+
+#[test]
+fn plain_http_is_only_for_loopback() {
+    for ok in ["http://127.0.0.1:1", "http://127.8.9.10", "http://localhost:3000", "http://[::1]:4000"] {
+        let s = Settings::from_vars(&vars(&[
+            ("OAUTH_PROVIDERS", "idp"),
+            ("OAUTH_IDP_KIND", "oidc"),
+            ("OAUTH_IDP_ISSUER", ok),
+            ("OAUTH_IDP_CLIENT_ID", "x"),
+            ("OAUTH_IDP_CLIENT_SECRET", "y"),
+        ]));
+        assert!(s.is_ok(), "{ok} should be accepted");
+    }
+    for bad in ["http://idp.example.com", "http://10.0.0.1", "http://localhost.evil.example", "ftp://idp.example"] {
+        let p = problems(&[
+            ("OAUTH_PROVIDERS", "idp"),
+            ("OAUTH_IDP_KIND", "oidc"),
+            ("OAUTH_IDP_ISSUER", bad),
+            ("OAUTH_IDP_CLIENT_ID", "x"),
+            ("OAUTH_IDP_CLIENT_SECRET", "y"),
+        ]);
+        assert!(p.iter().any(|m| m.contains("OAUTH_IDP_ISSUER")), "{bad}: {p:?}");
+    }
+}
+
+#[test]
+fn session_key_rules() {
+    let p = problems(&[("SESSION_KEY", "too-short")]);
+    assert!(p[0].contains("SESSION_KEY") && p[0].contains("64"), "{p:?}");
+    assert!(!p[0].contains("too-short"), "the key itself must never be printed");
+
+    let p = problems(&[("APP_ENV", "production")]);
+    assert!(p[0].contains("SESSION_KEY"), "{p:?}");
+
+    let s = Settings::from_vars(&vars(&[("APP_ENV", "production"), ("SESSION_KEY", KEY)])).unwrap();
+    assert!(!s.session_key.ephemeral);
+    assert!(!format!("{s:?}").contains(KEY));
+}
+
+#[test]
+fn every_problem_is_reported_at_once_without_secrets() {
+    let p = problems(&[
+        ("DATABASE_URL", "mysql://root:hunter2@db/x"),
+        ("SESSION_TTL_DAYS", "forever"),
+        ("PUBLIC_URL", "https://auth.example.com/prefix"),
+        ("OAUTH_PROVIDERS", "Bad Name,github"),
+        ("OAUTH_GITHUB_CLIENT_SECRET", "s3cret-value"),
+    ]);
+    let all = p.join("\n");
+    for var in ["DATABASE_URL", "SESSION_TTL_DAYS", "PUBLIC_URL", "OAUTH_PROVIDERS", "OAUTH_GITHUB_CLIENT_ID"] {
+        assert!(all.contains(var), "{var} missing from:\n{all}");
+    }
+    assert!(!all.contains("hunter2") && !all.contains("s3cret-value"), "{all}");
+}
+
+#[test]
+fn https_public_url_means_secure_cookies() {
+    let s = Settings::from_vars(&vars(&[("PUBLIC_URL", "https://auth.example.com/")])).unwrap();
+    assert!(s.secure_cookies());
+    assert_eq!(s.redirect_uri("github"), "https://auth.example.com/callback/github");
+}
+
+#[test]
+fn secrets_never_appear_in_debug_output() {
+    let s = Settings::from_vars(&vars(&[
+        ("OAUTH_PROVIDERS", "github"),
+        ("OAUTH_GITHUB_CLIENT_ID", "id"),
+        ("OAUTH_GITHUB_CLIENT_SECRET", "very-secret-client-secret"),
+        ("SESSION_KEY", KEY),
+    ]))
+    .unwrap();
+    let shown = format!("{s:?}");
+    assert!(!shown.contains("very-secret-client-secret") && !shown.contains(KEY), "{shown}");
+}

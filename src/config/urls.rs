@@ -1,0 +1,63 @@
+//! URL rules shared by the settings: plain http is only for loopback hosts.
+
+use std::net::IpAddr;
+
+use url::{Host, Url};
+
+use super::Reader;
+
+/// True for 127.0.0.0/8, ::1 and `localhost`: the only hosts allowed over plain http.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// Parses an endpoint URL: https, or http on a loopback host; records a problem otherwise.
+pub(crate) fn endpoint(r: &mut Reader, var: &str, raw: &str) -> Option<Url> {
+    let url = match Url::parse(raw) {
+        Ok(u) if u.host().is_some() => u,
+        _ => {
+            r.problem(format!("{var}={raw:?} is not an absolute URL (e.g. https://example.com/path)"));
+            return None;
+        }
+    };
+    match url.scheme() {
+        "https" => Some(url),
+        "http" if is_loopback(&url) => Some(url),
+        "http" => {
+            r.problem(format!(
+                "{var}={raw:?} uses plain http on a non-loopback host; use https \
+                 (http is accepted only for 127.0.0.0/8, localhost and [::1])"
+            ));
+            None
+        }
+        other => {
+            r.problem(format!("{var}={raw:?} has scheme {other:?}; use https"));
+            None
+        }
+    }
+}
+
+/// `PUBLIC_URL`, defaulting to `http://{BIND_ADDR}`; an origin with no path, query or fragment.
+pub(crate) fn public_url(r: &mut Reader, bind_addr: &str) -> Option<Url> {
+    let raw = r.get("PUBLIC_URL").map(str::to_string).unwrap_or_else(|| format!("http://{bind_addr}"));
+    let url = match Url::parse(&raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
+        _ => {
+            r.problem(format!("PUBLIC_URL={raw:?} must be an absolute http(s) URL such as https://auth.example.com"));
+            return None;
+        }
+    };
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        r.problem(format!(
+            "PUBLIC_URL={raw:?} must be an origin only (scheme, host, port); \
+             serving under a path prefix is not supported"
+        ));
+        return None;
+    }
+    Some(url)
+}

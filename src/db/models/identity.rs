@@ -1,0 +1,87 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::{UserId, lower};
+use crate::db::AnyConnection;
+use crate::db::schema::identities;
+
+/// An account at a provider, linked to one user.
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = identities)]
+pub struct Identity {
+    pub id: i64,
+    pub user_id: i64,
+    pub provider: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = identities)]
+pub struct NewIdentity<'a> {
+    pub user_id: i64,
+    pub provider: &'a str,
+    pub subject: &'a str,
+    pub email: Option<&'a str>,
+    pub email_verified: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Identity {
+    /// The one way a returning user is recognised: the provider's stable subject id.
+    pub fn find_by_subject(conn: &mut AnyConnection, provider: &str, subject: &str) -> QueryResult<Option<Identity>> {
+        identities::table
+            .filter(identities::provider.eq(provider))
+            .filter(identities::subject.eq(subject))
+            .select(Identity::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn for_user(conn: &mut AnyConnection, user: UserId) -> QueryResult<Vec<Identity>> {
+        identities::table
+            .filter(identities::user_id.eq(user.0))
+            .order(identities::id)
+            .select(Identity::as_select())
+            .load(conn)
+    }
+
+    /// Identities whose provider reported this email (any case) as verified.
+    pub fn verified_with_email(conn: &mut AnyConnection, email: &str) -> QueryResult<Vec<Identity>> {
+        identities::table
+            .filter(lower(identities::email).eq(email.to_lowercase()))
+            .filter(identities::email_verified.eq(true))
+            .order(identities::id)
+            .select(Identity::as_select())
+            .load(conn)
+    }
+
+    pub fn insert(conn: &mut AnyConnection, new: &NewIdentity<'_>) -> QueryResult<()> {
+        diesel::insert_into(identities::table).values(new).execute(conn).map(|_| ())
+    }
+
+    pub fn update_email(
+        conn: &mut AnyConnection,
+        id: i64,
+        email: Option<&str>,
+        email_verified: bool,
+        at: NaiveDateTime,
+    ) -> QueryResult<()> {
+        diesel::update(identities::table.find(id))
+            .set((
+                identities::email.eq(email),
+                identities::email_verified.eq(email_verified),
+                identities::updated_at.eq(at),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
+        identities::table.count().get_result(conn)
+    }
+}

@@ -1,0 +1,77 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::db::AnyConnection;
+use crate::db::schema::users;
+
+/// A user's id: the only thing the session remembers about them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, diesel::FromSqlRow)]
+#[serde(transparent)]
+pub struct UserId(pub i64);
+
+impl std::fmt::Display for UserId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub email: Option<String>,
+    pub avatar_url: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub name: &'a str,
+    pub email: Option<&'a str>,
+    pub avatar_url: Option<&'a str>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl User {
+    pub fn id(&self) -> UserId {
+        UserId(self.id)
+    }
+
+    pub fn find(conn: &mut AnyConnection, id: UserId) -> QueryResult<Option<User>> {
+        users::table.find(id.0).select(User::as_select()).first(conn).optional()
+    }
+
+    pub fn insert(conn: &mut AnyConnection, new: &NewUser<'_>) -> QueryResult<UserId> {
+        // `.returning(User::as_returning())` does not compile on the MultiBackend; the id does.
+        diesel::insert_into(users::table).values(new).returning(users::id).get_result(conn).map(UserId)
+    }
+
+    /// Refreshes what the provider just told us about the person.
+    pub fn update_profile(
+        conn: &mut AnyConnection,
+        id: UserId,
+        name: &str,
+        email: Option<&str>,
+        avatar_url: Option<&str>,
+        at: NaiveDateTime,
+    ) -> QueryResult<()> {
+        diesel::update(users::table.find(id.0))
+            .set((
+                users::name.eq(name),
+                users::email.eq(email),
+                users::avatar_url.eq(avatar_url),
+                users::updated_at.eq(at),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
+        users::table.count().get_result(conn)
+    }
+}

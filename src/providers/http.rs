@@ -1,0 +1,127 @@
+//! The one outgoing HTTP client: awc with connect and total timeouts, no redirects (oauth2's
+//! SSRF advice), a 1 MiB cap on every answer, `Accept: application/json` and a `User-Agent`
+//! naming gatehouse (GitHub refuses calls without one). It also adapts awc to the oauth2 /
+//! openidconnect `AsyncHttpClient` trait.
+//!
+//! `awc::Client` is not `Send`: one is made per worker, and it must not be used from
+//! `web::block` or other threads.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use awc::error::{ConnectError, PayloadError, SendRequestError};
+use awc::http::header;
+use serde::de::DeserializeOwned;
+
+use crate::config::HttpSettings;
+
+/// The most any provider answer may weigh.
+pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+pub const USER_AGENT: &str = concat!("gatehouse/", env!("CARGO_PKG_VERSION"));
+
+/// Why an outgoing call failed, sorted by what the user is told.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("the provider did not answer in time")]
+    Timeout,
+    #[error("the provider could not be reached: {0}")]
+    Unreachable(String),
+    #[error("the provider's answer was larger than {MAX_RESPONSE_BYTES} bytes")]
+    TooLarge,
+    #[error("the provider's answer was unusable: {0}")]
+    Invalid(String),
+}
+
+#[derive(Clone)]
+pub struct HttpClient {
+    client: awc::Client,
+    timeout: Duration,
+}
+
+impl HttpClient {
+    pub fn new(settings: &HttpSettings) -> Self {
+        let connector = awc::Connector::new().timeout(settings.connect_timeout);
+        let client = awc::Client::builder()
+            .connector(connector)
+            .timeout(settings.timeout)
+            .disable_redirects()
+            .add_default_header((header::USER_AGENT, USER_AGENT))
+            .finish();
+        HttpClient { client, timeout: settings.timeout }
+    }
+
+    /// Sends a request and reads the whole answer, bounded in time and size.
+    async fn send(
+        &self,
+        req: awc::ClientRequest,
+        body: Vec<u8>,
+    ) -> Result<(u16, Vec<(String, Vec<u8>)>, Vec<u8>), HttpError> {
+        let call = async {
+            let mut res = req.send_body(body).await.map_err(classify_send)?;
+            let status = res.status().as_u16();
+            let headers = res.headers().iter().map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec())).collect();
+            let bytes = res.body().limit(MAX_RESPONSE_BYTES).await.map_err(classify_payload)?;
+            Ok((status, headers, bytes.to_vec()))
+        };
+        // awc's timeout covers the response head; this bounds the body as well.
+        actix_web::rt::time::timeout(self.timeout, call).await.map_err(|_| HttpError::Timeout)?
+    }
+
+    /// GETs a JSON API with a bearer token; a non-2xx status is an unusable answer.
+    pub async fn get_json<T: DeserializeOwned>(&self, url: &str, bearer: &str, accept: &str) -> Result<T, HttpError> {
+        let req = self
+            .client
+            .get(url)
+            .insert_header((header::ACCEPT, accept))
+            .insert_header((header::AUTHORIZATION, format!("Bearer {bearer}")));
+        let (status, _, body) = self.send(req, Vec::new()).await?;
+        if !(200..300).contains(&status) {
+            return Err(HttpError::Invalid(format!("{url} answered HTTP {status}")));
+        }
+        serde_json::from_slice(&body).map_err(|e| HttpError::Invalid(format!("{url} sent malformed JSON: {e}")))
+    }
+}
+
+fn classify_send(e: SendRequestError) -> HttpError {
+    match e {
+        SendRequestError::Timeout | SendRequestError::Connect(ConnectError::Timeout) => HttpError::Timeout,
+        SendRequestError::Connect(c) => HttpError::Unreachable(c.to_string()),
+        other => HttpError::Invalid(other.to_string()),
+    }
+}
+
+fn classify_payload(e: PayloadError) -> HttpError {
+    match e {
+        PayloadError::Overflow => HttpError::TooLarge,
+        other => HttpError::Invalid(other.to_string()),
+    }
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for HttpClient {
+    type Error = HttpError;
+    type Future = Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, HttpError>> + 'c>>;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            // oauth2 speaks `http` 1.x, awc `http` 0.2: copy across by bytes.
+            let (parts, body) = request.into_parts();
+            let method = awc::http::Method::from_bytes(parts.method.as_str().as_bytes())
+                .map_err(|e| HttpError::Invalid(e.to_string()))?;
+            let mut req = self.client.request(method, parts.uri.to_string());
+            for (name, value) in &parts.headers {
+                req = req.append_header((name.as_str(), value.as_bytes()));
+            }
+            if !parts.headers.contains_key(http::header::ACCEPT) {
+                req = req.insert_header((header::ACCEPT, "application/json"));
+            }
+            let (status, headers, body) = self.send(req, body).await?;
+            let mut out = http::Response::builder().status(status);
+            for (name, value) in headers {
+                out = out.header(name, value);
+            }
+            out.body(body).map_err(|e| HttpError::Invalid(e.to_string()))
+        })
+    }
+}

@@ -1,0 +1,75 @@
+//! HTTP endpoints, one file each. [`configure`] is the route table.
+
+mod api;
+mod authorize;
+mod callback;
+mod health;
+mod home;
+mod login;
+mod logout;
+mod profile;
+pub(crate) mod query;
+
+use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::{HttpResponse, web};
+use tera::Context;
+
+use crate::auth::require_login;
+use crate::db::models::User;
+use crate::error::AppError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home::home))
+        .route("/login", web::get().to(login::login))
+        .route("/authorize/{provider}", web::get().to(authorize::authorize))
+        .route("/callback/{provider}", web::get().to(callback::callback))
+        .service(
+            web::resource("/logout")
+                .route(web::post().to(logout::logout))
+                .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::MethodNotAllowed) })),
+        )
+        .route("/healthz", web::get().to(health::healthz))
+        .service(web::scope("/profile").wrap(from_fn(require_login)).route("", web::get().to(profile::profile)))
+        .service(web::scope("/api").wrap(from_fn(require_login)).route("/me", web::get().to(api::me)))
+        .service(
+            web::scope("/static")
+                .wrap(DefaultHeaders::new().add(("Cache-Control", "public, max-age=3600")))
+                .service(actix_files::Files::new("", "static").prefer_utf8(true)),
+        );
+}
+
+/// The 404 page for every address not in the table.
+pub async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
+
+/// What every page's layout needs.
+pub(crate) fn page_context(user: Option<&User>) -> Context {
+    let mut ctx = Context::new();
+    if let Some(user) = user {
+        ctx.insert(
+            "user",
+            &serde_json::json!({"id": user.id, "name": user.name, "email": user.email, "avatar_url": user.avatar_url}),
+        );
+    }
+    ctx
+}
+
+pub(crate) fn html(status: actix_web::http::StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status).content_type(actix_web::http::header::ContentType::html()).body(body)
+}
+
+/// Renders a page or answers with the error page (a template bug must not leak details).
+pub(crate) fn render_page(name: &str, ctx: &Context) -> HttpResponse {
+    match crate::templates::render(name, ctx) {
+        Ok(body) => html(actix_web::http::StatusCode::OK, body),
+        Err(why) => {
+            log::error!("cannot render {name}: {why}");
+            actix_web::ResponseError::error_response(&AppError::Internal("template failed"))
+        }
+    }
+}
+
+pub(crate) fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((actix_web::http::header::LOCATION, location)).finish()
+}

@@ -1,0 +1,69 @@
+//! What the session holds besides the identity: the pending sign-ins of this browser.
+//!
+//! The session cookie is encrypted and signed (actix-session, `Private`), so flows kept in it
+//! are bound to this browser and cannot be read or forged by it.
+
+use actix_session::Session;
+
+use crate::providers::AuthFlow;
+
+const FLOWS_KEY: &str = "gatehouse.flows";
+
+/// Pending sign-ins kept per browser (several tabs may sign in at once); the oldest goes first.
+pub const MAX_PENDING_FLOWS: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+#[error("session: {0}")]
+pub struct SessionError(String);
+
+/// The outcome of looking a callback's `state` up.
+#[derive(Debug)]
+pub enum Taken {
+    Found(AuthFlow),
+    Missing,
+}
+
+/// Remembers a new flow, dropping expired ones and the oldest beyond the cap.
+pub fn push_flow(session: &Session, flow: AuthFlow, now: i64) -> Result<(), SessionError> {
+    let mut flows = flows(session);
+    flows.retain(|f| !f.is_expired(now));
+    flows.push(flow);
+    let excess = flows.len().saturating_sub(MAX_PENDING_FLOWS);
+    flows.drain(..excess);
+    session.insert(FLOWS_KEY, flows).map_err(|e| SessionError(e.to_string()))
+}
+
+/// Takes the flow whose state matches, removing it before anything else is checked: each
+/// state gets one attempt. A state that matches nothing clears every pending flow.
+pub fn take_flow(session: &Session, state: &str) -> Result<Taken, SessionError> {
+    let mut flows = flows(session);
+    let position = flows.iter().position(|f| constant_time_eq(f.state.as_bytes(), state.as_bytes()));
+    let taken = match position {
+        Some(i) => Taken::Found(flows.remove(i)),
+        None => {
+            flows.clear();
+            Taken::Missing
+        }
+    };
+    if flows.is_empty() {
+        session.remove(FLOWS_KEY);
+    } else {
+        session.insert(FLOWS_KEY, flows).map_err(|e| SessionError(e.to_string()))?;
+    }
+    Ok(taken)
+}
+
+/// Forgets every pending flow (at sign-in, so none survives into the signed-in session).
+pub fn clear_flows(session: &Session) {
+    session.remove(FLOWS_KEY);
+}
+
+fn flows(session: &Session) -> Vec<AuthFlow> {
+    // An unreadable value (older format, tampering already ruled out by the cookie MAC) is
+    // treated as no pending flows.
+    session.get::<Vec<AuthFlow>>(FLOWS_KEY).ok().flatten().unwrap_or_default()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,161 @@
+//! Wiring: the one place for middleware order, shared state and routes.
+//!
+//! Middleware runs in reverse order of `.wrap`: the last one added sees the request first.
+//! So: Logger → headers → Session → Identity → attach_identity → handlers.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_identity::IdentityMiddleware;
+use actix_session::SessionMiddleware;
+use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensionPolicy};
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{SameSite, time};
+use actix_web::dev::Server;
+use actix_web::middleware::{DefaultHeaders, Logger, from_fn};
+use actix_web::{App, HttpServer, web};
+
+use crate::auth::attach_identity;
+use crate::config::Settings;
+use crate::db::{Db, DbError};
+use crate::providers::{HttpClient, Registry};
+use crate::routes;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("templates: {0}")]
+    Templates(String),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Opens the database (running migrations), binds `BIND_ADDR` and prepares the server.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind(&settings.bind_addr)
+            .map_err(|source| StartupError::Bind { addr: settings.bind_addr.clone(), source })?;
+        Self::build_with_listener(settings, listener).await
+    }
+
+    /// As [`Application::build`], on a listener bound by the caller (tests bind port 0).
+    pub async fn build_with_listener(settings: Settings, listener: TcpListener) -> Result<Self, StartupError> {
+        crate::templates::check().map_err(StartupError::Templates)?;
+        let url = settings.database_url.clone();
+        let db = web::block(move || Db::connect(&url)).await.map_err(|_| DbError::Cancelled)??;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr: settings.bind_addr.clone(), source })?
+            .port();
+
+        let registry = Registry::from_settings(&settings);
+        if registry.is_empty() {
+            log::warn!(
+                "no sign-in providers are configured: set OAUTH_PROVIDERS and the OAUTH_{{NAME}}_* \
+                 variables (see .env.example and README.md)"
+            );
+        }
+        warm_up(&registry, &settings);
+
+        let registry = web::Data::new(registry);
+        let db = web::Data::new(db);
+        let settings = web::Data::new(settings);
+        let shared_settings = settings.clone();
+        let server = HttpServer::new(move || {
+            let s = &shared_settings;
+            App::new()
+                // awc clients are not Send: one per worker.
+                .app_data(web::Data::new(HttpClient::new(&s.http)))
+                .app_data(registry.clone())
+                .app_data(db.clone())
+                .app_data(s.clone())
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+                .wrap(from_fn(attach_identity))
+                .wrap(
+                    IdentityMiddleware::builder()
+                        .login_deadline(Some(Duration::from_secs(s.session_ttl_days as u64 * 86_400)))
+                        .build(),
+                )
+                .wrap(session_middleware(s))
+                .wrap(security_headers())
+                .wrap(access_log())
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { addr: settings.bind_addr.clone(), source })?
+        .shutdown_timeout(10)
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The server future, for tests that need its handle.
+    pub fn into_server(self) -> Server {
+        self.server
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Discovery for every OIDC provider, in the background: an issuer that is down must not stop
+/// start-up; sign-in retries discovery when needed.
+fn warm_up(registry: &Registry, settings: &Settings) {
+    let http = HttpClient::new(&settings.http);
+    let providers: Vec<_> = registry.iter().cloned().collect();
+    actix_web::rt::spawn(async move {
+        for provider in providers {
+            provider.warm_up(&http).await;
+        }
+    });
+}
+
+/// Encrypted, signed cookie sessions that persist across visits (remember-me) for
+/// `SESSION_TTL_DAYS`. `Secure` exactly when the public URL is https, where the `__Host-`
+/// prefix also pins the cookie to this host.
+fn session_middleware(s: &Settings) -> SessionMiddleware<CookieSessionStore> {
+    let secure = s.secure_cookies();
+    let name = if secure { "__Host-gatehouse" } else { "gatehouse" };
+    SessionMiddleware::builder(CookieSessionStore::default(), s.session_key.key.clone())
+        .cookie_name(name.to_string())
+        .cookie_secure(secure)
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_path("/".to_string())
+        .cookie_content_security(CookieContentSecurity::Private)
+        .session_lifecycle(
+            PersistentSession::default()
+                .session_ttl(time::Duration::days(s.session_ttl_days))
+                .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+        )
+        .build()
+}
+
+/// Safe defaults for every response. Pages are personal: nothing is cached unless a route
+/// says otherwise (static assets do).
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("Cache-Control", "no-store"))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("X-Frame-Options", "DENY"))
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ))
+}
+
+/// The path only: query strings carry `code` and `state` on /callback and never reach the log.
+fn access_log() -> Logger {
+    Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#).custom_request_replace("method", |req| req.method().to_string())
+}

@@ -1,0 +1,381 @@
+//! `spawn_app`: the app on a random port with its own fresh database (SQLite file or a new
+//! PostgreSQL database), providers pointed at local servers, and a browser-like client (cookie
+//! jar, redirects not followed).
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use actix_web::dev::ServerHandle;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use gatehouse::config::Settings;
+use gatehouse::startup::Application;
+use reqwest::header::LOCATION;
+
+pub use crate::github_standin::{GithubAccount, GithubStandIn};
+pub use crate::oidc_provider::{AtProvider, OidcServer, complete_at_provider};
+
+pub const SESSION_KEY: &str = "test-session-key-0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each listed test body twice: on SQLite and on the real PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($backend:ident: Backend) $body:block)*) => {
+        $(mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[actix_web::test]
+            async fn sqlite() { run($crate::helpers::Backend::Sqlite).await }
+            #[actix_web::test]
+            async fn postgres() { run($crate::helpers::Backend::Postgres).await }
+            async fn run($backend: $crate::helpers::Backend) $body
+        })*
+    };
+}
+
+/// A database of its own for one test; a PostgreSQL one is dropped afterwards.
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: Option<TempDir>,
+}
+
+pub fn admin_pg_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn unique() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+impl TestDb {
+    pub fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = TempDir::new();
+                let url = format!("sqlite://{}/nested/gatehouse.db", dir.0.display());
+                TestDb { url, pg_name: None, _dir: Some(dir) }
+            }
+            Backend::Postgres => {
+                let admin = admin_pg_url();
+                let name = format!("gatehouse_t_{}", unique());
+                let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
+                    panic!("PostgreSQL is required for these tests and did not answer at {admin}: {e}")
+                });
+                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).unwrap();
+                let mut url = url::Url::parse(&admin).unwrap();
+                url.set_path(&name);
+                TestDb { url: url.to_string(), pg_name: Some(name), _dir: None }
+            }
+        }
+    }
+
+    /// Row counts of (users, identities), read straight from the database.
+    pub fn counts(&self) -> (i64, i64) {
+        use diesel::sql_types::BigInt;
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let q = |table: &str| format!("SELECT COUNT(*) AS n FROM {table}");
+        if let Some(path) = self.url.strip_prefix("sqlite://") {
+            let mut c = diesel::SqliteConnection::establish(path).unwrap();
+            let u: N = diesel::sql_query(q("users")).get_result(&mut c).unwrap();
+            let i: N = diesel::sql_query(q("identities")).get_result(&mut c).unwrap();
+            (u.n, i.n)
+        } else {
+            let mut c = PgConnection::establish(&self.url).unwrap();
+            let u: N = diesel::sql_query(q("users")).get_result(&mut c).unwrap();
+            let i: N = diesel::sql_query(q("identities")).get_result(&mut c).unwrap();
+            (u.n, i.n)
+        }
+    }
+}
+
+impl TestDb {
+    /// Drops a PostgreSQL database under the running app (a database outage).
+    pub fn drop_now(&self) {
+        self.drop_pg();
+    }
+
+    fn drop_pg(&self) {
+        if let Some(name) = &self.pg_name
+            && let Ok(mut conn) = PgConnection::establish(&admin_pg_url())
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        self.drop_pg();
+    }
+}
+
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let dir = std::env::temp_dir().join(format!("gatehouse-test-{}", unique()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A provider for the app under test.
+pub enum TestProvider<'a> {
+    /// The shared real OpenID Provider, with a client registered for this app.
+    Oidc { name: &'a str, extra: Vec<(&'a str, String)> },
+    /// The GitHub stand-in.
+    Github { name: &'a str, standin: &'a GithubStandIn },
+    /// Raw variables (a provider that is down, say).
+    Env(Vec<(String, String)>),
+}
+
+pub struct TestApp {
+    pub addr: String,
+    pub db: TestDb,
+    pub browser: Browser,
+    pub vars: HashMap<String, String>,
+    handle: ServerHandle,
+}
+
+pub struct AppOptions<'a> {
+    pub backend: Backend,
+    pub providers: Vec<TestProvider<'a>>,
+    pub vars: Vec<(&'a str, String)>,
+}
+
+impl<'a> AppOptions<'a> {
+    pub fn new(backend: Backend) -> Self {
+        AppOptions { backend, providers: Vec::new(), vars: Vec::new() }
+    }
+    pub fn oidc(mut self, name: &'a str) -> Self {
+        self.providers.push(TestProvider::Oidc { name, extra: Vec::new() });
+        self
+    }
+    pub fn oidc_with(mut self, name: &'a str, extra: Vec<(&'a str, String)>) -> Self {
+        self.providers.push(TestProvider::Oidc { name, extra });
+        self
+    }
+    pub fn github(mut self, name: &'a str, standin: &'a GithubStandIn) -> Self {
+        self.providers.push(TestProvider::Github { name, standin });
+        self
+    }
+    pub fn provider_env(mut self, vars: Vec<(String, String)>) -> Self {
+        self.providers.push(TestProvider::Env(vars));
+        self
+    }
+    pub fn var(mut self, name: &'a str, value: impl Into<String>) -> Self {
+        self.vars.push((name, value.into()));
+        self
+    }
+}
+
+fn prefix(name: &str) -> String {
+    format!("OAUTH_{}_", name.to_uppercase().replace('-', "_"))
+}
+
+pub async fn spawn_app(opts: AppOptions<'_>) -> TestApp {
+    // Logs go to the test's captured output (shown for failing tests); RUST_LOG tunes them.
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,actix_server=warn"))
+        .is_test(true)
+        .try_init();
+    let db = TestDb::new(opts.backend);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+
+    let mut vars: HashMap<String, String> = HashMap::new();
+    vars.insert("DATABASE_URL".into(), db.url.clone());
+    vars.insert("BIND_ADDR".into(), "127.0.0.1:0".into());
+    vars.insert("PUBLIC_URL".into(), addr.clone());
+    vars.insert("SESSION_KEY".into(), SESSION_KEY.into());
+    vars.insert("HTTP_TIMEOUT_SECS".into(), "3".into());
+    vars.insert("HTTP_CONNECT_TIMEOUT_SECS".into(), "2".into());
+    let mut names = Vec::new();
+    for p in opts.providers {
+        match p {
+            TestProvider::Oidc { name, extra } => {
+                let op = OidcServer::shared();
+                let (id, secret) = op.register_client(&format!("{addr}/callback/{name}")).await;
+                let pre = prefix(name);
+                vars.insert(format!("{pre}KIND"), "oidc".into());
+                vars.insert(format!("{pre}ISSUER"), op.issuer.clone());
+                vars.insert(format!("{pre}CLIENT_ID"), id);
+                vars.insert(format!("{pre}CLIENT_SECRET"), secret);
+                for (k, v) in extra {
+                    vars.insert(format!("{pre}{k}"), v);
+                }
+                names.push(name.to_string());
+            }
+            TestProvider::Github { name, standin } => {
+                vars.extend(standin.env(name));
+                names.push(name.to_string());
+            }
+            TestProvider::Env(env) => {
+                let name = env
+                    .iter()
+                    .find_map(|(k, _)| k.strip_suffix("_KIND"))
+                    .map(|k| k.trim_start_matches("OAUTH_").to_lowercase().replace('_', "-"))
+                    .expect("a provider env needs OAUTH_{NAME}_KIND");
+                vars.extend(env);
+                names.push(name);
+            }
+        }
+    }
+    vars.insert("OAUTH_PROVIDERS".into(), names.join(","));
+    for (k, v) in opts.vars {
+        vars.insert(k.to_string(), v);
+    }
+    let (addr, handle) = start(&vars, listener).await;
+    TestApp { addr: addr.clone(), db, browser: Browser::new(&addr), vars, handle }
+}
+
+async fn start(vars: &HashMap<String, String>, listener: TcpListener) -> (String, ServerHandle) {
+    let settings = Settings::from_vars(vars).expect("test configuration is valid");
+    let app = Application::build_with_listener(settings, listener).await.expect("app starts");
+    let addr = format!("http://127.0.0.1:{}", app.port());
+    let server = app.into_server();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    (addr, handle)
+}
+
+impl TestApp {
+    /// Stops the server and starts a new one on the same port, database and settings: a
+    /// restart as a deployment would do it.
+    pub async fn restart(&mut self) {
+        self.handle.stop(true).await;
+        let port: u16 = self.addr.rsplit(':').next().unwrap().parse().unwrap();
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("the port is free again after stop");
+        let (_, handle) = start(&self.vars, listener).await;
+        self.handle = handle;
+    }
+
+    /// Another browser with an empty cookie jar.
+    pub fn new_browser(&self) -> Browser {
+        Browser::new(&self.addr)
+    }
+
+    /// The whole dance with the real OpenID Provider in `browser`: authorize, log in as
+    /// `login` and consent, then the callback. Returns the callback's response.
+    pub async fn sign_in_oidc(&self, browser: &Browser, provider: &str, login: &str) -> reqwest::Response {
+        let callback = self.oidc_callback_url(browser, provider, "/", AtProvider::LogIn(login)).await;
+        browser.get(&callback).await
+    }
+
+    /// Runs authorize and the provider's pages; returns the callback URL without visiting it.
+    pub async fn oidc_callback_url(
+        &self,
+        browser: &Browser,
+        provider: &str,
+        next: &str,
+        action: AtProvider<'_>,
+    ) -> String {
+        let res = browser.get(&format!("/authorize/{provider}?next={}", enc(next))).await;
+        assert!(res.status().is_redirection(), "authorize answered {}", res.status());
+        let to_provider = location(&res);
+        complete_at_provider(&browser.client, &to_provider, &format!("{}/callback/", self.addr), action).await
+    }
+
+    /// The GitHub dance: the stand-in approves at once and redirects back.
+    pub async fn github_callback_url(&self, browser: &Browser, provider: &str, next: &str) -> String {
+        let res = browser.get(&format!("/authorize/{provider}?next={}", enc(next))).await;
+        assert!(res.status().is_redirection(), "authorize answered {}", res.status());
+        let res = browser.get(&location(&res)).await;
+        assert_eq!(res.status(), 302, "the GitHub stand-in should approve at once");
+        location(&res)
+    }
+
+    pub async fn sign_in_github(&self, browser: &Browser, provider: &str) -> reqwest::Response {
+        let url = self.github_callback_url(browser, provider, "/").await;
+        browser.get(&url).await
+    }
+}
+
+/// A browser: cookie jar, no automatic redirects, relative URLs resolved against the app.
+pub struct Browser {
+    pub client: reqwest::Client,
+    base: String,
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Browser {
+        let client =
+            reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser { client, base: base.to_string() }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn post(&self, path: &str) -> reqwest::Response {
+        self.client.post(self.url(path)).send().await.expect("POST")
+    }
+
+    /// `GET /api/me` as JSON, or the status when not 200.
+    pub async fn me(&self) -> Result<serde_json::Value, u16> {
+        let res = self.get("/api/me").await;
+        match res.status().as_u16() {
+            200 => Ok(res.json().await.unwrap()),
+            other => Err(other),
+        }
+    }
+}
+
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get(LOCATION)
+        .unwrap_or_else(|| panic!("no Location on a {}", res.status()))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+pub fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The value of `name` in a URL's query.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url).ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// Replaces (or adds) a query parameter in a URL.
+pub fn with_param(url: &str, name: &str, value: &str) -> String {
+    let mut u = url::Url::parse(url).unwrap();
+    let pairs: Vec<(String, String)> =
+        u.query_pairs().filter(|(k, _)| k != name).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    u.query_pairs_mut().clear().extend_pairs(pairs).append_pair(name, value);
+    u.to_string()
+}
+
+pub fn set_cookie_headers(res: &reqwest::Response) -> Vec<String> {
+    res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect()
+}

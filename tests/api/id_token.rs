@@ -1,0 +1,83 @@
+//! ID-token validation and userinfo, against a scripted provider that gets things wrong on
+//! purpose. Every bad token signs nobody in, writes nothing, and is never followed by a
+//! userinfo call.
+
+use crate::helpers::*;
+use crate::on_both_backends;
+use crate::scripted_op::{Script, ScriptedOp};
+
+async fn attempt(browser: &Browser) -> reqwest::Response {
+    let res = browser.get("/authorize/op").await;
+    assert_eq!(res.status(), 303, "authorize");
+    let res = browser.get(&location(&res)).await;
+    browser.get(&location(&res)).await
+}
+
+on_both_backends! {
+    async fn invalid_id_tokens_are_refused(backend: Backend) {
+        let op = ScriptedOp::start();
+        let app = spawn_app(AppOptions::new(backend).provider_env(op.env("op"))).await;
+        for script in [Script::WrongAudience, Script::WrongNonce, Script::WrongIssuer, Script::Expired, Script::BadSignature, Script::UnpublishedKey] {
+            op.script(script);
+            let browser = app.new_browser();
+            let before = op.calls();
+            let res = attempt(&browser).await;
+            assert_eq!(res.status(), 400, "{script:?}");
+            assert!(res.text().await.unwrap().contains("could not be completed"), "{script:?}");
+            assert_eq!(op.calls().userinfo, before.userinfo, "{script:?}: no userinfo call after a bad ID token");
+            assert_eq!(browser.me().await, Err(401), "{script:?}");
+        }
+        assert_eq!(app.db.counts(), (0, 0));
+    }
+
+    async fn userinfo_for_another_subject_is_refused(backend: Backend) {
+        let op = ScriptedOp::start();
+        op.script(Script::UserinfoOtherSubject);
+        let app = spawn_app(AppOptions::new(backend).provider_env(op.env("op"))).await;
+        let res = attempt(&app.browser).await;
+        assert_eq!(res.status(), 502);
+        assert_eq!(app.browser.me().await, Err(401));
+        assert_eq!(app.db.counts(), (0, 0));
+    }
+
+    async fn a_valid_token_signs_in_with_userinfo_merged(backend: Backend) {
+        let op = ScriptedOp::start();
+        let app = spawn_app(AppOptions::new(backend).provider_env(op.env("op"))).await;
+        assert_eq!(attempt(&app.browser).await.status(), 303);
+        let me = app.browser.me().await.unwrap();
+        assert_eq!(me["name"], "Scripted User", "name from userinfo");
+        assert_eq!(me["identities"][0]["subject"], "scripted-user-1");
+        assert_eq!(op.calls().userinfo, 1);
+    }
+}
+
+#[actix_web::test]
+async fn a_rotated_signing_key_is_picked_up_without_restart() {
+    let op = ScriptedOp::start();
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(op.env("op"))).await;
+    assert_eq!(attempt(&app.new_browser()).await.status(), 303);
+    let jwks_fetches = op.calls().jwks;
+
+    op.rotate_to_key_2();
+    let browser = app.new_browser();
+    assert_eq!(attempt(&browser).await.status(), 303, "unknown kid → JWKS refetched once → valid");
+    assert_eq!(op.calls().jwks, jwks_fetches + 1);
+    assert!(browser.me().await.is_ok());
+}
+
+#[actix_web::test]
+async fn unusable_and_slow_token_answers_are_502_and_504() {
+    let op = ScriptedOp::start();
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(op.env("op"))).await;
+    op.script(Script::TokenServerError);
+    assert_eq!(attempt(&app.new_browser()).await.status(), 502, "an HTML error page is an unusable answer");
+    op.script(Script::NoIdToken);
+    assert_eq!(attempt(&app.new_browser()).await.status(), 502);
+    op.script(Script::TokenSlow);
+    let started = std::time::Instant::now();
+    let res = attempt(&app.new_browser()).await;
+    assert_eq!(res.status(), 504);
+    assert!(res.text().await.unwrap().contains("took too long"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "HTTP_TIMEOUT_SECS=3 bounds the wait");
+    assert_eq!(app.db.counts(), (0, 0));
+}

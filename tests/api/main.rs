@@ -1,0 +1,20 @@
+//! Black-box tests: the app on a random port, real providers on loopback, a browser-like
+//! client. Storage tests run on both SQLite and PostgreSQL.
+
+#[path = "../providers/github_standin.rs"]
+mod github_standin;
+#[path = "../providers/oidc_provider.rs"]
+mod oidc_provider;
+#[path = "../providers/scripted_op.rs"]
+mod scripted_op;
+
+mod helpers;
+
+mod github;
+mod id_token;
+mod linking;
+mod oidc;
+mod pages;
+mod restart;
+mod state;
+mod unavailable;

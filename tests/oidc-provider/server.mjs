@@ -1,0 +1,67 @@
+// A real OpenID Provider (panva/oidc-provider, OpenID Certified) for gatehouse's tests.
+//
+// Listens on 127.0.0.1 only; prints "LISTENING <port>" once ready; exits when its stdin closes,
+// so a test process that dies never leaves it behind.
+//
+//   node server.mjs [--port N] [--client JSON]...
+//
+// Clients are registered per test through dynamic registration (POST /reg). Accounts are made
+// up from the login typed into the dev login form:
+//   alice                     -> sub "alice", email alice@example.test (verified), name "Alice"
+//   carol@shared.test         -> sub "carol@shared.test", that email, verified
+//   unverified+carol@shared.test -> sub as typed, email carol@shared.test, NOT verified
+import http from 'node:http';
+import Provider from 'oidc-provider';
+
+const args = process.argv.slice(2);
+const portArg = args.indexOf('--port');
+const wantedPort = portArg >= 0 ? Number(args[portArg + 1]) : 0;
+// --client '{"client_id":…,"client_secret":…,"redirect_uris":[…]}' registers a client up front
+// (for tests that must configure gatehouse before the provider is running).
+const clients = args.flatMap((a, i) => (a === '--client' ? [JSON.parse(args[i + 1])] : []));
+
+function account(login) {
+  const unverified = login.startsWith('unverified+');
+  const bare = unverified ? login.slice('unverified+'.length) : login;
+  const email = bare.includes('@') ? bare : `${bare}@example.test`;
+  const local = email.split('@')[0];
+  return {
+    sub: login,
+    email,
+    email_verified: !unverified,
+    name: local.charAt(0).toUpperCase() + local.slice(1),
+    picture: `https://avatars.example.test/${encodeURIComponent(local)}.png`,
+  };
+}
+
+const server = http.createServer();
+server.listen(wantedPort, '127.0.0.1', () => {
+  const { port } = server.address();
+  const issuer = `http://127.0.0.1:${port}`;
+  const provider = new Provider(issuer, {
+    features: {
+      registration: { enabled: true },
+      devInteractions: { enabled: true },
+      userinfo: { enabled: true },
+    },
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'picture'],
+    },
+    scopes: ['openid', 'email', 'profile'],
+    pkce: { required: () => true },
+    clients,
+    cookies: { keys: ['gatehouse-test-cookie-key-not-secret'] },
+    async findAccount(ctx, id) {
+      return { accountId: id, async claims() { return account(id); } };
+    },
+  });
+  provider.on('server_error', (ctx, err) => console.error('oidc-provider server_error', err));
+  server.on('request', provider.callback());
+  console.log(`LISTENING ${port}`);
+});
+
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('error', () => process.exit(0));
+process.stdin.resume();
