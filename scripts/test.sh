@@ -25,24 +25,31 @@ ensure_pg_client() {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 }
 
+# Globals, so the EXIT trap can still see them.
+PG_BIN="" PG_DIR="" PG_RUN=()
+stop_throwaway_pg() {
+  "${PG_RUN[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$PG_DIR"
+}
+
 start_throwaway_pg() {
-  local bin port=55439 dir
-  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
-  if [ -z "$bin" ]; then
+  local port=55439
+  PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+  if [ -z "$PG_BIN" ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
   fi
-  dir=$(mktemp -d /tmp/gatehouse-pg.XXXXXX)
-  local run=()
-  if [ "$(id -u)" = 0 ]; then
+  PG_DIR=$(mktemp -d /tmp/gatehouse-pg.XXXXXX)
+  if [ "$(id -u)" = 0 ]; then   # initdb refuses to run as root
     id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
-    chown postgres "$dir"
-    run=(runuser -u postgres --)
+    chown postgres "$PG_DIR"
+    PG_RUN=(runuser -u postgres --)
   fi
-  say "starting a throwaway PostgreSQL on 127.0.0.1:$port ($dir)"
-  "${run[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust >/dev/null
-  "${run[@]}" "$bin/pg_ctl" -D "$dir/data" -o "-c listen_addresses=127.0.0.1 -p $port -k $dir" -l "$dir/log" -w start >/dev/null
-  trap '"${run[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true' EXIT
+  say "starting a throwaway PostgreSQL on 127.0.0.1:$port ($PG_DIR)"
+  "${PG_RUN[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust >/dev/null
+  trap stop_throwaway_pg EXIT
+  "${PG_RUN[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -o "-c listen_addresses=127.0.0.1 -p $port -k $PG_DIR" \
+    -l "$PG_DIR/log" -w start >/dev/null
   psql "postgres://postgres@127.0.0.1:$port/postgres" -qc 'CREATE DATABASE test' >/dev/null
   TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/test"
 }

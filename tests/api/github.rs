@@ -57,3 +57,22 @@ on_both_backends! {
         assert_eq!(app.db.counts(), (0, 0));
     }
 }
+
+#[actix_web::test]
+async fn an_https_public_url_makes_the_cookie_secure_and_host_only() {
+    let github = GithubStandIn::start();
+    let app = spawn_app(
+        AppOptions::new(Backend::Sqlite).github("github", &github).var("PUBLIC_URL", "https://gatehouse.test"),
+    )
+    .await;
+    // The redirect URI sent to the provider is the configured https one...
+    let res = app.browser.get("/authorize/github").await;
+    let to_github = location(&res);
+    let redirect_uri = query_param(&to_github, "redirect_uri").unwrap();
+    assert_eq!(redirect_uri, "https://gatehouse.test/callback/github");
+    // ...and the pre-sign-in cookie already carries Secure and the __Host- prefix.
+    let cookie = set_cookie_headers(&res).into_iter().next().expect("a session cookie for the pending flow");
+    assert!(cookie.starts_with("__Host-gatehouse="), "{cookie}");
+    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(cookie.contains("Path=/") && !cookie.contains("Domain"), "{cookie}");
+}
