@@ -1,6 +1,7 @@
 //! HTTP endpoints, one file each. [`configure`] is the route table.
 
 mod api;
+mod assets;
 mod authorize;
 mod callback;
 mod health;
@@ -10,7 +11,7 @@ mod logout;
 mod profile;
 pub(crate) mod query;
 
-use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
 use tera::Context;
 
@@ -31,11 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(health::healthz))
         .service(web::scope("/profile").wrap(from_fn(require_login)).route("", web::get().to(profile::profile)))
         .service(web::scope("/api").wrap(from_fn(require_login)).route("/me", web::get().to(api::me)))
-        .service(
-            web::scope("/static")
-                .wrap(DefaultHeaders::new().add(("Cache-Control", "public, max-age=3600")))
-                .service(actix_files::Files::new("", "static").prefer_utf8(true)),
-        );
+        .route("/static/{file}", web::get().to(assets::asset));
 }
 
 /// The 404 page for every address not in the table.
