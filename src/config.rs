@@ -13,7 +13,7 @@ use std::time::Duration;
 use actix_web::cookie::Key;
 use url::Url;
 
-pub use providers::{ProviderKind, ProviderSettings};
+pub use providers::{ClaimMap, ProviderSettings, env_prefix};
 pub use urls::is_loopback;
 
 /// Where users and identities live. The scheme of `DATABASE_URL` picks the backend.
@@ -74,6 +74,8 @@ pub struct Settings {
     pub production: bool,
     pub http: HttpSettings,
     pub providers: Vec<ProviderSettings>,
+    /// May a sign-in join an existing account through a verified, trusted email?
+    pub link_accounts_by_email: bool,
 }
 
 /// Everything wrong with the configuration, one line per problem.
@@ -149,6 +151,7 @@ impl Settings {
             timeout: Duration::from_secs(r.number("HTTP_TIMEOUT_SECS", 10u64, 1, 120)),
         };
         let providers = providers::parse_all(&mut r);
+        let link_accounts_by_email = r.boolean("LINK_ACCOUNTS_BY_EMAIL", true);
 
         if !r.problems.is_empty() {
             return Err(ConfigError { problems: r.problems });
@@ -162,6 +165,7 @@ impl Settings {
             production,
             http,
             providers,
+            link_accounts_by_email,
         })
     }
 

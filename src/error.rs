@@ -141,6 +141,7 @@ impl SignInError {
             SignInError::Provider(ProviderError::Timeout) => StatusCode::GATEWAY_TIMEOUT,
             SignInError::Provider(ProviderError::BadAnswer(_)) => StatusCode::BAD_GATEWAY,
             SignInError::EmailTaken(_) => StatusCode::CONFLICT,
+            SignInError::Provider(ProviderError::WrongDomain(_)) => StatusCode::FORBIDDEN,
             SignInError::Db(_) => StatusCode::SERVICE_UNAVAILABLE,
             SignInError::Session(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
@@ -163,6 +164,9 @@ impl SignInError {
             }
             SignInError::Provider(ProviderError::Timeout) => {
                 format!("{label} took too long to answer. Please try again.")
+            }
+            SignInError::Provider(ProviderError::WrongDomain(domain)) => {
+                format!("Sign in with your {domain} account.")
             }
             SignInError::Provider(_) | SignInError::NoIdentity => {
                 format!("Sign-in with {label} could not be completed. Please try again.")

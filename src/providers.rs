@@ -7,7 +7,9 @@
 pub mod flow;
 pub mod github;
 pub mod http;
+pub mod oauth2;
 pub mod oidc;
+pub mod presets;
 
 use std::sync::Arc;
 
@@ -18,7 +20,9 @@ pub use flow::AuthFlow;
 pub use http::{HttpClient, HttpError};
 
 use crate::accounts::ProviderUser;
-use crate::config::{ProviderKind, ProviderSettings, Settings};
+use crate::config::{ProviderSettings, Settings};
+use crate::db::Db;
+use presets::Protocol;
 
 /// Why talking to a provider failed, sorted by what the browser is told.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +42,17 @@ pub enum ProviderError {
     /// The ID token failed validation (400).
     #[error("invalid ID token: {0}")]
     InvalidIdToken(String),
+    /// The account is not in the configured hosted domain (403).
+    #[error("account outside the hosted domain {0}")]
+    WrongDomain(String),
+}
+
+/// Whether a provider can be offered on the sign-in page right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Availability {
+    Ready,
+    /// Its issuer cannot be reached and nothing is cached; it comes back by itself.
+    Unreachable,
 }
 
 impl From<HttpError> for ProviderError {
@@ -60,8 +75,15 @@ pub trait Provider: Send + Sync {
     /// Redeems the code (with the flow's PKCE verifier) and says who signed in.
     async fn exchange(&self, http: &HttpClient, code: &str, flow: &AuthFlow) -> Result<ProviderUser, ProviderError>;
 
-    /// Done once at start-up, in the background; must never stop the service.
-    async fn warm_up(&self, _http: &HttpClient) {}
+    fn availability(&self) -> Availability {
+        Availability::Ready
+    }
+
+    /// Background upkeep (metadata refresh), run at start and then after the returned delay;
+    /// `None` when there is nothing to keep. Must never stop the service.
+    async fn maintain(&self, _http: &HttpClient) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// The configured providers, in `OAUTH_PROVIDERS` order.
@@ -71,8 +93,10 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn from_settings(settings: &Settings) -> Self {
-        let providers = settings.providers.iter().map(|p| build(p.clone(), settings.redirect_uri(&p.name))).collect();
+    /// Builds every configured provider; `db` keeps last-known OIDC metadata.
+    pub fn from_settings(settings: &Settings, db: Option<Db>) -> Self {
+        let providers =
+            settings.providers.iter().map(|p| build(p.clone(), settings.redirect_uri(&p.name), db.clone())).collect();
         Registry { providers }
     }
 
@@ -99,9 +123,10 @@ impl Registry {
 }
 
 /// The factory: a provider for each kind.
-fn build(settings: ProviderSettings, redirect_uri: String) -> Arc<dyn Provider> {
-    match settings.kind {
-        ProviderKind::Oidc | ProviderKind::Google => Arc::new(oidc::OidcProvider::new(settings, redirect_uri)),
-        ProviderKind::Github => Arc::new(github::GithubProvider::new(settings, redirect_uri)),
+fn build(settings: ProviderSettings, redirect_uri: String, db: Option<Db>) -> Arc<dyn Provider> {
+    match settings.protocol() {
+        Protocol::Oidc => Arc::new(oidc::OidcProvider::new(settings, redirect_uri, db)),
+        Protocol::OAuth2 => Arc::new(oauth2::OAuth2Provider::new(settings, redirect_uri)),
+        Protocol::Github => Arc::new(github::GithubProvider::new(settings, redirect_uri)),
     }
 }

@@ -4,6 +4,7 @@
 //! So: Logger → headers → Session → Identity → attach_identity → handlers.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_identity::IdentityMiddleware;
@@ -54,14 +55,14 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr: settings.bind_addr.clone(), source })?
             .port();
 
-        let registry = Registry::from_settings(&settings);
+        let registry = Registry::from_settings(&settings, Some(db.clone()));
         if registry.is_empty() {
             log::warn!(
                 "no sign-in providers are configured: set OAUTH_PROVIDERS and the OAUTH_{{NAME}}_* \
                  variables (see .env.example and README.md)"
             );
         }
-        warm_up(&registry, &settings);
+        maintain_providers(&registry, &settings);
 
         let registry = web::Data::new(registry);
         let db = web::Data::new(db);
@@ -108,16 +109,21 @@ impl Application {
     }
 }
 
-/// Discovery for every OIDC provider, in the background: an issuer that is down must not stop
-/// start-up; sign-in retries discovery when needed.
-fn warm_up(registry: &Registry, settings: &Settings) {
-    let http = HttpClient::new(&settings.http);
-    let providers: Vec<_> = registry.iter().cloned().collect();
-    actix_web::rt::spawn(async move {
-        for provider in providers {
-            provider.warm_up(&http).await;
-        }
-    });
+/// Background upkeep for every provider (OIDC metadata): an issuer that is down must not
+/// stop start-up. Each task ends when its provider is dropped (server stopped).
+fn maintain_providers(registry: &Registry, settings: &Settings) {
+    for provider in registry.iter() {
+        let provider = Arc::downgrade(provider);
+        let http = HttpClient::new(&settings.http);
+        actix_web::rt::spawn(async move {
+            loop {
+                let Some(p) = provider.upgrade() else { break };
+                let Some(delay) = p.maintain(&http).await else { break };
+                drop(p);
+                actix_web::rt::time::sleep(delay).await;
+            }
+        });
+    }
 }
 
 /// Encrypted, signed cookie sessions that persist across visits (remember-me) for

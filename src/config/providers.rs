@@ -3,65 +3,48 @@
 use url::Url;
 
 use super::{Reader, Secret, urls};
+use crate::providers::presets::{self, Preset, Protocol};
 
-/// How a provider is spoken to. Presets are kinds with defaults filled in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProviderKind {
-    /// Any OpenID Connect issuer, found through discovery.
-    Oidc,
-    /// OpenID Connect with Google's issuer and defaults.
-    Google,
-    /// GitHub's OAuth2 apps plus its REST API for the profile and verified emails.
-    Github,
-}
-
-impl ProviderKind {
-    fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "oidc" => Some(Self::Oidc),
-            "google" => Some(Self::Google),
-            "github" => Some(Self::Github),
-            _ => None,
-        }
-    }
-
-    pub fn is_oidc(self) -> bool {
-        matches!(self, Self::Oidc | Self::Google)
-    }
-
-    fn default_scopes(self) -> &'static str {
-        match self {
-            Self::Github => "read:user user:email",
-            Self::Oidc | Self::Google => "openid email profile",
-        }
-    }
-
-    /// Google and GitHub only report an email as verified after they verified it themselves.
-    fn trusts_email_by_default(self) -> bool {
-        matches!(self, Self::Google | Self::Github)
-    }
+/// Where an OAuth2 profile keeps each field (see [`presets::Claims`]); owned, so
+/// `OAUTH_{NAME}_CLAIM_*` can override a preset's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimMap {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub avatar: String,
+    pub email_verified: Option<String>,
 }
 
 /// One configured provider, validated.
 #[derive(Clone, Debug)]
 pub struct ProviderSettings {
     pub name: String,
-    pub kind: ProviderKind,
+    pub preset: &'static Preset,
     pub label: String,
     pub client_id: String,
     pub client_secret: Secret,
-    /// OIDC kinds: discovery happens at `{issuer}/.well-known/openid-configuration`.
+    /// OIDC: discovery happens at `{issuer}/.well-known/openid-configuration`.
     pub issuer: Option<Url>,
-    /// GitHub kind: full authorize and token endpoint URLs, and the REST API base.
     pub auth_url: Option<Url>,
     pub token_url: Option<Url>,
+    /// OAuth2: the profile endpoint (`USERINFO_URL`). GitHub: the REST API base (`API_URL`).
     pub api_url: Option<Url>,
     pub scopes: Vec<String>,
     /// May this provider's verified-email claim link a sign-in to an existing account?
     pub trust_email: bool,
+    /// Google Workspace domain (`hd`), sent and checked in the ID token.
+    pub hosted_domain: Option<String>,
+    pub claims: ClaimMap,
 }
 
-/// `github` → `GITHUB`, `my-idp` → `MY_IDP`.
+impl ProviderSettings {
+    pub fn protocol(&self) -> Protocol {
+        self.preset.protocol
+    }
+}
+
+/// `github` → `OAUTH_GITHUB_`, `my-idp` → `OAUTH_MY_IDP_`.
 pub fn env_prefix(name: &str) -> String {
     format!("OAUTH_{}_", name.to_ascii_uppercase().replace('-', "_"))
 }
@@ -95,13 +78,13 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
     let var = |suffix: &str| format!("{prefix}{suffix}");
     let problems_before = r.problems.len();
 
-    let kind = match r.get(&var("KIND")) {
-        Some(raw) => ProviderKind::parse(raw).or_else(|| {
-            r.problem(format!("{}={raw:?} is not a known kind; use google, github or oidc", var("KIND")));
+    let preset = match r.get(&var("KIND")) {
+        Some(raw) => presets::find(raw).or_else(|| {
+            r.problem(format!("{}={raw:?} is not a known kind; use one of: {}", var("KIND"), presets::kinds()));
             None
         }),
-        None => ProviderKind::parse(name).filter(|k| *k != ProviderKind::Oidc).or_else(|| {
-            r.problem(format!("{} is required for provider {name:?}: set it to google, github or oidc", var("KIND")));
+        None => presets::implied_by_name(name).or_else(|| {
+            r.problem(format!("{} is required for provider {name:?}: one of {}", var("KIND"), presets::kinds()));
             None
         }),
     }?;
@@ -111,48 +94,53 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
 
     let url_var = |r: &mut Reader, suffix: &str, default: Option<&str>| -> Option<Url> {
         let v = var(suffix);
-        let raw = r.get(&v).or(default)?;
-        urls::endpoint(r, &v, raw)
+        match r.get(&v).or(default) {
+            Some(raw) => urls::endpoint(r, &v, raw),
+            None => {
+                r.problem(format!("{v} is required for a {} provider", preset.kind));
+                None
+            }
+        }
     };
 
-    let (issuer, auth_url, token_url, api_url) = match kind {
-        ProviderKind::Oidc | ProviderKind::Google => {
-            let default = (kind == ProviderKind::Google).then_some("https://accounts.google.com");
-            if default.is_none() && r.get(&var("ISSUER")).is_none() {
-                r.problem(format!(
-                    "{} is required for an oidc provider (the URL before /.well-known/openid-configuration)",
-                    var("ISSUER")
-                ));
-            }
-            (url_var(r, "ISSUER", default), None, None, None)
+    let (mut issuer, mut auth_url, mut token_url, mut api_url) = (None, None, None, None);
+    match preset.protocol {
+        Protocol::Oidc => {
+            let tenant = tenant(r, &var("TENANT"), preset);
+            let default = preset.issuer.map(|i| i.replace("{tenant}", tenant.as_deref().unwrap_or_default()));
+            issuer = url_var(r, "ISSUER", default.as_deref());
         }
-        ProviderKind::Github => (
-            None,
-            url_var(r, "AUTH_URL", Some("https://github.com/login/oauth/authorize")),
-            url_var(r, "TOKEN_URL", Some("https://github.com/login/oauth/access_token")),
-            url_var(r, "API_URL", Some("https://api.github.com")),
-        ),
-    };
+        Protocol::OAuth2 | Protocol::Github => {
+            auth_url = url_var(r, "AUTH_URL", preset.auth_url);
+            token_url = url_var(r, "TOKEN_URL", preset.token_url);
+            let api_var = if preset.protocol == Protocol::Github { "API_URL" } else { "USERINFO_URL" };
+            api_url = url_var(r, api_var, preset.api_url);
+        }
+    }
 
     let scopes: Vec<String> =
-        r.get(&var("SCOPES")).unwrap_or(kind.default_scopes()).split_whitespace().map(str::to_string).collect();
-    if kind.is_oidc() && !scopes.iter().any(|s| s == "openid") {
+        r.get(&var("SCOPES")).unwrap_or(preset.scopes).split_whitespace().map(str::to_string).collect();
+    if preset.protocol == Protocol::Oidc && !scopes.iter().any(|s| s == "openid") {
         r.problem(format!("{} must include \"openid\" for an OpenID Connect provider", var("SCOPES")));
     }
 
-    let label = r.get(&var("LABEL")).map(str::to_string).unwrap_or_else(|| match kind {
-        ProviderKind::Google => "Google".into(),
-        ProviderKind::Github => "GitHub".into(),
-        ProviderKind::Oidc => capitalise(name),
+    let label = r.get(&var("LABEL")).map(str::to_string).unwrap_or_else(|| match preset.label {
+        Some(label) => label.to_string(),
+        None => capitalise(name),
     });
-    let trust_email = r.boolean(&var("TRUST_EMAIL"), kind.trusts_email_by_default());
+    let trust_email = r.boolean(&var("TRUST_EMAIL"), preset.trust_email);
+    let hosted_domain = r.get(&var("HOSTED_DOMAIN")).map(str::to_ascii_lowercase);
+    if hosted_domain.is_some() && preset.protocol != Protocol::Oidc {
+        r.problem(format!("{} applies only to OpenID Connect providers such as google", var("HOSTED_DOMAIN")));
+    }
+    let claims = claim_map(r, &prefix, preset);
 
     if r.problems.len() > problems_before {
         return None;
     }
     Some(ProviderSettings {
         name: name.to_string(),
-        kind,
+        preset,
         label,
         client_id: client_id?,
         client_secret: client_secret?,
@@ -162,7 +150,59 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         api_url,
         scopes,
         trust_email,
+        hosted_domain,
+        claims,
     })
+}
+
+/// `OAUTH_{NAME}_TENANT` for presets whose issuer has `{tenant}`: a tenant id or name.
+fn tenant(r: &mut Reader, var: &str, preset: &Preset) -> Option<String> {
+    let raw = r.get(var);
+    if preset.tenant.is_none() {
+        if raw.is_some() {
+            r.problem(format!("{var} applies only to the microsoft kind"));
+        }
+        return None;
+    }
+    let value = raw.or(preset.tenant)?.to_string();
+    if value.is_empty()
+        || value.len() > 64
+        || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        r.problem(format!(
+            "{var}={value:?} must be common, organizations, consumers, a tenant id or a domain (letters, digits, - and .)"
+        ));
+        return None;
+    }
+    Some(value)
+}
+
+fn claim_map(r: &mut Reader, prefix: &str, preset: &Preset) -> ClaimMap {
+    let defaults = preset.claims;
+    let verified_override = r.get(&format!("{prefix}CLAIM_EMAIL_VERIFIED")).is_some();
+    let mut read = |suffix: &str, default: &str| -> String {
+        let var = format!("{prefix}CLAIM_{suffix}");
+        let value = r.get(&var).unwrap_or(default).to_string();
+        let is_pointer = |p: &str| p.starts_with('/');
+        let ok = value.split('|').all(is_pointer) || (suffix == "AVATAR" && value.contains("{/"));
+        if !ok {
+            r.problem(format!(
+                "{var}={value:?} must be a JSON pointer such as /email (alternatives with |){}",
+                if suffix == "AVATAR" { ", or a URL template with {/pointer} parts" } else { "" }
+            ));
+        }
+        value
+    };
+    ClaimMap {
+        id: read("ID", defaults.id),
+        email: read("EMAIL", defaults.email),
+        name: read("NAME", defaults.name),
+        avatar: read("AVATAR", defaults.avatar),
+        email_verified: match (verified_override, defaults.email_verified) {
+            (false, None) => None,
+            (_, default) => Some(read("EMAIL_VERIFIED", default.unwrap_or_default())),
+        },
+    }
 }
 
 fn required(r: &mut Reader, var: &str) -> Option<String> {

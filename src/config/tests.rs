@@ -36,13 +36,13 @@ fn presets_fill_their_defaults() {
     ]))
     .unwrap();
     let google = &s.providers[0];
-    assert_eq!(google.kind, ProviderKind::Google);
+    assert_eq!(google.preset.kind, "google");
     assert_eq!(google.issuer.as_ref().unwrap().as_str(), "https://accounts.google.com/");
     assert_eq!(google.scopes, ["openid", "email", "profile"]);
     assert_eq!(google.label, "Google");
     assert!(google.trust_email);
     let github = &s.providers[1];
-    assert_eq!(github.kind, ProviderKind::Github);
+    assert_eq!(github.preset.kind, "github");
     assert_eq!(github.api_url.as_ref().unwrap().as_str(), "https://api.github.com/");
     assert_eq!(github.scopes, ["read:user", "user:email"]);
     assert!(github.trust_email);

@@ -2,9 +2,11 @@
 //! taking the connection.
 
 mod identity;
+mod provider_metadata;
 mod user;
 
 pub use identity::{Identity, NewIdentity};
+pub use provider_metadata::CachedMetadata;
 pub use user::{NewUser, User, UserId};
 
 diesel::define_sql_function! {

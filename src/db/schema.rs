@@ -26,3 +26,14 @@ diesel::table! {
 
 diesel::joinable!(identities -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(identities, users);
+
+diesel::table! {
+    provider_metadata (provider) {
+        provider -> Text,
+        issuer -> Text,
+        discovery -> Text,
+        jwks -> Text,
+        fetched_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}

@@ -6,26 +6,19 @@
 //! `/user/emails`. Users are keyed on the numeric `id`, never on `login`.
 
 use async_trait::async_trait;
-use oauth2::basic::BasicClient;
-use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, RedirectUrl,
-    Scope, TokenResponse, TokenUrl,
-};
 use serde::Deserialize;
 use url::Url;
 
-use super::oidc::token_error;
+use super::oauth2::{CodeClient, authorize_url, code_client, redeem};
 use super::{AuthFlow, HttpClient, HttpError, Provider, ProviderError};
 use crate::accounts::ProviderUser;
 use crate::config::ProviderSettings;
 
 const API_ACCEPT: &str = "application/vnd.github+json";
 
-type GithubClient = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
-
 pub struct GithubProvider {
     settings: ProviderSettings,
-    client: GithubClient,
+    client: CodeClient,
     api_url: String,
 }
 
@@ -48,15 +41,14 @@ struct GithubEmail {
 
 impl GithubProvider {
     pub fn new(settings: ProviderSettings, redirect_uri: String) -> Self {
-        let url = |u: &Option<Url>| u.clone().expect("config fills GitHub's endpoints");
-        let client = BasicClient::new(ClientId::new(settings.client_id.clone()))
-            .set_client_secret(ClientSecret::new(settings.client_secret.expose().to_string()))
-            .set_auth_uri(AuthUrl::from_url(url(&settings.auth_url)))
-            .set_token_uri(TokenUrl::from_url(url(&settings.token_url)))
-            // GitHub documents the credentials as form parameters.
-            .set_auth_type(AuthType::RequestBody)
-            .set_redirect_uri(RedirectUrl::new(redirect_uri).expect("PUBLIC_URL is validated at start"));
-        let api_url = url(&settings.api_url).as_str().trim_end_matches('/').to_string();
+        let client = code_client(&settings, redirect_uri);
+        let api_url = settings
+            .api_url
+            .as_ref()
+            .expect("config fills GitHub's API URL")
+            .as_str()
+            .trim_end_matches('/')
+            .to_string();
         GithubProvider { settings, client, api_url }
     }
 
@@ -81,25 +73,12 @@ impl Provider for GithubProvider {
     }
 
     async fn authorize_url(&self, _http: &HttpClient, flow: &AuthFlow) -> Result<Url, ProviderError> {
-        let state = flow.state.clone();
-        let (url, _) = self
-            .client
-            .authorize_url(move || CsrfToken::new(state))
-            .add_scopes(self.settings.scopes.iter().map(|s| Scope::new(s.clone())))
-            .set_pkce_challenge(flow.pkce_challenge())
-            .url();
-        Ok(url)
+        Ok(authorize_url(&self.client, &self.settings, flow))
     }
 
     async fn exchange(&self, http: &HttpClient, code: &str, flow: &AuthFlow) -> Result<ProviderUser, ProviderError> {
-        let token = self
-            .client
-            .exchange_code(AuthorizationCode::new(code.to_string()))
-            .set_pkce_verifier(flow.verifier())
-            .request_async(http)
-            .await
-            .map_err(token_error)?;
-        let access = token.access_token().secret();
+        let token = redeem(&self.client, http, code, flow).await?;
+        let access = token.as_str();
 
         let user: GithubUser = http.get_json(&format!("{}/user", self.api_url), access, API_ACCEPT).await?;
         let email = self.primary_verified_email(http, access).await?;

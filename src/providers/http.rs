@@ -69,6 +69,20 @@ impl HttpClient {
         actix_web::rt::time::timeout(self.timeout, call).await.map_err(|_| HttpError::Timeout)?
     }
 
+    /// GETs a public JSON document (discovery, JWKS): its body and its `Cache-Control` max-age.
+    pub async fn get_document(&self, url: &str) -> Result<(Vec<u8>, Option<u64>), HttpError> {
+        let req = self.client.get(url).insert_header((header::ACCEPT, "application/json"));
+        let (status, headers, body) = self.send(req, Vec::new()).await?;
+        if !(200..300).contains(&status) {
+            return Err(HttpError::Invalid(format!("{url} answered HTTP {status}")));
+        }
+        let max_age = headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("cache-control"))
+            .find_map(|(_, v)| max_age(std::str::from_utf8(v).ok()?));
+        Ok((body, max_age))
+    }
+
     /// GETs a JSON API with a bearer token; a non-2xx status is an unusable answer.
     pub async fn get_json<T: DeserializeOwned>(&self, url: &str, bearer: &str, accept: &str) -> Result<T, HttpError> {
         let req = self
@@ -82,6 +96,17 @@ impl HttpClient {
         }
         serde_json::from_slice(&body).map_err(|e| HttpError::Invalid(format!("{url} sent malformed JSON: {e}")))
     }
+}
+
+/// `max-age` from a `Cache-Control` value (`no-store`/`no-cache` count as 0).
+pub fn max_age(cache_control: &str) -> Option<u64> {
+    cache_control.split(',').map(str::trim).find_map(|d| {
+        if d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("no-cache") {
+            return Some(0);
+        }
+        let (k, v) = d.split_once('=')?;
+        k.trim().eq_ignore_ascii_case("max-age").then(|| v.trim().trim_matches('"').parse().ok()).flatten()
+    })
 }
 
 fn classify_send(e: SendRequestError) -> HttpError {
@@ -123,5 +148,16 @@ impl<'c> oauth2::AsyncHttpClient<'c> for HttpClient {
             }
             out.body(body).map_err(|e| HttpError::Invalid(e.to_string()))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_max_age() {
+        assert_eq!(super::max_age("public, max-age=3600, must-revalidate"), Some(3600));
+        assert_eq!(super::max_age("no-store"), Some(0));
+        assert_eq!(super::max_age("private"), None);
+        assert_eq!(super::max_age("max-age=abc"), None);
     }
 }

@@ -1,37 +1,52 @@
-//! Any OpenID Connect issuer, found through discovery; Google is this kind with its defaults.
+//! Any OpenID Connect issuer, found through discovery; Google, GitLab and Microsoft are presets
+//! of this kind.
 //!
-//! Discovery is lazy and retried: an issuer that is down at start-up leaves the service up and
-//! starts working once it answers. ID tokens are validated fully (OIDC Core §3.1.3.7):
-//! signature against the JWKS (refetched once on an unknown `kid`), `iss`, `aud`, `azp`,
-//! `exp`, `iat`, `nonce`, and `at_hash` when present. Userinfo is called only after the ID
-//! token passed, and its `sub` must equal the token's.
+//! Metadata (discovery + JWKS) is kept in memory and in the database, refreshed in the
+//! background before it expires and on an unknown `kid`, and used from the database when the
+//! issuer is down: an outage neither stops start-up nor sign-in. ID tokens are validated fully
+//! (OIDC Core §3.1.3.7): signature against the JWKS, `iss` (per tenant for Entra's multi-tenant
+//! issuers), `aud`, `azp`, `exp`, `iat`, `nonce`, `at_hash` when present, and `hd` when a
+//! hosted domain is configured. Userinfo is called only after the ID token passed, and its `sub`
+//! must equal the token's.
+
+mod metadata;
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use base64::Engine;
 use chrono::Utc;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier, CoreProviderMetadata,
-    CoreUserInfoClaims,
+    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier, CoreUserInfoClaims,
 };
 use openidconnect::{
     AccessToken, AccessTokenHash, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, JsonWebKeySet, Nonce, OAuth2TokenResponse, RedirectUrl,
-    RequestTokenError, Scope, SignatureVerificationError, TokenResponse, UserInfoError,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, Nonce, OAuth2TokenResponse, RedirectUrl, RequestTokenError, Scope,
+    SignatureVerificationError, TokenResponse, UserInfoError,
 };
 use url::Url;
 
-use super::{AuthFlow, HttpClient, HttpError, Provider, ProviderError};
-use crate::accounts::ProviderUser;
-use crate::config::{ProviderSettings, is_loopback};
+pub use metadata::Metadata;
 
-/// Between two failed discoveries, callers are told "unavailable" without another attempt.
+use super::{AuthFlow, Availability, HttpClient, HttpError, Provider, ProviderError};
+use crate::accounts::ProviderUser;
+use crate::config::ProviderSettings;
+use crate::db::models::CachedMetadata;
+use crate::db::{Db, DbError};
+
+/// After a failed discovery, requests are told "unavailable" for this long instead of each
+/// waiting for another attempt.
 const DISCOVERY_RETRY: Duration = Duration::from_secs(5);
+/// Background retry after a failure.
+const BACKGROUND_RETRY: Duration = Duration::from_secs(10);
 /// At most one JWKS refetch for unknown keys in this interval.
 const JWKS_REFETCH_MIN_INTERVAL: Duration = Duration::from_secs(10);
 /// Accepted clock difference for `iat`.
 const CLOCK_SKEW_SECS: i64 = 300;
+
+type OidcClient =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
 
 enum VerifyError {
     UnknownKey,
@@ -39,75 +54,102 @@ enum VerifyError {
 }
 use VerifyError::{Invalid, UnknownKey};
 
-type OidcClient =
-    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
-
 pub struct OidcProvider {
     settings: ProviderSettings,
-    issuer: IssuerUrl,
+    /// As configured, without a trailing slash: discovery compares issuers as exact strings.
+    issuer: String,
     redirect_uri: RedirectUrl,
-    metadata: RwLock<Option<Arc<CoreProviderMetadata>>>,
-    last_discovery_failure: Mutex<Option<Instant>>,
+    db: Option<Db>,
+    metadata: RwLock<Option<Arc<Metadata>>>,
+    last_failure: Mutex<Option<Instant>>,
     last_jwks_refetch: Mutex<Option<Instant>>,
 }
 
 impl OidcProvider {
-    pub fn new(settings: ProviderSettings, redirect_uri: String) -> Self {
-        let issuer_url = settings.issuer.clone().expect("config requires an issuer for OIDC kinds");
-        // Discovery compares issuers as exact strings; `Url` would add a trailing slash.
-        let issuer = IssuerUrl::new(issuer_url.as_str().trim_end_matches('/').to_string())
-            .expect("a parsed URL is a valid issuer");
+    pub fn new(settings: ProviderSettings, redirect_uri: String, db: Option<Db>) -> Self {
+        let issuer = settings.issuer.as_ref().expect("config requires an issuer for OIDC kinds");
         OidcProvider {
-            settings,
-            issuer,
+            issuer: issuer.as_str().trim_end_matches('/').to_string(),
             redirect_uri: RedirectUrl::new(redirect_uri).expect("PUBLIC_URL is validated at start"),
+            settings,
+            db,
             metadata: RwLock::new(None),
-            last_discovery_failure: Mutex::new(None),
+            last_failure: Mutex::new(None),
             last_jwks_refetch: Mutex::new(None),
         }
     }
 
-    /// The discovered metadata, discovering now if needed. After a failure, callers are told
-    /// "unavailable" for [`DISCOVERY_RETRY`] instead of each waiting for another attempt.
-    async fn metadata(&self, http: &HttpClient) -> Result<Arc<CoreProviderMetadata>, ProviderError> {
-        if let Some(m) = self.metadata.read().expect("lock poisoned").clone() {
-            return Ok(m);
-        }
-        if self.last_discovery_failure.lock().expect("lock poisoned").is_some_and(|t| t.elapsed() < DISCOVERY_RETRY) {
-            return Err(ProviderError::Unavailable("discovery failed recently; retrying shortly".into()));
-        }
-        let discovered = CoreProviderMetadata::discover_async(self.issuer.clone(), http)
-            .await
-            .map_err(|e| match e {
-                openidconnect::DiscoveryError::Request(h) => ProviderError::from(h),
-                other => ProviderError::BadAnswer(format!("discovery: {other}")),
-            })
-            .and_then(|m| check_endpoints(&m).map(|()| m))
-            .inspect_err(|err| {
-                log::warn!("provider={} discovery failed: {err}", self.settings.name);
-                *self.last_discovery_failure.lock().expect("lock poisoned") = Some(Instant::now());
-            })?;
-        let discovered = Arc::new(discovered);
-        *self.metadata.write().expect("lock poisoned") = Some(discovered.clone());
-        log::info!("provider={} discovered issuer {}", self.settings.name, self.issuer.as_str());
-        Ok(discovered)
+    fn in_memory(&self) -> Option<Arc<Metadata>> {
+        self.metadata.read().expect("lock poisoned").clone()
     }
 
-    fn client(&self, metadata: &CoreProviderMetadata) -> OidcClient {
-        CoreClient::from_provider_metadata(
-            metadata.clone(),
-            ClientId::new(self.settings.client_id.clone()),
-            Some(ClientSecret::new(self.settings.client_secret.expose().to_string())),
-        )
-        .set_redirect_uri(self.redirect_uri.clone())
+    fn remember(&self, m: Metadata) -> Arc<Metadata> {
+        let m = Arc::new(m);
+        *self.metadata.write().expect("lock poisoned") = Some(m.clone());
+        *self.last_failure.lock().expect("lock poisoned") = None;
+        m
+    }
+
+    /// Metadata for a request: what is in memory (a background task keeps it fresh), else a
+    /// fetch now, else the database's last-known copy.
+    async fn current(&self, http: &HttpClient) -> Result<Arc<Metadata>, ProviderError> {
+        if let Some(m) = self.in_memory() {
+            return Ok(m);
+        }
+        if self.last_failure.lock().expect("lock poisoned").is_some_and(|t| t.elapsed() < DISCOVERY_RETRY) {
+            return Err(ProviderError::Unavailable("discovery failed recently; retrying shortly".into()));
+        }
+        self.refresh(http).await
+    }
+
+    /// Fetches fresh metadata; on failure falls back to memory, then to the database.
+    async fn refresh(&self, http: &HttpClient) -> Result<Arc<Metadata>, ProviderError> {
+        let name = &self.settings.name;
+        match metadata::fetch(http, &self.issuer).await {
+            Ok(m) => {
+                self.persist(&m).await;
+                log::info!("provider={name} metadata fetched from {}", self.issuer);
+                Ok(self.remember(m))
+            }
+            Err(e) => {
+                *self.last_failure.lock().expect("lock poisoned") = Some(Instant::now());
+                if let Some(m) = self.in_memory() {
+                    log::warn!("provider={name} metadata refresh failed, keeping the last-known copy: {e}");
+                    return Ok(m);
+                }
+                match self.load_cached().await {
+                    Some(m) => {
+                        log::warn!("provider={name} issuer unreachable ({e}); using the cached metadata");
+                        let m = Arc::new(m);
+                        *self.metadata.write().expect("lock poisoned") = Some(m.clone());
+                        Ok(m)
+                    }
+                    None => {
+                        log::warn!("provider={name} discovery failed and nothing is cached: {e}");
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    async fn load_cached(&self) -> Option<Metadata> {
+        let db = self.db.as_ref()?;
+        let name = self.settings.name.clone();
+        let row = db.run(move |c| CachedMetadata::find(c, &name).map_err(DbError::from)).await.ok()??;
+        Metadata::from_row(&row, &self.issuer).ok()
+    }
+
+    async fn persist(&self, m: &Metadata) {
+        let Some(db) = &self.db else { return };
+        let row = m.to_row(&self.settings.name, &self.issuer);
+        if let Err(e) = db.run(move |c| CachedMetadata::store(c, &row).map_err(DbError::from)).await {
+            log::warn!("provider={} could not cache its metadata: {e}", self.settings.name);
+        }
     }
 
     /// Refetches the JWKS after an unknown `kid` (key rotation), rate-limited.
-    async fn refetch_jwks(
-        &self,
-        http: &HttpClient,
-        metadata: &CoreProviderMetadata,
-    ) -> Option<Arc<CoreProviderMetadata>> {
+    async fn refetch_jwks(&self, http: &HttpClient, current: &Metadata) -> Option<Arc<Metadata>> {
         {
             let mut last = self.last_jwks_refetch.lock().expect("lock poisoned");
             if last.is_some_and(|t| t.elapsed() < JWKS_REFETCH_MIN_INTERVAL) {
@@ -115,12 +157,11 @@ impl OidcProvider {
             }
             *last = Some(Instant::now());
         }
-        match JsonWebKeySet::fetch_async(metadata.jwks_uri(), http).await {
-            Ok(jwks) => {
-                let updated = Arc::new(metadata.clone().set_jwks(jwks));
-                *self.metadata.write().expect("lock poisoned") = Some(updated.clone());
+        match metadata::fetch_jwks(http, current).await {
+            Ok(m) => {
                 log::info!("provider={} refetched its JWKS after an unknown key id", self.settings.name);
-                Some(updated)
+                self.persist(&m).await;
+                Some(self.remember(m))
             }
             Err(e) => {
                 log::warn!("provider={} JWKS refetch failed: {e}", self.settings.name);
@@ -129,39 +170,46 @@ impl OidcProvider {
         }
     }
 
-    /// Validates the ID token against the current keys.
+    fn client(&self, m: &Metadata) -> OidcClient {
+        CoreClient::from_provider_metadata(
+            m.provider.clone(),
+            ClientId::new(self.settings.client_id.clone()),
+            Some(ClientSecret::new(self.settings.client_secret.expose().to_string())),
+        )
+        .set_redirect_uri(self.redirect_uri.clone())
+    }
+
+    /// Validates the ID token against the current keys; returns its claims and raw payload.
     fn verify(
         &self,
+        m: &Metadata,
         client: &OidcClient,
         id_token: &CoreIdToken,
         nonce: &Nonce,
         access_token: &AccessToken,
-    ) -> Result<CoreIdTokenClaims, VerifyError> {
-        let verifier = self.verifier(client);
+    ) -> Result<(CoreIdTokenClaims, serde_json::Value), VerifyError> {
+        let verifier = verifier(client).require_issuer_match(!m.tenant_template());
         match id_token.claims(&verifier, nonce) {
             Ok(claims) => {
+                let raw = payload(id_token).map_err(Invalid)?;
                 check_azp(claims, &self.settings.client_id).map_err(Invalid)?;
                 check_at_hash(claims, id_token, &verifier, access_token).map_err(Invalid)?;
-                Ok(claims.clone())
+                if m.tenant_template() {
+                    check_tenant_issuer(&m.issuer, &raw).map_err(Invalid)?;
+                }
+                if let Some(domain) = &self.settings.hosted_domain {
+                    let hd = raw.get("hd").and_then(|v| v.as_str()).unwrap_or_default();
+                    if !hd.eq_ignore_ascii_case(domain) {
+                        return Err(Invalid(ProviderError::WrongDomain(domain.clone())));
+                    }
+                }
+                Ok((claims.clone(), raw))
             }
             Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
                 Err(UnknownKey)
             }
             Err(e) => Err(Invalid(ProviderError::InvalidIdToken(e.to_string()))),
         }
-    }
-
-    fn verifier<'a>(&self, client: &'a OidcClient) -> CoreIdTokenVerifier<'a> {
-        client.id_token_verifier().set_issue_time_verifier_fn(|iat| {
-            let age = Utc::now().signed_duration_since(iat).num_seconds();
-            if age < -CLOCK_SKEW_SECS {
-                Err("issued in the future".into())
-            } else if age > 3600 {
-                Err("issued more than an hour ago".into())
-            } else {
-                Ok(())
-            }
-        })
     }
 }
 
@@ -171,11 +219,16 @@ impl Provider for OidcProvider {
         &self.settings
     }
 
+    fn availability(&self) -> Availability {
+        let failed = self.last_failure.lock().expect("lock poisoned").is_some();
+        if self.in_memory().is_none() && failed { Availability::Unreachable } else { Availability::Ready }
+    }
+
     async fn authorize_url(&self, http: &HttpClient, flow: &AuthFlow) -> Result<Url, ProviderError> {
-        let metadata = self.metadata(http).await?;
-        let client = self.client(&metadata);
+        let m = self.current(http).await?;
+        let client = self.client(&m);
         let (state, nonce) = (flow.state.clone(), flow.nonce.clone());
-        let (url, _, _) = client
+        let mut request = client
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
                 move || CsrfToken::new(state),
@@ -183,14 +236,16 @@ impl Provider for OidcProvider {
             )
             // openidconnect adds `openid` itself.
             .add_scopes(self.settings.scopes.iter().filter(|s| *s != "openid").map(|s| Scope::new(s.clone())))
-            .set_pkce_challenge(flow.pkce_challenge())
-            .url();
-        Ok(url)
+            .set_pkce_challenge(flow.pkce_challenge());
+        if let Some(domain) = &self.settings.hosted_domain {
+            request = request.add_extra_param("hd", domain.clone());
+        }
+        Ok(request.url().0)
     }
 
     async fn exchange(&self, http: &HttpClient, code: &str, flow: &AuthFlow) -> Result<ProviderUser, ProviderError> {
-        let mut metadata = self.metadata(http).await?;
-        let mut client = self.client(&metadata);
+        let mut m = self.current(http).await?;
+        let mut client = self.client(&m);
         let token = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| ProviderError::BadAnswer(format!("no token endpoint: {e}")))?
@@ -201,25 +256,23 @@ impl Provider for OidcProvider {
         let id_token =
             token.id_token().ok_or_else(|| ProviderError::BadAnswer("the token response has no id_token".into()))?;
         let nonce = Nonce::new(flow.nonce.clone());
+        let unknown_key = || ProviderError::InvalidIdToken("no key in the JWKS matches the token's kid".into());
 
-        let claims = match self.verify(&client, id_token, &nonce, token.access_token()) {
+        let (claims, raw) = match self.verify(&m, &client, id_token, &nonce, token.access_token()) {
             Err(UnknownKey) => {
-                let updated = self.refetch_jwks(http, &metadata).await.ok_or_else(|| {
-                    ProviderError::InvalidIdToken("no key in the JWKS matches the token's kid".into())
-                })?;
-                metadata = updated;
-                client = self.client(&metadata);
-                self.verify(&client, id_token, &nonce, token.access_token())
+                m = self.refetch_jwks(http, &m).await.ok_or_else(unknown_key)?;
+                client = self.client(&m);
+                self.verify(&m, &client, id_token, &nonce, token.access_token())
             }
             other => other,
         }
         .map_err(|e| match e {
-            UnknownKey => ProviderError::InvalidIdToken("no key in the JWKS matches the token's kid".into()),
+            UnknownKey => unknown_key(),
             Invalid(p) => p,
         })?;
 
-        let mut user = from_claims(&claims);
-        if metadata.userinfo_endpoint().is_some() {
+        let mut user = from_claims(&claims, &raw);
+        if m.provider.userinfo_endpoint().is_some() {
             let info: CoreUserInfoClaims = client
                 .user_info(token.access_token().clone(), Some(claims.subject().clone()))
                 .map_err(|e| ProviderError::BadAnswer(e.to_string()))?
@@ -231,22 +284,54 @@ impl Provider for OidcProvider {
         Ok(user)
     }
 
-    async fn warm_up(&self, http: &HttpClient) {
-        let _ = self.metadata(http).await;
+    async fn maintain(&self, http: &HttpClient) -> Option<Duration> {
+        if self.in_memory().is_none()
+            && let Some(cached) = self.load_cached().await
+        {
+            // Start from the last-known copy, so an outage at start-up costs nothing.
+            *self.metadata.write().expect("lock poisoned") = Some(Arc::new(cached));
+        }
+        let _ = self.refresh(http).await;
+        let failed = self.last_failure.lock().expect("lock poisoned").is_some();
+        match self.in_memory() {
+            Some(m) if !failed => Some(metadata::refresh_in(&m)),
+            _ => Some(BACKGROUND_RETRY),
+        }
     }
 }
 
-/// The discovered endpoints obey the same rule as configured ones: https, or http on loopback.
-fn check_endpoints(m: &CoreProviderMetadata) -> Result<(), ProviderError> {
-    let mut urls: Vec<&Url> = vec![m.authorization_endpoint().url(), m.jwks_uri().url()];
-    urls.extend(m.token_endpoint().map(|u| u.url()));
-    urls.extend(m.userinfo_endpoint().map(|u| u.url()));
-    match urls.into_iter().find(|u| !(u.scheme() == "https" || (u.scheme() == "http" && is_loopback(u)))) {
-        Some(bad) => Err(ProviderError::BadAnswer(format!("discovery lists a non-https endpoint {bad}"))),
-        None if m.token_endpoint().is_none() => {
-            Err(ProviderError::BadAnswer("discovery lists no token endpoint".into()))
+fn verifier(client: &OidcClient) -> CoreIdTokenVerifier<'_> {
+    client.id_token_verifier().set_issue_time_verifier_fn(|iat| {
+        let age = Utc::now().signed_duration_since(iat).num_seconds();
+        if age < -CLOCK_SKEW_SECS {
+            Err("issued in the future".into())
+        } else if age > 3600 {
+            Err("issued more than an hour ago".into())
+        } else {
+            Ok(())
         }
-        None => Ok(()),
+    })
+}
+
+/// The verified token's payload as JSON, for claims openidconnect does not model (`tid`, `hd`).
+fn payload(id_token: &CoreIdToken) -> Result<serde_json::Value, ProviderError> {
+    let compact = id_token.to_string();
+    let part = compact.split('.').nth(1).ok_or_else(|| ProviderError::InvalidIdToken("not a JWS".into()))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| ProviderError::InvalidIdToken("payload is not base64url".into()))?;
+    serde_json::from_slice(&bytes).map_err(|_| ProviderError::InvalidIdToken("payload is not JSON".into()))
+}
+
+/// Entra multi-tenant: `iss` must be the template with the token's own `tid`.
+fn check_tenant_issuer(template: &str, raw: &serde_json::Value) -> Result<(), ProviderError> {
+    let tid = raw.get("tid").and_then(|t| t.as_str()).unwrap_or_default();
+    let iss = raw.get("iss").and_then(|t| t.as_str()).unwrap_or_default();
+    let tid_ok = !tid.is_empty() && tid.len() <= 64 && tid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    if tid_ok && iss == template.replace("{tenantid}", tid) {
+        Ok(())
+    } else {
+        Err(ProviderError::InvalidIdToken("iss does not match the token's tenant".into()))
     }
 }
 
@@ -278,12 +363,14 @@ fn check_at_hash(
     Ok(())
 }
 
-fn from_claims(c: &CoreIdTokenClaims) -> ProviderUser {
+fn from_claims(c: &CoreIdTokenClaims, raw: &serde_json::Value) -> ProviderUser {
+    // Entra marks a verified email domain owner with `xms_edov`.
+    let verified = c.email_verified() == Some(true) || raw.get("xms_edov").and_then(|v| v.as_bool()) == Some(true);
     ProviderUser {
         subject: c.subject().to_string(),
         name: c.name().and_then(|n| n.get(None)).map(|n| n.to_string()),
         email: c.email().map(|e| e.to_string()),
-        email_verified: c.email().is_some() && c.email_verified() == Some(true),
+        email_verified: c.email().is_some() && verified,
         avatar_url: c.picture().and_then(|p| p.get(None)).map(|p| p.to_string()),
     }
 }
@@ -294,8 +381,12 @@ fn merge_userinfo(user: &mut ProviderUser, info: &CoreUserInfoClaims) {
         user.name = Some(name.to_string());
     }
     if let Some(email) = info.email() {
+        if user.email.as_deref() != Some(email.as_str()) {
+            user.email_verified = info.email_verified() == Some(true);
+        } else if let Some(verified) = info.email_verified() {
+            user.email_verified = verified;
+        }
         user.email = Some(email.to_string());
-        user.email_verified = info.email_verified() == Some(true);
     }
     if let Some(picture) = info.picture().and_then(|p| p.get(None)) {
         user.avatar_url = Some(picture.to_string());
@@ -322,7 +413,9 @@ where
 /// The `error` code of an OAuth error body, if it is a short, plain token.
 pub(crate) fn error_code(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let code = v.get("error")?.as_str()?;
+    // Facebook's Graph API sends {"error": {"type": "OAuthException", …}}.
+    let error = v.get("error")?;
+    let code = error.as_str().or_else(|| error.get("type")?.as_str())?;
     (code.len() <= 64 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
         .then(|| code.to_string())
 }

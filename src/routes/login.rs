@@ -5,7 +5,7 @@ use super::{html, page_context, query, see_other};
 use crate::auth::SignedIn;
 use crate::auth::next::safe_next;
 use crate::error::AppError;
-use crate::providers::Registry;
+use crate::providers::{Availability, Registry};
 use crate::templates;
 
 /// `GET /login[?next=PATH]`: a button per provider; a signed-in visitor goes on to `next`.
@@ -29,7 +29,8 @@ pub(crate) fn render_login(registry: &Registry, next: &str, message: Option<&str
             } else {
                 format!("/authorize/{}?next={encoded_next}", s.name)
             };
-            serde_json::json!({"name": s.name, "label": s.label, "kind": format!("{:?}", s.kind).to_lowercase(), "href": href})
+            let available = p.availability() == Availability::Ready;
+            serde_json::json!({"name": s.name, "label": s.label, "kind": s.preset.kind, "href": href, "available": available})
         })
         .collect();
     let mut ctx = page_context(None);

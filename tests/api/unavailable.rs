@@ -24,11 +24,13 @@ async fn an_issuer_that_is_down_at_start_works_once_it_comes_up() {
 
     // Up and serving, with the other provider working.
     assert_eq!(app.browser.get("/healthz").await.status(), 200);
-    let page = app.browser.get("/login").await.text().await.unwrap();
-    assert!(page.contains("/authorize/late") && page.contains("/authorize/github"));
     let res = app.browser.get("/authorize/late").await;
     assert_eq!(res.status(), 503);
     assert!(res.text().await.unwrap().contains("Late is temporarily unavailable"));
+    // Having failed, the provider is shown as unavailable rather than as a dead link.
+    let page = app.browser.get("/login").await.text().await.unwrap();
+    assert!(page.contains("/authorize/github"), "the other provider is offered");
+    assert!(!page.contains("/authorize/late") && page.contains("temporarily unavailable"), "{page}");
     assert_eq!(app.sign_in_github(&app.new_browser(), "github").await.status(), 303);
 
     // The issuer comes up; sign-in starts working within 30 s, without a restart.
@@ -51,6 +53,8 @@ async fn an_issuer_that_is_down_at_start_works_once_it_comes_up() {
         assert!(started.elapsed() < Duration::from_secs(30), "still {} after 30 s", res.status());
         actix_web::rt::time::sleep(Duration::from_millis(500)).await;
     }
+    let page = app.browser.get("/login").await.text().await.unwrap();
+    assert!(page.contains("/authorize/late"), "the button is back");
     let browser = app.new_browser();
     assert_eq!(app.sign_in_oidc(&browser, "late", "grace").await.status(), 303);
     assert_eq!(browser.me().await.unwrap()["name"], "Grace");

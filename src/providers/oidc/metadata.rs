@@ -1,0 +1,182 @@
+//! Discovery documents and JWKS: fetched from the issuer, validated, kept in memory and in the
+//! database (last-known values, used when the issuer cannot be reached), and refreshed in the
+//! background before they expire.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use openidconnect::core::{CoreJsonWebKeySet, CoreProviderMetadata};
+use url::Url;
+
+use crate::config::is_loopback;
+use crate::db::models::{CachedMetadata, now};
+use crate::providers::{HttpClient, ProviderError};
+
+/// How long fetched metadata is trusted, whatever `Cache-Control` says: at least 5 minutes, at
+/// most a day; 1 hour when the issuer says nothing.
+const MIN_TTL: u64 = 300;
+const MAX_TTL: u64 = 86_400;
+const DEFAULT_TTL: u64 = 3_600;
+/// More keys than this in a JWKS is refused.
+const MAX_KEYS: usize = 50;
+
+/// Validated metadata, its JWKS included.
+#[derive(Clone, Debug)]
+pub struct Metadata {
+    pub provider: CoreProviderMetadata,
+    /// The issuer as the document spells it; Entra's multi-tenant documents say `{tenantid}`.
+    pub issuer: String,
+    pub expires_at: NaiveDateTime,
+    /// Raw documents, for the database.
+    discovery_json: String,
+    jwks_json: String,
+}
+
+impl Metadata {
+    /// A multi-tenant issuer: each token's `iss` must name its own `tid`.
+    pub fn tenant_template(&self) -> bool {
+        self.issuer.contains("{tenantid}")
+    }
+
+    pub fn is_expired(&self) -> bool {
+        now() >= self.expires_at
+    }
+
+    /// The same metadata with a freshly fetched JWKS.
+    pub fn with_jwks(&self, jwks_json: String, jwks: CoreJsonWebKeySet, ttl: u64) -> Metadata {
+        Metadata {
+            provider: self.provider.clone().set_jwks(jwks),
+            jwks_json,
+            expires_at: expiry(Some(ttl)),
+            ..self.clone()
+        }
+    }
+
+    pub fn to_row(&self, provider: &str, configured_issuer: &str) -> CachedMetadata {
+        CachedMetadata {
+            provider: provider.to_string(),
+            issuer: configured_issuer.to_string(),
+            discovery: self.discovery_json.clone(),
+            jwks: self.jwks_json.clone(),
+            fetched_at: now(),
+            expires_at: self.expires_at,
+        }
+    }
+
+    /// Rebuilds metadata from the database row, if it was stored for this issuer.
+    pub fn from_row(row: &CachedMetadata, configured_issuer: &str) -> Result<Metadata, ProviderError> {
+        if row.issuer != configured_issuer {
+            return Err(ProviderError::BadAnswer("cached metadata belongs to another issuer".into()));
+        }
+        let mut m = parse(row.discovery.as_bytes(), configured_issuer)?;
+        let jwks = parse_jwks(row.jwks.as_bytes())?;
+        m.provider = m.provider.set_jwks(jwks);
+        m.jwks_json = row.jwks.clone();
+        m.expires_at = row.expires_at;
+        Ok(m)
+    }
+}
+
+/// Fetches and validates the discovery document and its JWKS.
+pub async fn fetch(http: &HttpClient, issuer: &str) -> Result<Metadata, ProviderError> {
+    let url = format!("{issuer}/.well-known/openid-configuration");
+    let (body, discovery_ttl) = http.get_document(&url).await?;
+    let mut m = parse(&body, issuer)?;
+    let (jwks_body, jwks_ttl) = http.get_document(m.provider.jwks_uri().as_str()).await?;
+    let jwks = parse_jwks(&jwks_body)?;
+    m.provider = m.provider.set_jwks(jwks);
+    m.jwks_json = String::from_utf8_lossy(&jwks_body).into_owned();
+    m.expires_at = expiry(match (discovery_ttl, jwks_ttl) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    });
+    Ok(m)
+}
+
+/// Fetches only the JWKS (after an unknown `kid`).
+pub async fn fetch_jwks(http: &HttpClient, m: &Metadata) -> Result<Metadata, ProviderError> {
+    let (body, ttl) = http.get_document(m.provider.jwks_uri().as_str()).await?;
+    let jwks = parse_jwks(&body)?;
+    Ok(m.with_jwks(String::from_utf8_lossy(&body).into_owned(), jwks, ttl.unwrap_or(DEFAULT_TTL)))
+}
+
+/// When to refresh: shortly before expiry, within sane bounds.
+pub fn refresh_in(m: &Metadata) -> Duration {
+    let left = (m.expires_at - now()).num_seconds().max(0) as u64;
+    Duration::from_secs((left * 9 / 10).clamp(60, MAX_TTL))
+}
+
+fn expiry(max_age: Option<u64>) -> NaiveDateTime {
+    let ttl = max_age.map_or(DEFAULT_TTL, |s| s.clamp(MIN_TTL, MAX_TTL));
+    now() + chrono::Duration::seconds(ttl as i64)
+}
+
+fn parse(body: &[u8], configured_issuer: &str) -> Result<Metadata, ProviderError> {
+    let bad = |why: String| ProviderError::BadAnswer(format!("discovery: {why}"));
+    let raw: serde_json::Value = serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?;
+    let issuer = raw.get("issuer").and_then(|i| i.as_str()).ok_or_else(|| bad("no issuer".into()))?.to_string();
+    if !issuer_matches(&issuer, configured_issuer) {
+        return Err(bad(format!("the document's issuer {issuer:?} is not the configured {configured_issuer:?}")));
+    }
+    let provider: CoreProviderMetadata = serde_json::from_value(raw).map_err(|e| bad(e.to_string()))?;
+    check_endpoints(&provider)?;
+    Ok(Metadata {
+        provider,
+        issuer,
+        expires_at: expiry(None),
+        discovery_json: String::from_utf8_lossy(body).into_owned(),
+        jwks_json: String::new(),
+    })
+}
+
+fn parse_jwks(body: &[u8]) -> Result<CoreJsonWebKeySet, ProviderError> {
+    let raw: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ProviderError::BadAnswer(format!("JWKS: {e}")))?;
+    if raw.get("keys").and_then(|k| k.as_array()).is_none_or(|k| k.len() > MAX_KEYS) {
+        return Err(ProviderError::BadAnswer(format!("JWKS: no key list, or more than {MAX_KEYS} keys")));
+    }
+    serde_json::from_value(raw).map_err(|e| ProviderError::BadAnswer(format!("JWKS: {e}")))
+}
+
+/// Exact match; or Entra's multi-tenant template, where the document says `{tenantid}` in the
+/// segment where the configured issuer says `common`, `organizations` or `consumers`.
+fn issuer_matches(document: &str, configured: &str) -> bool {
+    if document == configured {
+        return true;
+    }
+    let (d, c): (Vec<&str>, Vec<&str>) = (document.split('/').collect(), configured.split('/').collect());
+    d.len() == c.len()
+        && d.iter()
+            .zip(&c)
+            .all(|(d, c)| d == c || (*d == "{tenantid}" && matches!(*c, "common" | "organizations" | "consumers")))
+}
+
+/// Discovered endpoints obey the rule for configured ones: https, or http on loopback.
+fn check_endpoints(m: &CoreProviderMetadata) -> Result<(), ProviderError> {
+    let mut urls: Vec<&Url> = vec![m.authorization_endpoint().url(), m.jwks_uri().url()];
+    urls.extend(m.token_endpoint().map(|u| u.url()));
+    urls.extend(m.userinfo_endpoint().map(|u| u.url()));
+    match urls.into_iter().find(|u| !(u.scheme() == "https" || (u.scheme() == "http" && is_loopback(u)))) {
+        Some(bad) => Err(ProviderError::BadAnswer(format!("discovery lists a non-https endpoint {bad}"))),
+        None if m.token_endpoint().is_none() => {
+            Err(ProviderError::BadAnswer("discovery lists no token endpoint".into()))
+        }
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::issuer_matches;
+
+    #[test]
+    fn issuer_templates_only_stand_for_multi_tenant_names() {
+        let t = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        assert!(issuer_matches(t, "https://login.microsoftonline.com/common/v2.0"));
+        assert!(issuer_matches(t, "https://login.microsoftonline.com/organizations/v2.0"));
+        assert!(!issuer_matches(t, "https://login.microsoftonline.com/1234/v2.0"));
+        assert!(!issuer_matches(t, "https://evil.example/common/v2.0"));
+        assert!(!issuer_matches("https://a.example/", "https://a.example"));
+        assert!(issuer_matches("https://a.example", "https://a.example"));
+    }
+}

@@ -1,0 +1,86 @@
+//! The provider kinds people pick by name. A preset is defaults plus the protocol that speaks
+//! to it; adding one is a file in `presets/` and a line in [`PRESETS`].
+
+mod discord;
+mod facebook;
+mod github;
+mod gitlab;
+mod google;
+mod microsoft;
+mod oauth2;
+mod oidc;
+
+/// How gatehouse talks to a provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// OpenID Connect: discovery, ID token, userinfo.
+    Oidc,
+    /// OAuth2 plus one profile endpoint read through [`Claims`].
+    OAuth2,
+    /// GitHub's REST API (`/user` and `/user/emails`).
+    Github,
+}
+
+/// Where the profile fields are in an OAuth2 profile answer: JSON pointers (RFC 6901); `a|b`
+/// tries `a`, then `b`. `avatar` may instead be a template such as
+/// `https://cdn.example/{/id}/{/avatar}.png`, empty when any part is missing.
+#[derive(Clone, Copy, Debug)]
+pub struct Claims {
+    pub id: &'static str,
+    pub email: &'static str,
+    pub name: &'static str,
+    pub avatar: &'static str,
+    /// `None`: this provider never says an email is verified.
+    pub email_verified: Option<&'static str>,
+}
+
+pub const STANDARD_CLAIMS: Claims =
+    Claims { id: "/sub", email: "/email", name: "/name", avatar: "/picture", email_verified: Some("/email_verified") };
+
+#[derive(Debug)]
+pub struct Preset {
+    /// The `OAUTH_{NAME}_KIND` value.
+    pub kind: &'static str,
+    pub protocol: Protocol,
+    /// Button text unless `OAUTH_{NAME}_LABEL` says otherwise; `None`: the name, capitalised.
+    pub label: Option<&'static str>,
+    /// OIDC issuer; `{tenant}` is replaced by `OAUTH_{NAME}_TENANT`. `None`: ISSUER is required.
+    pub issuer: Option<&'static str>,
+    /// Default tenant, for presets whose issuer has `{tenant}`.
+    pub tenant: Option<&'static str>,
+    pub auth_url: Option<&'static str>,
+    pub token_url: Option<&'static str>,
+    /// OAuth2: the profile endpoint. GitHub: the REST API base.
+    pub api_url: Option<&'static str>,
+    pub scopes: &'static str,
+    /// May this provider's verified emails link accounts, by default?
+    pub trust_email: bool,
+    pub claims: Claims,
+    /// Where the app is registered (README).
+    pub console: &'static str,
+}
+
+/// Every preset, by kind.
+pub const PRESETS: &[&Preset] = &[
+    &google::PRESET,
+    &github::PRESET,
+    &gitlab::PRESET,
+    &microsoft::PRESET,
+    &facebook::PRESET,
+    &discord::PRESET,
+    &oidc::PRESET,
+    &oauth2::PRESET,
+];
+
+pub fn find(kind: &str) -> Option<&'static Preset> {
+    PRESETS.iter().copied().find(|p| p.kind == kind)
+}
+
+/// A name that is a preset other than the generic kinds selects it without `_KIND`.
+pub fn implied_by_name(name: &str) -> Option<&'static Preset> {
+    find(name).filter(|p| !matches!(p.kind, "oidc" | "oauth2"))
+}
+
+pub fn kinds() -> String {
+    PRESETS.iter().map(|p| p.kind).collect::<Vec<_>>().join(", ")
+}

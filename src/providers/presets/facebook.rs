@@ -1,0 +1,17 @@
+use super::{Claims, Preset, Protocol};
+
+/// Facebook Login: OAuth2 plus the Graph API's `/me`. Graph never says an email is verified.
+pub const PRESET: Preset = Preset {
+    kind: "facebook",
+    protocol: Protocol::OAuth2,
+    label: Some("Facebook"),
+    issuer: None,
+    tenant: None,
+    auth_url: Some("https://www.facebook.com/v21.0/dialog/oauth"),
+    token_url: Some("https://graph.facebook.com/v21.0/oauth/access_token"),
+    api_url: Some("https://graph.facebook.com/v21.0/me?fields=id,name,email,picture"),
+    scopes: "email public_profile",
+    trust_email: false,
+    claims: Claims { id: "/id", email: "/email", name: "/name", avatar: "/picture/data/url", email_verified: None },
+    console: "https://developers.facebook.com/apps/",
+};

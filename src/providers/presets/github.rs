@@ -1,0 +1,17 @@
+use super::{Preset, Protocol, STANDARD_CLAIMS};
+
+/// GitHub OAuth apps; GitHub Enterprise Server through the URL overrides.
+pub const PRESET: Preset = Preset {
+    kind: "github",
+    protocol: Protocol::Github,
+    label: Some("GitHub"),
+    issuer: None,
+    tenant: None,
+    auth_url: Some("https://github.com/login/oauth/authorize"),
+    token_url: Some("https://github.com/login/oauth/access_token"),
+    api_url: Some("https://api.github.com"),
+    scopes: "read:user user:email",
+    trust_email: true,
+    claims: STANDARD_CLAIMS,
+    console: "https://github.com/settings/developers",
+};

@@ -1,0 +1,17 @@
+use super::{Preset, Protocol, STANDARD_CLAIMS};
+
+/// GitLab: OpenID Connect; gitlab.com by default, self-hosted through `OAUTH_{NAME}_ISSUER`.
+pub const PRESET: Preset = Preset {
+    kind: "gitlab",
+    protocol: Protocol::Oidc,
+    label: Some("GitLab"),
+    issuer: Some("https://gitlab.com"),
+    tenant: None,
+    auth_url: None,
+    token_url: None,
+    api_url: None,
+    scopes: "openid email profile",
+    trust_email: false,
+    claims: STANDARD_CLAIMS,
+    console: "https://gitlab.com/-/user_settings/applications",
+};

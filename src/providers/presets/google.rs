@@ -1,0 +1,18 @@
+use super::{Preset, Protocol, STANDARD_CLAIMS};
+
+/// Google: OpenID Connect. `OAUTH_{NAME}_HOSTED_DOMAIN` limits sign-in to a Workspace domain
+/// (sent as `hd` and checked in the ID token).
+pub const PRESET: Preset = Preset {
+    kind: "google",
+    protocol: Protocol::Oidc,
+    label: Some("Google"),
+    issuer: Some("https://accounts.google.com"),
+    tenant: None,
+    auth_url: None,
+    token_url: None,
+    api_url: None,
+    scopes: "openid email profile",
+    trust_email: true,
+    claims: STANDARD_CLAIMS,
+    console: "https://console.cloud.google.com/apis/credentials",
+};

@@ -1,0 +1,18 @@
+use super::{Preset, Protocol, STANDARD_CLAIMS};
+
+/// Any OAuth2 server: `AUTH_URL`, `TOKEN_URL`, `USERINFO_URL` required; `CLAIM_*` map its
+/// profile answer.
+pub const PRESET: Preset = Preset {
+    kind: "oauth2",
+    protocol: Protocol::OAuth2,
+    label: None,
+    issuer: None,
+    tenant: None,
+    auth_url: None,
+    token_url: None,
+    api_url: None,
+    scopes: "",
+    trust_email: false,
+    claims: STANDARD_CLAIMS,
+    console: "your provider's admin console",
+};

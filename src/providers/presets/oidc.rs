@@ -1,0 +1,17 @@
+use super::{Preset, Protocol, STANDARD_CLAIMS};
+
+/// Any OpenID Connect issuer (`OAUTH_{NAME}_ISSUER` required).
+pub const PRESET: Preset = Preset {
+    kind: "oidc",
+    protocol: Protocol::Oidc,
+    label: None,
+    issuer: None,
+    tenant: None,
+    auth_url: None,
+    token_url: None,
+    api_url: None,
+    scopes: "openid email profile",
+    trust_email: false,
+    claims: STANDARD_CLAIMS,
+    console: "your provider's admin console",
+};
