@@ -379,3 +379,23 @@ pub fn with_param(url: &str, name: &str, value: &str) -> String {
 pub fn set_cookie_headers(res: &reqwest::Response) -> Vec<String> {
     res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect()
 }
+
+/// Sign-in through a provider that approves at once (the stand-ins and the scripted OP):
+/// authorize, follow the provider's redirect, visit the callback. Returns the callback's answer.
+pub async fn sign_in_auto(browser: &Browser, provider: &str) -> reqwest::Response {
+    let res = browser.get(&format!("/authorize/{provider}")).await;
+    assert_eq!(res.status(), 303, "authorize at {provider}");
+    let res = browser.get(&location(&res)).await;
+    assert!(res.status().is_redirection(), "the provider should approve at once, answered {}", res.status());
+    browser.get(&location(&res)).await
+}
+
+/// Sets (or replaces) `OAUTH_{NAME}_{suffix}` in a provider's variables.
+pub fn set_var(mut env: Vec<(String, String)>, key: &str, value: impl Into<String>) -> Vec<(String, String)> {
+    let value = value.into();
+    match env.iter_mut().find(|(k, _)| k == key) {
+        Some(entry) => entry.1 = value,
+        None => env.push((key.to_string(), value)),
+    }
+    env
+}

@@ -3,6 +3,8 @@
 
 #[path = "../providers/github_standin.rs"]
 mod github_standin;
+#[path = "../providers/oauth2_standin.rs"]
+mod oauth2_standin;
 #[path = "../providers/oidc_provider.rs"]
 mod oidc_provider;
 #[path = "../providers/scripted_op.rs"]
@@ -15,6 +17,7 @@ mod id_token;
 mod linking;
 mod oidc;
 mod pages;
+mod presets;
 mod restart;
 mod state;
 mod unavailable;

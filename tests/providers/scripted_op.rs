@@ -12,14 +12,13 @@ use std::time::Duration;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use chrono::Utc;
 use openidconnect::core::{
-    CoreIdToken, CoreIdTokenClaims, CoreIdTokenFields, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
-    CoreProviderMetadata, CoreResponseType, CoreRsaPrivateSigningKey, CoreSubjectIdentifierType, CoreTokenResponse,
-    CoreTokenType,
+    CoreGenderClaim, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
+    CoreProviderMetadata, CoreResponseType, CoreRsaPrivateSigningKey, CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    AccessToken, Audience, AuthUrl, EmptyAdditionalClaims, EmptyAdditionalProviderMetadata, EmptyExtraTokenFields,
-    EndUserEmail, IssuerUrl, JsonWebKeyId, JsonWebKeySetUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
-    PrivateSigningKey, ResponseTypes, StandardClaims, SubjectIdentifier, TokenUrl, UserInfoUrl,
+    AccessToken, Audience, AuthUrl, EmptyAdditionalProviderMetadata, EndUserEmail, IdToken, IdTokenClaims, IssuerUrl,
+    JsonWebKeyId, JsonWebKeySetUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, PrivateSigningKey, ResponseTypes,
+    StandardClaims, SubjectIdentifier, TokenUrl, UserInfoUrl,
 };
 
 pub const CLIENT_ID: &str = "scripted-client";
@@ -45,7 +44,19 @@ pub enum Script {
     TokenSlow,
     /// The token response has no ID token.
     NoIdToken,
+    /// Tenant mode: `iss` names another tenant than the token's `tid`.
+    WrongTenant,
 }
+
+/// Claims beyond the standard ones: Entra's `tid`, Google's `hd`.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Extra {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hd: Option<String>,
+}
+impl openidconnect::AdditionalClaims for Extra {}
 
 #[derive(Default, Clone, Copy, Debug)]
 pub struct Calls {
@@ -68,6 +79,11 @@ struct State {
     publish_key_2: bool,
     subject: String,
     email: String,
+    /// Entra-style multi-tenant issuer: discovery says `{tenantid}`; tokens carry this `tid`.
+    tenant: Option<String>,
+    hd: Option<String>,
+    /// Discovery and JWKS answer 503 (an outage of the metadata endpoints).
+    metadata_down: bool,
     codes: HashMap<String, Grant>,
     calls: Calls,
     counter: u64,
@@ -97,6 +113,9 @@ impl ScriptedOp {
             publish_key_2: false,
             subject: "scripted-user-1".into(),
             email: "scripted@example.test".into(),
+            tenant: None,
+            hd: None,
+            metadata_down: false,
             codes: HashMap::new(),
             calls: Calls::default(),
             counter: 0,
@@ -106,6 +125,7 @@ impl ScriptedOp {
             App::new()
                 .app_data(data.clone())
                 .route("/.well-known/openid-configuration", web::get().to(discovery))
+                .route("/{tenant}/v2.0/.well-known/openid-configuration", web::get().to(discovery))
                 .route("/jwks", web::get().to(jwks))
                 .route("/authorize", web::get().to(authorize))
                 .route("/token", web::post().to(token))
@@ -130,6 +150,19 @@ impl ScriptedOp {
         s.script = Script::UnpublishedKey; // signs with key 2, now published
     }
 
+    /// Entra mode: multi-tenant discovery under `/{tenant}/v2.0`, tokens for tenant `tid`.
+    pub fn tenant_mode(&self, tid: &str) {
+        self.state.lock().unwrap().tenant = Some(tid.to_string());
+    }
+
+    pub fn hosted_domain(&self, hd: Option<&str>) {
+        self.state.lock().unwrap().hd = hd.map(str::to_string);
+    }
+
+    pub fn metadata_down(&self, down: bool) {
+        self.state.lock().unwrap().metadata_down = down;
+    }
+
     pub fn calls(&self) -> Calls {
         self.state.lock().unwrap().calls
     }
@@ -150,9 +183,13 @@ type Shared = web::Data<Mutex<State>>;
 async fn discovery(state: Shared) -> HttpResponse {
     let mut s = state.lock().unwrap();
     s.calls.discovery += 1;
+    if s.metadata_down {
+        return HttpResponse::ServiceUnavailable().finish();
+    }
     let base = s.issuer.clone();
+    let issuer = if s.tenant.is_some() { format!("{base}/{{tenantid}}/v2.0") } else { base.clone() };
     let metadata = CoreProviderMetadata::new(
-        IssuerUrl::new(base.clone()).unwrap(),
+        IssuerUrl::new(issuer).unwrap(),
         AuthUrl::new(format!("{base}/authorize")).unwrap(),
         JsonWebKeySetUrl::new(format!("{base}/jwks")).unwrap(),
         vec![ResponseTypes::new(vec![CoreResponseType::Code])],
@@ -162,12 +199,15 @@ async fn discovery(state: Shared) -> HttpResponse {
     )
     .set_token_endpoint(Some(TokenUrl::new(format!("{base}/token")).unwrap()))
     .set_userinfo_endpoint(Some(UserInfoUrl::new(format!("{base}/userinfo")).unwrap()));
-    HttpResponse::Ok().json(metadata)
+    HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=86400")).json(metadata)
 }
 
 async fn jwks(state: Shared) -> HttpResponse {
     let mut s = state.lock().unwrap();
     s.calls.jwks += 1;
+    if s.metadata_down {
+        return HttpResponse::ServiceUnavailable().finish();
+    }
     let mut keys = vec![key(1).as_verification_key()];
     if s.publish_key_2 {
         keys.push(key(2).as_verification_key());
@@ -223,28 +263,34 @@ async fn token(req: HttpRequest, state: Shared, form: web::Form<HashMap<String, 
     s.counter += 1;
     let access = AccessToken::new(format!("scripted-access-{}", s.counter));
     let now = Utc::now();
+    let tenant_issuer = |tid: &str| format!("{}/{tid}/v2.0", s.issuer);
+    let own_issuer = match (&s.tenant, script) {
+        (Some(_), Script::WrongTenant) => tenant_issuer("ffffffff-0000-0000-0000-000000000000"),
+        (Some(tid), _) => tenant_issuer(tid),
+        (None, _) => s.issuer.clone(),
+    };
     let (issuer, audience, nonce, expires) = match script {
         Script::WrongIssuer => {
             (format!("{}/other", s.issuer), CLIENT_ID.to_string(), grant.nonce, now + chrono::Duration::minutes(5))
         }
-        Script::WrongAudience => {
-            (s.issuer.clone(), "someone-else".into(), grant.nonce, now + chrono::Duration::minutes(5))
-        }
+        Script::WrongAudience => (own_issuer, "someone-else".into(), grant.nonce, now + chrono::Duration::minutes(5)),
         Script::WrongNonce => {
-            (s.issuer.clone(), CLIENT_ID.into(), "not-the-nonce".into(), now + chrono::Duration::minutes(5))
+            (own_issuer, CLIENT_ID.into(), "not-the-nonce".into(), now + chrono::Duration::minutes(5))
         }
-        Script::Expired => (s.issuer.clone(), CLIENT_ID.into(), grant.nonce, now - chrono::Duration::minutes(1)),
-        _ => (s.issuer.clone(), CLIENT_ID.into(), grant.nonce, now + chrono::Duration::minutes(5)),
+        Script::Expired => (own_issuer, CLIENT_ID.into(), grant.nonce, now - chrono::Duration::minutes(1)),
+        _ => (own_issuer, CLIENT_ID.into(), grant.nonce, now + chrono::Duration::minutes(5)),
     };
-    let claims = CoreIdTokenClaims::new(
+    // Entra sends no email_verified; others say true.
+    let verified = s.tenant.is_none().then_some(true);
+    let claims = IdTokenClaims::<Extra, CoreGenderClaim>::new(
         IssuerUrl::new(issuer).unwrap(),
         vec![Audience::new(audience)],
         expires,
         now,
         StandardClaims::new(SubjectIdentifier::new(s.subject.clone()))
             .set_email(Some(EndUserEmail::new(s.email.clone())))
-            .set_email_verified(Some(true)),
-        EmptyAdditionalClaims {},
+            .set_email_verified(verified),
+        Extra { tid: s.tenant.clone(), hd: s.hd.clone() },
     )
     .set_nonce(Some(Nonce::new(nonce)));
     let signing_key = match script {
@@ -257,20 +303,28 @@ async fn token(req: HttpRequest, state: Shared, form: web::Form<HashMap<String, 
         .unwrap(),
         _ => key(1),
     };
-    let id_token =
-        CoreIdToken::new(claims, &signing_key, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, Some(&access), None)
-            .expect("signing");
-    let id_token = (script != Script::NoIdToken).then_some(id_token);
-    HttpResponse::Ok().json(CoreTokenResponse::new(
-        access,
-        CoreTokenType::Bearer,
-        CoreIdTokenFields::new(id_token, EmptyExtraTokenFields {}),
-    ))
+    let id_token = IdToken::<Extra, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>::new(
+        claims,
+        &signing_key,
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        Some(&access),
+        None,
+    )
+    .expect("signing");
+    let mut body = serde_json::json!({"access_token": access.secret(), "token_type": "Bearer", "expires_in": 300});
+    if script != Script::NoIdToken {
+        body["id_token"] = serde_json::Value::String(id_token.to_string());
+    }
+    HttpResponse::Ok().json(body)
 }
 
 async fn userinfo(state: Shared) -> HttpResponse {
     let mut s = state.lock().unwrap();
     s.calls.userinfo += 1;
+    if s.tenant.is_some() {
+        // Entra's userinfo (Graph) says little; the ID token carries the profile.
+        return HttpResponse::Ok().json(serde_json::json!({"sub": s.subject, "name": "Scripted User"}));
+    }
     let sub = if s.script == Script::UserinfoOtherSubject { "someone-else".to_string() } else { s.subject.clone() };
     HttpResponse::Ok().json(serde_json::json!({
         "sub": sub, "name": "Scripted User", "email": s.email, "email_verified": true

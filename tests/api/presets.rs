@@ -1,0 +1,172 @@
+//! Every preset signs in against a stand-in that reproduces its provider's documented quirks.
+
+use crate::helpers::*;
+use crate::oauth2_standin::OAuth2StandIn;
+use crate::on_both_backends;
+use crate::scripted_op::{Script, ScriptedOp};
+
+#[actix_web::test]
+async fn gitlab_is_oidc_with_an_issuer_override() {
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).oidc_with("gitlab", vec![("KIND", "gitlab".into())])).await;
+    let page = app.browser.get("/login").await.text().await.unwrap();
+    assert!(page.contains("Sign in with GitLab"), "{page}");
+    assert_eq!(app.sign_in_oidc(&app.browser, "gitlab", "gina").await.status(), 303);
+    let me = app.browser.me().await.unwrap();
+    assert_eq!(me["identities"][0]["provider"], "gitlab");
+    assert_eq!(me["identities"][0]["subject"], "gina");
+}
+
+#[actix_web::test]
+async fn microsoft_multi_tenant_issuer_is_checked_against_the_tokens_tenant() {
+    let op = ScriptedOp::start();
+    op.tenant_mode("9188040d-6c67-4c5b-b112-36a304b66dad");
+    let env = set_var(op.env("microsoft"), "OAUTH_MICROSOFT_KIND", "microsoft");
+    let env = set_var(env, "OAUTH_MICROSOFT_ISSUER", format!("{}/common/v2.0", op.issuer));
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
+
+    assert_eq!(sign_in_auto(&app.new_browser(), "microsoft").await.status(), 303);
+
+    op.script(Script::WrongTenant);
+    let browser = app.new_browser();
+    let res = sign_in_auto(&browser, "microsoft").await;
+    assert_eq!(res.status(), 400, "iss of another tenant than tid");
+    assert_eq!(browser.me().await, Err(401));
+}
+
+#[actix_web::test]
+async fn microsoft_emails_are_unverified_and_never_link() {
+    let op = ScriptedOp::start();
+    op.tenant_mode("9188040d-6c67-4c5b-b112-36a304b66dad");
+    let github = GithubStandIn::start();
+    github.sign_in_as(GithubAccount {
+        id: 7,
+        login: "victim".into(),
+        name: None,
+        emails: vec![("scripted@example.test".into(), true, true)],
+    });
+    let env = set_var(op.env("microsoft"), "OAUTH_MICROSOFT_KIND", "microsoft");
+    let env = set_var(env, "OAUTH_MICROSOFT_ISSUER", format!("{}/common/v2.0", op.issuer));
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env).github("github", &github)).await;
+    app.sign_in_github(&app.new_browser(), "github").await;
+
+    // The same address through Entra (nOAuth): refused, not merged into the GitHub account.
+    let res = sign_in_auto(&app.new_browser(), "microsoft").await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(app.db.counts(), (1, 1));
+}
+
+#[actix_web::test]
+async fn google_hosted_domain_is_sent_and_enforced() {
+    let op = ScriptedOp::start();
+    let env = set_var(op.env("google"), "OAUTH_GOOGLE_KIND", "google");
+    let env = set_var(env, "OAUTH_GOOGLE_HOSTED_DOMAIN", "example.com");
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
+
+    let res = app.browser.get("/authorize/google").await;
+    assert_eq!(query_param(&location(&res), "hd").as_deref(), Some("example.com"));
+
+    op.hosted_domain(Some("example.com"));
+    assert_eq!(sign_in_auto(&app.new_browser(), "google").await.status(), 303);
+
+    for hd in [Some("other.example"), None] {
+        op.hosted_domain(hd);
+        let browser = app.new_browser();
+        let res = sign_in_auto(&browser, "google").await;
+        assert_eq!(res.status(), 403, "hd={hd:?}");
+        assert!(res.text().await.unwrap().contains("Sign in with your example.com account"));
+        assert_eq!(browser.me().await, Err(401));
+    }
+}
+
+#[actix_web::test]
+async fn facebook_graph_profile_and_error_objects() {
+    let standin = OAuth2StandIn::start();
+    let app =
+        spawn_app(AppOptions::new(Backend::Sqlite).provider_env(standin.env("facebook", "facebook", "facebook"))).await;
+    assert_eq!(sign_in_auto(&app.browser, "facebook").await.status(), 303);
+    let me = app.browser.me().await.unwrap();
+    assert_eq!(me["name"], "Fay Book");
+    assert_eq!(me["email"], "fay@facebook.test");
+    assert_eq!(me["avatar_url"], "https://avatars.example.test/fay.jpg");
+    assert_eq!(me["identities"][0]["subject"], "10158000000000001");
+    assert_eq!(me["identities"][0]["email_verified"], false, "Graph never says an email is verified");
+
+    // A bad code: Graph's error object is a refusal (400), not an unusable answer (502).
+    let browser = app.new_browser();
+    let res = browser.get("/authorize/facebook").await;
+    let callback = location(&browser.get(&location(&res)).await);
+    let res = browser.get(&with_param(&callback, "code", "forged")).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(standin.token_calls(), 2, "one good exchange, one refused");
+    assert_eq!(browser.me().await, Err(401));
+}
+
+#[actix_web::test]
+async fn discord_verified_flag_and_avatar_hash() {
+    let standin = OAuth2StandIn::start();
+    let app =
+        spawn_app(AppOptions::new(Backend::Sqlite).provider_env(standin.env("discord", "discord", "discord"))).await;
+    assert_eq!(sign_in_auto(&app.browser, "discord").await.status(), 303);
+    let me = app.browser.me().await.unwrap();
+    assert_eq!(me["name"], "nelly", "global_name is null → username");
+    assert_eq!(
+        me["avatar_url"],
+        "https://cdn.discordapp.com/avatars/80351110224678912/8342729096ea3675442027381ff50dfe.png"
+    );
+    assert_eq!(me["identities"][0]["email_verified"], true);
+}
+
+#[actix_web::test]
+async fn generic_oauth2_maps_claims_by_json_pointer() {
+    let standin = OAuth2StandIn::start();
+    let mut env = standin.env("acme", "oauth2", "generic");
+    for (k, v) in [
+        ("CLAIM_ID", "/data/uid"),
+        ("CLAIM_EMAIL", "/data/mail"),
+        ("CLAIM_NAME", "/data/display"),
+        ("CLAIM_AVATAR", "/data/photo/href"),
+        ("CLAIM_EMAIL_VERIFIED", "/data/mail_confirmed"),
+        ("LABEL", "Acme SSO"),
+    ] {
+        env = set_var(env, &format!("OAUTH_ACME_{k}"), v);
+    }
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
+    assert!(app.browser.get("/login").await.text().await.unwrap().contains("Sign in with Acme SSO"));
+    assert_eq!(sign_in_auto(&app.browser, "acme").await.status(), 303);
+    let me = app.browser.me().await.unwrap();
+    assert_eq!(me["name"], "Gene Ric");
+    assert_eq!(me["avatar_url"], "https://avatars.example.test/gene.png");
+    assert_eq!(
+        me["identities"][0],
+        serde_json::json!({"provider": "acme", "subject": "4711", "email": "gene@generic.test", "email_verified": true})
+    );
+}
+
+#[actix_web::test]
+async fn a_profile_without_an_id_is_no_usable_identity() {
+    let standin = OAuth2StandIn::start();
+    let env = set_var(standin.env("acme", "oauth2", "generic"), "OAUTH_ACME_CLAIM_ID", "/data/missing");
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
+    let res = sign_in_auto(&app.browser, "acme").await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(app.db.counts(), (0, 0));
+}
+
+// Discovery and JWKS survive an outage through the database copy.
+on_both_backends! {
+    async fn a_restart_during_an_issuer_outage_signs_in_from_cached_metadata(backend: Backend) {
+        let op = ScriptedOp::start();
+        let mut app = spawn_app(AppOptions::new(backend).provider_env(op.env("op"))).await;
+        assert_eq!(sign_in_auto(&app.new_browser(), "op").await.status(), 303);
+
+        // The issuer's metadata endpoints go down; a restart forgets everything in memory.
+        op.metadata_down(true);
+        app.restart().await;
+        let before = op.calls();
+        let browser = app.new_browser();
+        assert!(browser.get("/login").await.text().await.unwrap().contains("/authorize/op"));
+        assert_eq!(sign_in_auto(&browser, "op").await.status(), 303, "signed in with the cached metadata");
+        assert!(browser.me().await.is_ok());
+        assert!(op.calls().discovery > before.discovery, "it did try the issuer first");
+    }
+}
