@@ -41,6 +41,15 @@ pub enum AccountError {
     /// The email belongs to an account verified through `providers`; this sign-in may not link.
     #[error("this email belongs to an account that signs in with {providers:?}")]
     EmailTaken { providers: Vec<String> },
+    /// Linking: this provider account already belongs to another user (never merged silently).
+    #[error("the identity is linked to another user")]
+    LinkedElsewhere,
+    /// Unlinking the last identity would leave a user who cannot sign in.
+    #[error("the last identity cannot be unlinked")]
+    LastIdentity,
+    /// No such identity for this user.
+    #[error("no such identity")]
+    NoSuchIdentity,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -56,6 +65,8 @@ pub struct Provenance<'a> {
     pub provider: &'a str,
     pub trust_email: bool,
     pub is_trusted: &'a (dyn Fn(&str) -> bool + Sync),
+    /// `LINK_ACCOUNTS_BY_EMAIL`: when false, a new identity always makes a new user.
+    pub link_by_email: bool,
 }
 
 /// Finds, links or creates the user for this provider identity, in one transaction.
@@ -83,7 +94,7 @@ fn resolve(c: &mut AnyConnection, from: &Provenance<'_>, who: &ProviderUser) -> 
         return Ok(SignIn::Returning(user));
     }
 
-    if let Some(email) = email {
+    if let Some(email) = email.filter(|_| from.link_by_email) {
         let vouched: Vec<Identity> =
             Identity::verified_with_email(c, email)?.into_iter().filter(|i| (from.is_trusted)(&i.provider)).collect();
         if let Some(holder) = vouched.first() {
@@ -158,4 +169,49 @@ impl ProviderUser {
             .filter(|u| url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "https" | "http")));
         Some(self)
     }
+}
+
+/// Whether [`link`] added the identity or found it already there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Linked {
+    Added,
+    AlreadyLinked,
+}
+
+/// Links a provider identity to a signed-in user. An identity of another user is refused.
+pub fn link(
+    conn: &mut AnyConnection,
+    user: UserId,
+    provider: &str,
+    who: &ProviderUser,
+) -> Result<Linked, AccountError> {
+    write_tx(conn, |c| {
+        let at = now();
+        match Identity::find_by_subject(c, provider, &who.subject)? {
+            Some(existing) if existing.user_id != user.0 => Err(AccountError::LinkedElsewhere),
+            Some(existing) => {
+                Identity::update_email(c, existing.id, who.email.as_deref(), who.email_verified, at)?;
+                Ok(Linked::AlreadyLinked)
+            }
+            None => {
+                insert_identity(c, user, provider, who, at)?;
+                Ok(Linked::Added)
+            }
+        }
+    })
+}
+
+/// Removes one of the user's identities, as long as another remains.
+pub fn unlink(conn: &mut AnyConnection, user: UserId, identity_id: i64) -> Result<(), AccountError> {
+    write_tx(conn, |c| {
+        let identities = Identity::for_user(c, user)?;
+        if !identities.iter().any(|i| i.id == identity_id) {
+            return Err(AccountError::NoSuchIdentity);
+        }
+        if identities.len() < 2 {
+            return Err(AccountError::LastIdentity);
+        }
+        Identity::delete(c, identity_id)?;
+        Ok(())
+    })
 }

@@ -4,6 +4,8 @@
 pub mod guard;
 pub mod middleware;
 pub mod next;
+pub mod origin;
 
 pub use guard::{CurrentUser, SignedIn, require_login};
 pub use middleware::attach_identity;
+pub use origin::require_same_origin;

@@ -24,6 +24,12 @@ pub enum AppError {
     Unauthenticated { next: String, api: bool },
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// A cross-site form post (CSRF) was refused.
+    #[error("cross-site request refused")]
+    CrossSite,
+    /// The request conflicts with the account's state; the message is for the person.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("session error: {0}")]
@@ -39,6 +45,8 @@ impl ResponseError for AppError {
             AppError::Unauthenticated { api: true, .. } => StatusCode::UNAUTHORIZED,
             AppError::Unauthenticated { api: false, .. } => StatusCode::SEE_OTHER,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::CrossSite => StatusCode::FORBIDDEN,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Db(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Session(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -58,11 +66,13 @@ impl ResponseError for AppError {
             AppError::Db(e) => log::error!("database error: {e}"),
             AppError::Session(e) => log::error!("session error: {e}"),
             AppError::Internal(e) => log::error!("internal error: {e}"),
-            AppError::NotFound | AppError::MethodNotAllowed => {}
+            AppError::NotFound | AppError::MethodNotAllowed | AppError::CrossSite | AppError::Conflict(_) => {}
         }
         let message = match self {
             AppError::NotFound => "There is nothing at this address.",
             AppError::MethodNotAllowed => "This address does not accept that kind of request.",
+            AppError::CrossSite => "This request came from another site and was refused.",
+            AppError::Conflict(message) => message,
             AppError::Db(_) => "The service is temporarily unavailable. Please try again shortly.",
             _ => "Something went wrong on our side. Please try again.",
         };
@@ -128,6 +138,8 @@ pub enum SignInError {
     NoIdentity,
     #[error("email already belongs to an account of {0}")]
     EmailTaken(String),
+    #[error("the {0} account is linked to another user")]
+    LinkedElsewhere(String),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("session error: {0}")]
@@ -140,7 +152,7 @@ impl SignInError {
             SignInError::Provider(ProviderError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             SignInError::Provider(ProviderError::Timeout) => StatusCode::GATEWAY_TIMEOUT,
             SignInError::Provider(ProviderError::BadAnswer(_)) => StatusCode::BAD_GATEWAY,
-            SignInError::EmailTaken(_) => StatusCode::CONFLICT,
+            SignInError::EmailTaken(_) | SignInError::LinkedElsewhere(_) => StatusCode::CONFLICT,
             SignInError::Provider(ProviderError::WrongDomain(_)) => StatusCode::FORBIDDEN,
             SignInError::Db(_) => StatusCode::SERVICE_UNAVAILABLE,
             SignInError::Session(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -174,6 +186,10 @@ impl SignInError {
             SignInError::EmailTaken(providers) => {
                 format!("An account with this email already exists. Sign in with {providers} to use it.")
             }
+            SignInError::LinkedElsewhere(label) => format!(
+                "This {label} account is already linked to another user. Sign in with it to use that account, \
+                 or unlink it there first."
+            ),
             SignInError::Db(_) | SignInError::Session(_) => {
                 "Sign-in is temporarily unavailable. Please try again shortly.".into()
             }
@@ -187,7 +203,9 @@ impl SignInError {
             AccountError::EmailTaken { providers } => {
                 SignInError::EmailTaken(providers.iter().map(|p| label_of(p)).collect::<Vec<_>>().join(" or "))
             }
+            AccountError::LinkedElsewhere => SignInError::LinkedElsewhere(String::new()),
             AccountError::Db(db) => SignInError::Db(db),
+            AccountError::LastIdentity | AccountError::NoSuchIdentity => SignInError::UnknownState,
         }
     }
 }

@@ -30,7 +30,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::MethodNotAllowed) })),
         )
         .route("/healthz", web::get().to(health::healthz))
-        .service(web::scope("/profile").wrap(from_fn(require_login)).route("", web::get().to(profile::profile)))
+        .service(
+            web::scope("/profile")
+                .wrap(from_fn(require_login))
+                .route("", web::get().to(profile::profile))
+                .route("/identities/{id}/unlink", web::post().to(profile::unlink)),
+        )
         .service(web::scope("/api").wrap(from_fn(require_login)).route("/me", web::get().to(api::me)))
         .route("/static/{file}", web::get().to(assets::asset));
 }

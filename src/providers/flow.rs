@@ -17,6 +17,10 @@ pub struct AuthFlow {
     /// Already sanitised by [`crate::auth::next::safe_next`].
     pub next: String,
     pub created_at: i64,
+    /// Set when a signed-in user started the flow: the identity is linked to them instead of
+    /// signing in again.
+    #[serde(default)]
+    pub link_to: Option<i64>,
 }
 
 impl std::fmt::Debug for AuthFlow {
@@ -25,6 +29,7 @@ impl std::fmt::Debug for AuthFlow {
             .field("provider", &self.provider)
             .field("next", &self.next)
             .field("created_at", &self.created_at)
+            .field("link_to", &self.link_to)
             .finish_non_exhaustive()
     }
 }
@@ -40,6 +45,7 @@ impl AuthFlow {
             nonce: CsrfToken::new_random_len(32).secret().clone(),
             next,
             created_at: now,
+            link_to: None,
         }
     }
 

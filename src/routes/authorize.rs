@@ -3,16 +3,19 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use super::login::render_login;
 use super::{query, see_other};
+use crate::auth::SignedIn;
 use crate::auth::next::safe_next;
 use crate::error::{AppError, SignInError};
 use crate::providers::{AuthFlow, HttpClient, Registry};
 use crate::session::push_flow;
 
 /// `GET /authorize/{provider}[?next=PATH]`: starts a flow (state, PKCE S256, nonce) bound to
-/// this browser's session and sends the browser to the provider.
+/// this browser's session and sends the browser to the provider. Signed in, the flow links the
+/// provider account to the current user.
 pub async fn authorize(
     req: HttpRequest,
     session: Session,
+    signed_in: Option<SignedIn>,
     registry: web::Data<Registry>,
     http: web::Data<HttpClient>,
 ) -> HttpResponse {
@@ -21,7 +24,9 @@ pub async fn authorize(
         return AppError::NotFound.error_response();
     };
     let next = safe_next(query::single(req.query_string(), "next").as_deref());
-    let flow = AuthFlow::start(name, next.clone(), chrono::Utc::now().timestamp());
+    let mut flow = AuthFlow::start(name, next.clone(), chrono::Utc::now().timestamp());
+    // Signed in: this links another account to the user rather than signing in again.
+    flow.link_to = signed_in.map(|SignedIn(user)| user.0);
     let result = async {
         let url = provider.authorize_url(&http, &flow).await?;
         push_flow(&session, flow, chrono::Utc::now().timestamp()).map_err(|e| SignInError::Session(e.to_string()))?;

@@ -5,32 +5,43 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use super::login::render_login;
 use super::{query, see_other};
 use crate::accounts::{self, Provenance, SignIn};
+use crate::auth::SignedIn;
 use crate::auth::next::safe_next;
+use crate::config::Settings;
 use crate::db::Db;
-use crate::error::{AppError, SignInError};
-use crate::providers::{HttpClient, Provider, Registry};
+use crate::db::models::UserId;
+use crate::error::{AppError, SignInError, error_page};
+use crate::providers::{AuthFlow, HttpClient, Provider, Registry};
 use crate::session::{Taken, clear_flows, take_flow};
 
 /// Longest authorization code accepted; real ones are far shorter.
 const MAX_CODE_LEN: usize = 2048;
 
+/// What a completed callback did.
+enum Done {
+    SignedIn(SignIn),
+    /// A signed-in user linked another provider account.
+    Linked(UserId),
+}
+
 /// `GET /callback/{provider}`: finishes the flow. Every cheap local check (provider, state,
 /// expiry, `error`) runs before any call to the provider. On success the session is renewed
 /// and the browser goes to the flow's `next`; on failure nobody is signed in, nothing is
-/// written, and the sign-in page says why.
+/// written, and the page says why.
 pub async fn callback(
     req: HttpRequest,
     session: Session,
-    registry: web::Data<Registry>,
-    http: web::Data<HttpClient>,
-    db: web::Data<Db>,
+    signed_in: Option<SignedIn>,
+    ctx: (web::Data<Registry>, web::Data<HttpClient>, web::Data<Db>, web::Data<Settings>),
 ) -> HttpResponse {
+    let (registry, http, db, settings) = ctx;
     let name = req.match_info().get("provider").unwrap_or_default();
     let Some(provider) = registry.get(name) else {
         return AppError::NotFound.error_response();
     };
-    match finish(&req, &session, provider.as_ref(), &registry, &http, &db).await {
-        Ok((outcome, next)) => {
+    let label = &provider.settings().label;
+    match finish(&req, &session, signed_in, provider.as_ref(), &registry, &http, &db, &settings).await {
+        Ok((Done::SignedIn(outcome), next)) => {
             let user = outcome.user_id();
             clear_flows(&session);
             // `login` renews the session id, so a planted pre-login cookie is worthless.
@@ -38,33 +49,84 @@ pub async fn callback(
                 log::error!("sign-in provider={name} could not start a session: {e}");
                 return AppError::Session(e.to_string()).error_response();
             }
-            session.renew();
             log::info!("sign-in provider={name} outcome={} user_id={user}", outcome_name(outcome));
             see_other(&next)
         }
+        Ok((Done::Linked(user), next)) => {
+            log::info!("identity linked provider={name} user_id={user}");
+            see_other(&next)
+        }
+        Err(e) if signed_in.is_some() => {
+            log::warn!("linking failed provider={name}: {e}");
+            error_page(e.status(), &e.message(label))
+        }
         Err(e) => {
             log::warn!("sign-in failed provider={name}: {e}");
-            render_login(&registry, "/", Some(&e.message(&provider.settings().label)), e.status())
+            render_login(&registry, "/", Some(&e.message(label)), e.status())
         }
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn finish(
     req: &HttpRequest,
     session: &Session,
+    signed_in: Option<SignedIn>,
     provider: &dyn Provider,
     registry: &Registry,
     http: &HttpClient,
     db: &Db,
-) -> Result<(SignIn, String), SignInError> {
+    settings: &Settings,
+) -> Result<(Done, String), SignInError> {
+    let flow = take_checked_flow(req, session, provider)?;
+    let code = query::single(req.query_string(), "code")
+        .filter(|c| !c.is_empty() && c.len() <= MAX_CODE_LEN)
+        .ok_or(SignInError::MalformedCallback)?;
+
+    let who = provider.exchange(http, &code, &flow).await?.sanitised().ok_or(SignInError::NoIdentity)?;
     let name = provider.settings().name.clone();
+    let next = safe_next(Some(&flow.next));
+    let label_of = |p: &str| registry.label(p);
+
+    if let Some(user) = flow.link_to.map(UserId) {
+        // Linking needs the same user still signed in.
+        if signed_in != Some(SignedIn(user)) {
+            return Err(SignInError::UnknownState);
+        }
+        db.run(move |conn| accounts::link(conn, user, &name, &who)).await.map_err(
+            |e| match SignInError::from_account(e, label_of) {
+                SignInError::LinkedElsewhere(_) => SignInError::LinkedElsewhere(provider.settings().label.clone()),
+                other => other,
+            },
+        )?;
+        return Ok((Done::Linked(user), next));
+    }
+
+    let trust_email = provider.settings().trust_email;
+    let link_by_email = settings.link_accounts_by_email;
+    let trusted: Vec<String> =
+        registry.iter().filter(|p| p.settings().trust_email).map(|p| p.settings().name.clone()).collect();
+    let outcome = db
+        .run(move |conn| {
+            let is_trusted = |p: &str| trusted.iter().any(|t| t == p);
+            let from = Provenance { provider: &name, trust_email, is_trusted: &is_trusted, link_by_email };
+            accounts::sign_in(conn, &from, &who)
+        })
+        .await
+        .map_err(|e| SignInError::from_account(e, label_of))?;
+    Ok((Done::SignedIn(outcome), next))
+}
+
+/// Takes this browser's pending flow for the callback's `state` (consuming it whatever
+/// happens next) and runs the checks that need no provider: provider, expiry, `error=`.
+fn take_checked_flow(req: &HttpRequest, session: &Session, provider: &dyn Provider) -> Result<AuthFlow, SignInError> {
     let params = query::parse(req.query_string()).map_err(|_| SignInError::MalformedCallback)?;
     let state = params.get("state").filter(|s| !s.is_empty()).ok_or(SignInError::MalformedCallback)?;
     let flow = match take_flow(session, state).map_err(|e| SignInError::Session(e.to_string()))? {
         Taken::Found(flow) => flow,
         Taken::Missing => return Err(SignInError::UnknownState),
     };
-    if flow.provider != name {
+    if flow.provider != provider.settings().name {
         return Err(SignInError::WrongProvider);
     }
     if flow.is_expired(chrono::Utc::now().timestamp()) {
@@ -74,24 +136,7 @@ async fn finish(
         let code: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
         return Err(SignInError::Denied(code));
     }
-    let code = params
-        .get("code")
-        .filter(|c| !c.is_empty() && c.len() <= MAX_CODE_LEN)
-        .ok_or(SignInError::MalformedCallback)?;
-
-    let who = provider.exchange(http, code, &flow).await?.sanitised().ok_or(SignInError::NoIdentity)?;
-
-    let trust_email = provider.settings().trust_email;
-    let trusted: Vec<String> =
-        registry.iter().filter(|p| p.settings().trust_email).map(|p| p.settings().name.clone()).collect();
-    let outcome = db
-        .run(move |conn| {
-            let is_trusted = |p: &str| trusted.iter().any(|t| t == p);
-            accounts::sign_in(conn, &Provenance { provider: &name, trust_email, is_trusted: &is_trusted }, &who)
-        })
-        .await
-        .map_err(|e| SignInError::from_account(e, |p| registry.label(p)))?;
-    Ok((outcome, safe_next(Some(&flow.next))))
+    Ok(flow)
 }
 
 fn outcome_name(outcome: SignIn) -> &'static str {

@@ -1,15 +1,25 @@
 use actix_identity::Identity;
 use actix_session::Session;
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::see_other;
+use crate::auth::require_same_origin;
+use crate::config::Settings;
+use crate::error::AppError;
 
 /// `POST /logout`: ends the session (identity and everything else in it) and goes home.
-/// `GET /logout` is refused, so a prefetched link can never sign anyone out.
-pub async fn logout(identity: Option<Identity>, session: Session) -> HttpResponse {
+/// `GET /logout` is refused, so a prefetched link can never sign anyone out, and so is a post
+/// from another site.
+pub async fn logout(
+    req: HttpRequest,
+    identity: Option<Identity>,
+    session: Session,
+    settings: web::Data<Settings>,
+) -> Result<HttpResponse, AppError> {
+    require_same_origin(&req, &settings.public_url)?;
     match identity {
         Some(identity) => identity.logout(),
         None => session.purge(),
     }
-    see_other("/")
+    Ok(see_other("/"))
 }

@@ -1,13 +1,16 @@
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::{page_context, render_page};
-use crate::auth::CurrentUser;
+use super::{page_context, render_page, see_other};
+use crate::accounts::{self, AccountError};
+use crate::auth::{CurrentUser, require_same_origin};
+use crate::config::Settings;
 use crate::db::models::{Identity, UserId};
 use crate::db::{Db, DbError};
 use crate::error::AppError;
-use crate::providers::Registry;
+use crate::providers::{Availability, Registry};
 
-/// `GET /profile`: the signed-in user and their linked identities (guarded).
+/// `GET /profile`: the signed-in user, their linked identities (each with unlink while
+/// another remains) and a "link" button per configured provider. Guarded.
 pub async fn profile(
     CurrentUser(user): CurrentUser,
     db: web::Data<Db>,
@@ -19,6 +22,7 @@ pub async fn profile(
         .iter()
         .map(|i| {
             serde_json::json!({
+                "id": i.id,
                 "provider": i.provider,
                 "label": registry.label(&i.provider),
                 "email": i.email,
@@ -26,7 +30,39 @@ pub async fn profile(
             })
         })
         .collect();
+    let linkable: Vec<_> = registry
+        .iter()
+        .filter(|p| p.availability() == Availability::Ready)
+        .map(|p| serde_json::json!({"name": p.settings().name, "label": p.settings().label}))
+        .collect();
     let mut ctx = page_context(Some(&user));
     ctx.insert("identities", &linked);
+    ctx.insert("can_unlink", &(identities.len() > 1));
+    ctx.insert("linkable", &linkable);
     Ok(render_page("profile.html", &ctx))
+}
+
+/// `POST /profile/identities/{id}/unlink`: removes one of the user's identities while another
+/// remains. Guarded; refused from other sites.
+pub async fn unlink(
+    req: HttpRequest,
+    CurrentUser(user): CurrentUser,
+    db: web::Data<Db>,
+    settings: web::Data<Settings>,
+) -> Result<HttpResponse, AppError> {
+    require_same_origin(&req, &settings.public_url)?;
+    let identity: i64 = req.match_info().get("id").and_then(|id| id.parse().ok()).ok_or(AppError::NotFound)?;
+    let id = UserId(user.id);
+    match db.run(move |c| accounts::unlink(c, id, identity)).await {
+        Ok(()) => {
+            log::info!("identity unlinked user_id={id} identity_id={identity}");
+            Ok(see_other("/profile"))
+        }
+        Err(AccountError::LastIdentity) => {
+            Err(AppError::Conflict("This is your only way to sign in, so it cannot be unlinked."))
+        }
+        Err(AccountError::NoSuchIdentity) => Err(AppError::NotFound),
+        Err(AccountError::Db(e)) => Err(AppError::Db(e)),
+        Err(_) => Err(AppError::Internal("unexpected account error")),
+    }
 }

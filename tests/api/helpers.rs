@@ -79,6 +79,23 @@ impl TestDb {
         }
     }
 
+    /// The ids of a user's identities, oldest first, read straight from the database.
+    pub fn identity_ids(&self, user_id: i64) -> Vec<i64> {
+        use diesel::sql_types::BigInt;
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = BigInt)]
+            id: i64,
+        }
+        let q = format!("SELECT id FROM identities WHERE user_id = {user_id} ORDER BY id");
+        let rows: Vec<Id> = if let Some(path) = self.url.strip_prefix("sqlite://") {
+            diesel::sql_query(q).load(&mut diesel::SqliteConnection::establish(path).unwrap()).unwrap()
+        } else {
+            diesel::sql_query(q).load(&mut PgConnection::establish(&self.url).unwrap()).unwrap()
+        };
+        rows.into_iter().map(|r| r.id).collect()
+    }
+
     /// Row counts of (users, identities), read straight from the database.
     pub fn counts(&self) -> (i64, i64) {
         use diesel::sql_types::BigInt;

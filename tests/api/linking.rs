@@ -62,3 +62,121 @@ on_both_backends! {
         assert_eq!(app.db.counts(), (2, 2));
     }
 }
+
+/// Signs in with GitHub (octocat), then links the OIDC account `login` from /profile.
+async fn link_oidc(app: &TestApp, browser: &Browser, login: &str) -> reqwest::Response {
+    let callback = app.oidc_callback_url(browser, "corp", "/profile", AtProvider::LogIn(login)).await;
+    browser.get(&callback).await
+}
+
+async fn unlink(browser: &Browser, identity_id: &serde_json::Value) -> reqwest::Response {
+    browser.post(&format!("/profile/identities/{identity_id}/unlink")).await
+}
+
+fn identity_ids(app: &TestApp, user: &serde_json::Value) -> Vec<i64> {
+    app.db.identity_ids(user["id"].as_i64().unwrap())
+}
+
+on_both_backends! {
+    async fn a_signed_in_user_links_and_unlinks_another_account(backend: Backend) {
+        let github = GithubStandIn::start();
+        let app = spawn_app(AppOptions::new(backend).github("github", &github).oidc("corp")).await;
+        let browser = &app.browser;
+        app.sign_in_github(browser, "github").await;
+        let me = browser.me().await.unwrap();
+        let page = browser.get("/profile").await.text().await.unwrap();
+        assert!(page.contains(r#"href="/authorize/corp?next=%2Fprofile""#), "a link button per provider: {page}");
+
+        let res = link_oidc(&app, browser, "second-account").await;
+        assert_eq!(res.status(), 303);
+        assert_eq!(location(&res), "/profile");
+        let after = browser.me().await.unwrap();
+        assert_eq!(after["id"], me["id"], "still the same user");
+        let providers: Vec<_> = after["identities"].as_array().unwrap().iter().map(|i| i["provider"].clone()).collect();
+        assert_eq!(providers, ["github", "corp"]);
+        assert_eq!(app.db.counts(), (1, 2));
+
+        // Unlink one; the last one stays.
+        let ids = identity_ids(&app, &me);
+        let res = unlink(browser, &ids[0].into()).await;
+        assert_eq!(res.status(), 303);
+        assert_eq!(browser.me().await.unwrap()["identities"].as_array().unwrap().len(), 1);
+        let res = unlink(browser, &ids[1].into()).await;
+        assert_eq!(res.status(), 409);
+        assert!(res.text().await.unwrap().contains("only way to sign in"));
+        assert_eq!(app.db.counts(), (1, 1));
+    }
+
+    async fn an_account_linked_to_another_user_is_refused(backend: Backend) {
+        let github = GithubStandIn::start();
+        let app = spawn_app(AppOptions::new(backend).github("github", &github).oidc("corp")).await;
+        // Someone signed up with corp as "taken".
+        app.sign_in_oidc(&app.new_browser(), "corp", "taken").await;
+        // octocat, signed in with GitHub, tries to link that same corp account.
+        let browser = app.new_browser();
+        app.sign_in_github(&browser, "github").await;
+        let res = link_oidc(&app, &browser, "taken").await;
+        assert_eq!(res.status(), 409);
+        assert!(res.text().await.unwrap().contains("already linked to another user"));
+        assert_eq!(browser.me().await.unwrap()["identities"].as_array().unwrap().len(), 1, "no silent merge");
+        assert_eq!(app.db.counts(), (2, 2));
+    }
+
+    async fn someone_elses_identity_cannot_be_unlinked(backend: Backend) {
+        let github = GithubStandIn::start();
+        let app = spawn_app(AppOptions::new(backend).github("github", &github).oidc("corp")).await;
+        let other = app.new_browser();
+        app.sign_in_oidc(&other, "corp", "other").await;
+        let other_id = identity_ids(&app, &other.me().await.unwrap())[0];
+        let browser = app.new_browser();
+        app.sign_in_github(&browser, "github").await;
+        link_oidc(&app, &browser, "mine").await;
+        assert_eq!(unlink(&browser, &other_id.into()).await.status(), 404);
+        assert_eq!(app.db.counts(), (2, 3));
+    }
+
+    async fn linking_by_email_can_be_turned_off(backend: Backend) {
+        let github = GithubStandIn::start();
+        let app = spawn_app(
+            AppOptions::new(backend)
+                .github("github", &github)
+                .oidc_with("corp", vec![("TRUST_EMAIL", "true".into())])
+                .var("LINK_ACCOUNTS_BY_EMAIL", "false"),
+        )
+        .await;
+        let first = app.new_browser();
+        app.sign_in_github(&first, "github").await;
+        let second = app.new_browser();
+        assert_eq!(app.sign_in_oidc(&second, "corp", "octocat@example.test").await.status(), 303);
+        assert_ne!(first.me().await.unwrap()["id"], second.me().await.unwrap()["id"]);
+        assert_eq!(app.db.counts(), (2, 2));
+    }
+}
+
+#[actix_web::test]
+async fn unlink_and_sign_out_refuse_cross_site_posts() {
+    let github = GithubStandIn::start();
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).github("github", &github).oidc("corp")).await;
+    let browser = &app.browser;
+    app.sign_in_github(browser, "github").await;
+    link_oidc(&app, browser, "x").await;
+    let ids = identity_ids(&app, &browser.me().await.unwrap());
+    for path in [format!("/profile/identities/{}/unlink", ids[0]), "/logout".to_string()] {
+        for (header, value) in [("Origin", "https://evil.example"), ("Sec-Fetch-Site", "cross-site")] {
+            let res = browser.client.post(browser.url(&path)).header(header, value).send().await.unwrap();
+            assert_eq!(res.status(), 403, "{path} with {header}: {value}");
+        }
+    }
+    assert_eq!(browser.me().await.unwrap()["identities"].as_array().unwrap().len(), 2, "nothing changed");
+    // The same posts from our own origin work.
+    let res = browser
+        .client
+        .post(browser.url("/logout"))
+        .header("Origin", &app.addr)
+        .header("Sec-Fetch-Site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(browser.me().await, Err(401));
+}
