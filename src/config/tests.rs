@@ -146,3 +146,53 @@ fn secrets_never_appear_in_debug_output() {
     let shown = format!("{s:?}");
     assert!(!shown.contains("very-secret-client-secret") && !shown.contains(KEY), "{shown}");
 }
+
+#[test]
+fn microsoft_tenant_builds_the_issuer_and_is_validated() {
+    let base =
+        [("OAUTH_PROVIDERS", "microsoft"), ("OAUTH_MICROSOFT_CLIENT_ID", "x"), ("OAUTH_MICROSOFT_CLIENT_SECRET", "y")];
+    let s = Settings::from_vars(&vars(&base)).unwrap();
+    assert_eq!(s.providers[0].issuer.as_ref().unwrap().as_str(), "https://login.microsoftonline.com/common/v2.0");
+    assert!(!s.providers[0].trust_email, "Entra emails never link by default");
+
+    let mut with_tenant = base.to_vec();
+    with_tenant.push(("OAUTH_MICROSOFT_TENANT", "organizations"));
+    let s = Settings::from_vars(&vars(&with_tenant)).unwrap();
+    assert_eq!(
+        s.providers[0].issuer.as_ref().unwrap().as_str(),
+        "https://login.microsoftonline.com/organizations/v2.0"
+    );
+
+    let mut bad = base.to_vec();
+    bad.push(("OAUTH_MICROSOFT_TENANT", "../evil"));
+    assert!(problems(&bad).iter().any(|m| m.contains("OAUTH_MICROSOFT_TENANT")));
+}
+
+#[test]
+fn generic_oauth2_needs_its_endpoints_and_pointer_claims() {
+    let p = problems(&[
+        ("OAUTH_PROVIDERS", "acme"),
+        ("OAUTH_ACME_KIND", "oauth2"),
+        ("OAUTH_ACME_CLIENT_ID", "x"),
+        ("OAUTH_ACME_CLIENT_SECRET", "y"),
+        ("OAUTH_ACME_CLAIM_EMAIL", "email"),
+    ])
+    .join("\n");
+    for var in ["OAUTH_ACME_AUTH_URL", "OAUTH_ACME_TOKEN_URL", "OAUTH_ACME_USERINFO_URL", "OAUTH_ACME_CLAIM_EMAIL"] {
+        assert!(p.contains(var), "{var} missing from:\n{p}");
+    }
+}
+
+#[test]
+fn every_preset_works_with_only_client_credentials() {
+    for kind in ["google", "github", "gitlab", "microsoft", "facebook", "discord"] {
+        let up = kind.to_uppercase();
+        let s = Settings::from_vars(&vars(&[
+            ("OAUTH_PROVIDERS", kind),
+            (&format!("OAUTH_{up}_CLIENT_ID"), "x"),
+            (&format!("OAUTH_{up}_CLIENT_SECRET"), "y"),
+        ]))
+        .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(s.providers[0].preset.kind, kind);
+    }
+}

@@ -84,3 +84,17 @@ pub fn implied_by_name(name: &str) -> Option<&'static Preset> {
 pub fn kinds() -> String {
     PRESETS.iter().map(|p| p.kind).collect::<Vec<_>>().join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    /// The README's preset table lists every kind with its console URL.
+    #[test]
+    fn readme_lists_every_preset() {
+        let readme = include_str!("../../README.md");
+        for p in super::PRESETS {
+            let row = readme.lines().find(|l| l.starts_with(&format!("| `{}` |", p.kind)));
+            let row = row.unwrap_or_else(|| panic!("README has no row for {}", p.kind));
+            assert!(row.contains(p.console), "README row for {} lacks {}", p.kind, p.console);
+        }
+    }
+}
