@@ -161,7 +161,11 @@ impl ProviderUser {
                 .filter(|v| !v.is_empty())
         };
         self.name = clean(self.name, 200);
-        self.email = clean(self.email, 320).filter(|e| e.contains('@') && !e.contains(char::is_whitespace));
+        // An email is an identifier: one with control characters or whitespace is dropped, not
+        // repaired, and so is one beyond the RFC 5321 length.
+        self.email = self
+            .email
+            .filter(|e| e.len() <= 320 && e.contains('@') && !e.chars().any(|c| c.is_control() || c.is_whitespace()));
         if self.email.is_none() {
             self.email_verified = false;
         }

@@ -76,6 +76,10 @@ pub struct Settings {
     pub providers: Vec<ProviderSettings>,
     /// May a sign-in join an existing account through a verified, trusted email?
     pub link_accounts_by_email: bool,
+    /// Requests per minute per client on /authorize and /callback; 0 turns limiting off.
+    pub rate_limit_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<crate::rate_limit::IpNet>,
 }
 
 /// Everything wrong with the configuration, one line per problem.
@@ -150,8 +154,13 @@ impl Settings {
             connect_timeout: Duration::from_secs(r.number("HTTP_CONNECT_TIMEOUT_SECS", 5u64, 1, 60)),
             timeout: Duration::from_secs(r.number("HTTP_TIMEOUT_SECS", 10u64, 1, 120)),
         };
+        if production && public_url.as_ref().is_some_and(|u| u.scheme() != "https") {
+            r.problem("PUBLIC_URL must be https when APP_ENV=production (session cookies must be Secure)".into());
+        }
         let providers = providers::parse_all(&mut r);
         let link_accounts_by_email = r.boolean("LINK_ACCOUNTS_BY_EMAIL", true);
+        let rate_limit_per_minute = r.number("RATE_LIMIT_PER_MINUTE", 60u32, 0, 1_000_000);
+        let trusted_proxies = parse_trusted_proxies(&mut r);
 
         if !r.problems.is_empty() {
             return Err(ConfigError { problems: r.problems });
@@ -166,6 +175,8 @@ impl Settings {
             http,
             providers,
             link_accounts_by_email,
+            rate_limit_per_minute,
+            trusted_proxies,
         })
     }
 
@@ -178,6 +189,26 @@ impl Settings {
     pub fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"
     }
+}
+
+fn parse_trusted_proxies(r: &mut Reader) -> Vec<crate::rate_limit::IpNet> {
+    let Some(raw) = r.get("TRUSTED_PROXIES") else { return Vec::new() };
+    let mut out = Vec::new();
+    for item in raw.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        match crate::rate_limit::IpNet::parse(item) {
+            Some(net) => out.push(net),
+            None => {
+                r.problem(format!("TRUSTED_PROXIES: {item:?} is not an IP address or CIDR block (e.g. 10.0.0.0/8)"))
+            }
+        }
+    }
+    out
+}
+
+/// A key nobody should deploy: a single repeated character, or a few characters repeated.
+fn is_placeholder_key(raw: &str) -> bool {
+    let distinct: std::collections::HashSet<char> = raw.chars().collect();
+    distinct.len() < 8 || raw.to_ascii_lowercase().contains("changeme")
 }
 
 fn parse_database_url(r: &mut Reader) -> DatabaseUrl {
@@ -202,6 +233,14 @@ fn parse_database_url(r: &mut Reader) -> DatabaseUrl {
 
 fn parse_session_key(r: &mut Reader, production: bool) -> Option<SessionKey> {
     match r.get("SESSION_KEY") {
+        Some(raw) if raw.len() >= 64 && is_placeholder_key(raw) => {
+            r.problem(
+                "SESSION_KEY looks like a placeholder (one repeated character or the example value); \
+                 use random bytes: openssl rand -hex 64"
+                    .into(),
+            );
+            None
+        }
         Some(raw) if raw.len() < 64 => {
             r.problem(format!(
                 "SESSION_KEY is {} bytes; it must be at least 64 random bytes \

@@ -154,6 +154,7 @@ impl SignInError {
             SignInError::Provider(ProviderError::BadAnswer(_)) => StatusCode::BAD_GATEWAY,
             SignInError::EmailTaken(_) | SignInError::LinkedElsewhere(_) => StatusCode::CONFLICT,
             SignInError::Provider(ProviderError::WrongDomain(_)) => StatusCode::FORBIDDEN,
+            SignInError::Provider(ProviderError::IssuerMismatch(_)) => StatusCode::BAD_REQUEST,
             SignInError::Db(_) => StatusCode::SERVICE_UNAVAILABLE,
             SignInError::Session(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,

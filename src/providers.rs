@@ -42,6 +42,9 @@ pub enum ProviderError {
     /// The ID token failed validation (400).
     #[error("invalid ID token: {0}")]
     InvalidIdToken(String),
+    /// RFC 9207: the authorization response names another issuer, or none when one is due (400).
+    #[error("authorization response issuer: {0}")]
+    IssuerMismatch(String),
     /// The account is not in the configured hosted domain (403).
     #[error("account outside the hosted domain {0}")]
     WrongDomain(String),
@@ -77,6 +80,13 @@ pub trait Provider: Send + Sync {
 
     fn availability(&self) -> Availability {
         Availability::Ready
+    }
+
+    /// RFC 9207 mix-up defence, before any token request: the callback's `iss` must name this
+    /// provider when present, and must be present when the provider promises to send it.
+    /// Providers without an issuer identifier have nothing to check.
+    async fn check_callback_issuer(&self, _http: &HttpClient, _iss: Option<&str>) -> Result<(), ProviderError> {
+        Ok(())
     }
 
     /// Background upkeep (metadata refresh), run at start and then after the returned delay;

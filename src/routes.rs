@@ -18,12 +18,13 @@ use tera::Context;
 use crate::auth::require_login;
 use crate::db::models::User;
 use crate::error::AppError;
+use crate::rate_limit::rate_limit;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::home))
         .route("/login", web::get().to(login::login))
-        .route("/authorize/{provider}", web::get().to(authorize::authorize))
-        .route("/callback/{provider}", web::get().to(callback::callback))
+        .service(web::resource("/authorize/{provider}").wrap(from_fn(rate_limit)).get(authorize::authorize))
+        .service(web::resource("/callback/{provider}").wrap(from_fn(rate_limit)).get(callback::callback))
         .service(
             web::resource("/logout")
                 .route(web::post().to(logout::logout))

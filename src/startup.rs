@@ -20,6 +20,7 @@ use crate::auth::attach_identity;
 use crate::config::Settings;
 use crate::db::{Db, DbError};
 use crate::providers::{HttpClient, Registry};
+use crate::rate_limit::RateLimits;
 use crate::routes;
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +67,8 @@ impl Application {
 
         let registry = web::Data::new(registry);
         let db = web::Data::new(db);
+        let rate_limits =
+            web::Data::new(RateLimits::new(settings.rate_limit_per_minute, settings.trusted_proxies.clone()));
         let settings = web::Data::new(settings);
         let shared_settings = settings.clone();
         let server = HttpServer::new(move || {
@@ -76,6 +79,7 @@ impl Application {
                 .app_data(registry.clone())
                 .app_data(db.clone())
                 .app_data(s.clone())
+                .app_data(rate_limits.clone())
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
                 .wrap(from_fn(attach_identity))
@@ -85,7 +89,7 @@ impl Application {
                         .build(),
                 )
                 .wrap(session_middleware(s))
-                .wrap(security_headers())
+                .wrap(security_headers(s.secure_cookies()))
                 .wrap(access_log())
         })
         .listen(listener)
@@ -149,16 +153,18 @@ fn session_middleware(s: &Settings) -> SessionMiddleware<CookieSessionStore> {
 
 /// Safe defaults for every response. Pages are personal: nothing is cached unless a route
 /// says otherwise (static assets do).
-fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
         .add(("Cache-Control", "no-store"))
+        .add(("Pragma", "no-cache"))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("Referrer-Policy", "no-referrer"))
         .add(("X-Frame-Options", "DENY"))
         .add((
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-        ))
+        ));
+    if https { headers.add(("Strict-Transport-Security", "max-age=31536000; includeSubDomains")) } else { headers }
 }
 
 /// The path only: query strings carry `code` and `state` on /callback and never reach the log.

@@ -70,6 +70,15 @@ pub(crate) fn parse_all(r: &mut Reader) -> Vec<ProviderSettings> {
             out.push(p);
         }
     }
+    // RFC 9207 §4: one issuer identifier per authorization server, or mix-ups cannot be told.
+    for (i, p) in out.iter().enumerate() {
+        if let Some(issuer) = &p.issuer
+            && let Some(other) = out[..i].iter().find(|o| o.issuer.as_ref() == Some(issuer))
+        {
+            let (a, b) = (env_prefix(&other.name), env_prefix(&p.name));
+            r.problem(format!("{a}ISSUER and {b}ISSUER are the same issuer; configure each provider once"));
+        }
+    }
     out
 }
 

@@ -106,7 +106,20 @@ fn session_key_rules() {
     let p = problems(&[("APP_ENV", "production")]);
     assert!(p[0].contains("SESSION_KEY"), "{p:?}");
 
-    let s = Settings::from_vars(&vars(&[("APP_ENV", "production"), ("SESSION_KEY", KEY)])).unwrap();
+    let p = problems(&[("APP_ENV", "production"), ("SESSION_KEY", KEY)]);
+    assert!(p[0].contains("PUBLIC_URL must be https"), "{p:?}");
+
+    for placeholder in ["x".repeat(64), "changeme".repeat(8), "ab".repeat(40)] {
+        let p = problems(&[("SESSION_KEY", placeholder.as_str())]);
+        assert!(p[0].contains("placeholder"), "{placeholder}: {p:?}");
+    }
+
+    let s = Settings::from_vars(&vars(&[
+        ("APP_ENV", "production"),
+        ("SESSION_KEY", KEY),
+        ("PUBLIC_URL", "https://auth.example.com"),
+    ]))
+    .unwrap();
     assert!(!s.session_key.ephemeral);
     assert!(!format!("{s:?}").contains(KEY));
 }
@@ -195,4 +208,29 @@ fn every_preset_works_with_only_client_credentials() {
         .unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert_eq!(s.providers[0].preset.kind, kind);
     }
+}
+
+#[test]
+fn two_providers_may_not_share_an_issuer() {
+    let p = problems(&[
+        ("OAUTH_PROVIDERS", "a,b"),
+        ("OAUTH_A_KIND", "oidc"),
+        ("OAUTH_A_ISSUER", "https://idp.example.com"),
+        ("OAUTH_A_CLIENT_ID", "x"),
+        ("OAUTH_A_CLIENT_SECRET", "y"),
+        ("OAUTH_B_KIND", "oidc"),
+        ("OAUTH_B_ISSUER", "https://idp.example.com"),
+        ("OAUTH_B_CLIENT_ID", "x"),
+        ("OAUTH_B_CLIENT_SECRET", "y"),
+    ]);
+    assert!(p[0].contains("OAUTH_A_ISSUER and OAUTH_B_ISSUER"), "{p:?}");
+}
+
+#[test]
+fn rate_limit_and_trusted_proxies() {
+    let s = Settings::from_vars(&vars(&[("TRUSTED_PROXIES", "10.0.0.0/8, ::1")])).unwrap();
+    assert_eq!(s.rate_limit_per_minute, 60);
+    assert_eq!(s.trusted_proxies.len(), 2);
+    let p = problems(&[("TRUSTED_PROXIES", "10.0.0.0/99"), ("RATE_LIMIT_PER_MINUTE", "-1")]).join("\n");
+    assert!(p.contains("TRUSTED_PROXIES") && p.contains("RATE_LIMIT_PER_MINUTE"), "{p}");
 }

@@ -224,6 +224,18 @@ impl Provider for OidcProvider {
         if self.in_memory().is_none() && failed { Availability::Unreachable } else { Availability::Ready }
     }
 
+    async fn check_callback_issuer(&self, http: &HttpClient, iss: Option<&str>) -> Result<(), ProviderError> {
+        let m = self.current(http).await?;
+        // The issuer this provider's tokens name; Entra's template is checked per tenant later.
+        let expected_ok =
+            |iss: &str| iss == m.issuer || (m.tenant_template() && metadata::tenant_issuer_matches(&m.issuer, iss));
+        match iss {
+            Some(iss) if !expected_ok(iss) => Err(ProviderError::IssuerMismatch(format!("got {iss:?}"))),
+            None if m.iss_parameter_supported => Err(ProviderError::IssuerMismatch("missing".into())),
+            _ => Ok(()),
+        }
+    }
+
     async fn authorize_url(&self, http: &HttpClient, flow: &AuthFlow) -> Result<Url, ProviderError> {
         let m = self.current(http).await?;
         let client = self.client(&m);
@@ -255,6 +267,9 @@ impl Provider for OidcProvider {
             .map_err(token_error)?;
         let id_token =
             token.id_token().ok_or_else(|| ProviderError::BadAnswer("the token response has no id_token".into()))?;
+        if id_token.to_string().len() > super::flow::MAX_ID_TOKEN_LEN {
+            return Err(ProviderError::BadAnswer("the ID token is larger than 16 KiB".into()));
+        }
         let nonce = Nonce::new(flow.nonce.clone());
         let unknown_key = || ProviderError::InvalidIdToken("no key in the JWKS matches the token's kid".into());
 

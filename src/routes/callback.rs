@@ -79,6 +79,8 @@ async fn finish(
     settings: &Settings,
 ) -> Result<(Done, String), SignInError> {
     let flow = take_checked_flow(req, session, provider)?;
+    let iss = query::single(req.query_string(), "iss");
+    provider.check_callback_issuer(http, iss.as_deref()).await?;
     let code = query::single(req.query_string(), "code")
         .filter(|c| !c.is_empty() && c.len() <= MAX_CODE_LEN)
         .ok_or(SignInError::MalformedCallback)?;

@@ -27,6 +27,8 @@ pub struct Metadata {
     /// The issuer as the document spells it; Entra's multi-tenant documents say `{tenantid}`.
     pub issuer: String,
     pub expires_at: NaiveDateTime,
+    /// RFC 9207: the provider sends `iss` with every authorization response.
+    pub iss_parameter_supported: bool,
     /// Raw documents, for the database.
     discovery_json: String,
     jwks_json: String,
@@ -118,11 +120,15 @@ fn parse(body: &[u8], configured_issuer: &str) -> Result<Metadata, ProviderError
     if !issuer_matches(&issuer, configured_issuer) {
         return Err(bad(format!("the document's issuer {issuer:?} is not the configured {configured_issuer:?}")));
     }
+    let iss_parameter_supported =
+        raw.get("authorization_response_iss_parameter_supported").and_then(|v| v.as_bool()) == Some(true);
+    check_capabilities(&raw)?;
     let provider: CoreProviderMetadata = serde_json::from_value(raw).map_err(|e| bad(e.to_string()))?;
     check_endpoints(&provider)?;
     Ok(Metadata {
         provider,
         issuer,
+        iss_parameter_supported,
         expires_at: expiry(None),
         discovery_json: String::from_utf8_lossy(body).into_owned(),
         jwks_json: String::new(),
@@ -149,6 +155,34 @@ fn issuer_matches(document: &str, configured: &str) -> bool {
         && d.iter()
             .zip(&c)
             .all(|(d, c)| d == c || (*d == "{tenantid}" && matches!(*c, "common" | "organizations" | "consumers")))
+}
+
+/// An issuer of one tenant under Entra's `{tenantid}` template (a tenant id, not a name).
+pub fn tenant_issuer_matches(template: &str, iss: &str) -> bool {
+    let (t, i): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), iss.split('/').collect());
+    t.len() == i.len()
+        && t.iter().zip(&i).all(|(t, i)| {
+            t == i || (*t == "{tenantid}" && !i.is_empty() && i.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
+        })
+}
+
+/// Refuses providers that could only be used insecurely: no code flow, PKCE without S256,
+/// or unsigned ID tokens only. Absent lists are allowed (many providers omit them).
+fn check_capabilities(raw: &serde_json::Value) -> Result<(), ProviderError> {
+    let list = |key: &str| -> Option<Vec<String>> {
+        raw.get(key)?.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+    };
+    let refuse = |why: &str| Err(ProviderError::BadAnswer(format!("discovery: {why}")));
+    if list("response_types_supported").is_some_and(|l| !l.iter().any(|t| t == "code")) {
+        return refuse("the provider does not support the code flow");
+    }
+    if list("code_challenge_methods_supported").is_some_and(|l| !l.iter().any(|m| m == "S256")) {
+        return refuse("the provider does not support PKCE with S256");
+    }
+    if list("id_token_signing_alg_values_supported").is_some_and(|l| l.iter().all(|a| a == "none")) {
+        return refuse("the provider only issues unsigned ID tokens");
+    }
+    Ok(())
 }
 
 /// Discovered endpoints obey the rule for configured ones: https, or http on loopback.
