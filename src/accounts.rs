@@ -156,8 +156,13 @@ impl ProviderUser {
         if self.subject.is_empty() || self.subject.len() > 255 || self.subject.chars().any(char::is_control) {
             return None;
         }
+        // Control characters, and the bidi overrides that make text read backwards.
+        let unwanted = |c: char| {
+            c.is_control()
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        };
         let clean = |s: Option<String>, max: usize| {
-            s.map(|v| v.trim().chars().filter(|c| !c.is_control()).take(max).collect::<String>())
+            s.map(|v| v.trim().chars().filter(|c| !unwanted(*c)).take(max).collect::<String>())
                 .filter(|v| !v.is_empty())
         };
         self.name = clean(self.name, 200);

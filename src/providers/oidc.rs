@@ -191,7 +191,10 @@ impl OidcProvider {
         let verifier = verifier(client).require_issuer_match(!m.tenant_template());
         match id_token.claims(&verifier, nonce) {
             Ok(claims) => {
+                check_header(id_token).map_err(Invalid)?;
                 let raw = payload(id_token).map_err(Invalid)?;
+                check_not_before(&raw).map_err(Invalid)?;
+                check_subject(claims.subject().as_str()).map_err(Invalid)?;
                 check_azp(claims, &self.settings.client_id).map_err(Invalid)?;
                 check_at_hash(claims, id_token, &verifier, access_token).map_err(Invalid)?;
                 if m.tenant_template() {
@@ -265,6 +268,9 @@ impl Provider for OidcProvider {
             .request_async(http)
             .await
             .map_err(token_error)?;
+        if *token.token_type() != openidconnect::core::CoreTokenType::Bearer {
+            return Err(ProviderError::BadAnswer("the token type is not Bearer".into()));
+        }
         let id_token =
             token.id_token().ok_or_else(|| ProviderError::BadAnswer("the token response has no id_token".into()))?;
         if id_token.to_string().len() > super::flow::MAX_ID_TOKEN_LEN {
@@ -330,12 +336,43 @@ fn verifier(client: &OidcClient) -> CoreIdTokenVerifier<'_> {
 
 /// The verified token's payload as JSON, for claims openidconnect does not model (`tid`, `hd`).
 fn payload(id_token: &CoreIdToken) -> Result<serde_json::Value, ProviderError> {
+    segment(id_token, 1)
+}
+
+fn segment(id_token: &CoreIdToken, n: usize) -> Result<serde_json::Value, ProviderError> {
     let compact = id_token.to_string();
-    let part = compact.split('.').nth(1).ok_or_else(|| ProviderError::InvalidIdToken("not a JWS".into()))?;
+    let part = compact.split('.').nth(n).ok_or_else(|| ProviderError::InvalidIdToken("not a JWS".into()))?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(part)
-        .map_err(|_| ProviderError::InvalidIdToken("payload is not base64url".into()))?;
-    serde_json::from_slice(&bytes).map_err(|_| ProviderError::InvalidIdToken("payload is not JSON".into()))
+        .map_err(|_| ProviderError::InvalidIdToken("segment is not base64url".into()))?;
+    serde_json::from_slice(&bytes).map_err(|_| ProviderError::InvalidIdToken("segment is not JSON".into()))
+}
+
+/// RFC 7515 §4.1.11: we implement no header extensions, so any `crit` is refused.
+fn check_header(id_token: &CoreIdToken) -> Result<(), ProviderError> {
+    if segment(id_token, 0)?.get("crit").is_some() {
+        return Err(ProviderError::InvalidIdToken("unsupported crit header".into()));
+    }
+    Ok(())
+}
+
+/// OIDC Core §2: `sub` is 1–255 ASCII characters; anything else is refused before userinfo.
+fn check_subject(sub: &str) -> Result<(), ProviderError> {
+    if sub.is_empty() || sub.len() > 255 || !sub.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return Err(ProviderError::InvalidIdToken("sub is empty, too long or not printable ASCII".into()));
+    }
+    Ok(())
+}
+
+/// openidconnect does not look at `nbf`; a token not valid yet is refused.
+fn check_not_before(raw: &serde_json::Value) -> Result<(), ProviderError> {
+    match raw.get("nbf") {
+        None => Ok(()),
+        Some(nbf) => match nbf.as_i64() {
+            Some(t) if t <= Utc::now().timestamp() + CLOCK_SKEW_SECS => Ok(()),
+            _ => Err(ProviderError::InvalidIdToken("nbf is in the future or malformed".into())),
+        },
+    }
 }
 
 /// Entra multi-tenant: `iss` must be the template with the token's own `tid`.

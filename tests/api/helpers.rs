@@ -96,6 +96,15 @@ impl TestDb {
         rows.into_iter().map(|r| r.id).collect()
     }
 
+    /// Runs a statement straight on the database (to simulate what happens behind the app).
+    pub fn execute(&self, sql: &str) {
+        if let Some(path) = self.url.strip_prefix("sqlite://") {
+            diesel::sql_query(sql).execute(&mut diesel::SqliteConnection::establish(path).unwrap()).unwrap();
+        } else {
+            diesel::sql_query(sql).execute(&mut PgConnection::establish(&self.url).unwrap()).unwrap();
+        }
+    }
+
     /// Row counts of (users, identities), read straight from the database.
     pub fn counts(&self) -> (i64, i64) {
         use diesel::sql_types::BigInt;

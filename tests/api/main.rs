@@ -19,5 +19,6 @@ mod oidc;
 mod pages;
 mod presets;
 mod restart;
+mod security;
 mod state;
 mod unavailable;

@@ -12,13 +12,12 @@ use std::time::Duration;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use chrono::Utc;
 use openidconnect::core::{
-    CoreGenderClaim, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
-    CoreProviderMetadata, CoreResponseType, CoreRsaPrivateSigningKey, CoreSubjectIdentifierType,
+    CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreResponseType, CoreRsaPrivateSigningKey,
+    CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    AccessToken, Audience, AuthUrl, EmptyAdditionalProviderMetadata, EndUserEmail, IdToken, IdTokenClaims, IssuerUrl,
-    JsonWebKeyId, JsonWebKeySetUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, PrivateSigningKey, ResponseTypes,
-    StandardClaims, SubjectIdentifier, TokenUrl, UserInfoUrl,
+    AuthUrl, EmptyAdditionalProviderMetadata, IssuerUrl, JsonWebKeyId, JsonWebKeySetUrl, PkceCodeChallenge,
+    PkceCodeVerifier, PrivateSigningKey, ResponseTypes, TokenUrl, UserInfoUrl,
 };
 
 pub const CLIENT_ID: &str = "scripted-client";
@@ -48,15 +47,73 @@ pub enum Script {
     WrongTenant,
 }
 
-/// Claims beyond the standard ones: Entra's `tid`, Google's `hd`.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
-struct Extra {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tid: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    hd: Option<String>,
+/// How the ID token is signed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Signer {
+    /// The published key 1 (or key 2 for `Script::UnpublishedKey`).
+    Normal,
+    /// No signature at all (`alg: none` style, empty third segment).
+    Unsigned,
+    /// HS256 with this secret (e.g. our client secret, or the RSA public key bytes).
+    Hs256(Vec<u8>),
+    /// A fresh key that is nowhere published, under whatever `kid` the header says.
+    Foreign,
 }
-impl openidconnect::AdditionalClaims for Extra {}
+
+/// Everything the provider can be told to get wrong, beyond [`Script`]. Applied to the next
+/// token and userinfo answers.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Header fields set (or removed, with `Null`) after the defaults `alg`, `kid`, `typ`.
+    pub header: Vec<(&'static str, serde_json::Value)>,
+    /// Claims set (or removed, with `Null`) after the defaults.
+    pub claims: Vec<(&'static str, serde_json::Value)>,
+    pub signer: Signer,
+    /// Replaces the ID token string.
+    pub raw_id_token: Option<String>,
+    /// Replaces the whole token answer: status, content type, body.
+    pub token_answer: Option<(u16, &'static str, Vec<u8>)>,
+    /// Replaces the userinfo answer.
+    pub userinfo_answer: Option<(u16, &'static str, Vec<u8>)>,
+    /// Keys added to the JWKS beside the real ones (junk, unsupported types).
+    pub extra_jwks_keys: Vec<serde_json::Value>,
+    /// Publish key 1 without its `kid`.
+    pub jwks_without_kid: bool,
+    /// Sets `authorization_response_iss_parameter_supported` and sends `iss` on redirects.
+    pub iss_parameter: bool,
+    /// Issue tokens without checking PKCE (a provider that does not enforce it).
+    pub pkce_unchecked: bool,
+    /// The issuer the discovery document claims, when it should lie.
+    pub discovery_issuer: Option<String>,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Plan {
+            header: Vec::new(),
+            claims: Vec::new(),
+            signer: Signer::Normal,
+            raw_id_token: None,
+            token_answer: None,
+            userinfo_answer: None,
+            extra_jwks_keys: Vec::new(),
+            jwks_without_kid: false,
+            iss_parameter: false,
+            pkce_unchecked: false,
+            discovery_issuer: None,
+        }
+    }
+}
+
+/// One request the provider received.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub authorization: Option<String>,
+    pub body: String,
+}
 
 #[derive(Default, Clone, Copy, Debug)]
 pub struct Calls {
@@ -84,6 +141,8 @@ struct State {
     hd: Option<String>,
     /// Discovery and JWKS answer 503 (an outage of the metadata endpoints).
     metadata_down: bool,
+    plan: Plan,
+    seen: Vec<Seen>,
     codes: HashMap<String, Grant>,
     calls: Calls,
     counter: u64,
@@ -116,6 +175,8 @@ impl ScriptedOp {
             tenant: None,
             hd: None,
             metadata_down: false,
+            plan: Plan::default(),
+            seen: Vec::new(),
             codes: HashMap::new(),
             calls: Calls::default(),
             counter: 0,
@@ -163,6 +224,20 @@ impl ScriptedOp {
         self.state.lock().unwrap().metadata_down = down;
     }
 
+    /// Changes what the provider does from now on.
+    pub fn plan(&self, change: impl FnOnce(&mut Plan)) {
+        change(&mut self.state.lock().unwrap().plan);
+    }
+
+    /// Every request received so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.clone()
+    }
+
+    pub fn subject(&self, sub: &str) {
+        self.state.lock().unwrap().subject = sub.to_string();
+    }
+
     pub fn calls(&self) -> Calls {
         self.state.lock().unwrap().calls
     }
@@ -180,14 +255,38 @@ impl ScriptedOp {
 
 type Shared = web::Data<Mutex<State>>;
 
-async fn discovery(state: Shared) -> HttpResponse {
+fn record(s: &mut State, req: &HttpRequest, body: String) {
+    s.seen.push(Seen {
+        method: req.method().to_string(),
+        path: req.path().to_string(),
+        query: req.query_string().to_string(),
+        authorization: req.headers().get("Authorization").and_then(|v| v.to_str().ok()).map(str::to_string),
+        body,
+    });
+}
+
+fn answer((status, content_type, body): (u16, &'static str, Vec<u8>)) -> HttpResponse {
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).content_type(content_type).body(body)
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+async fn discovery(req: HttpRequest, state: Shared) -> HttpResponse {
     let mut s = state.lock().unwrap();
+    record(&mut s, &req, String::new());
     s.calls.discovery += 1;
     if s.metadata_down {
         return HttpResponse::ServiceUnavailable().finish();
     }
     let base = s.issuer.clone();
-    let issuer = if s.tenant.is_some() { format!("{base}/{{tenantid}}/v2.0") } else { base.clone() };
+    let issuer = match (&s.plan.discovery_issuer, &s.tenant) {
+        (Some(lie), _) => lie.clone(),
+        (None, Some(_)) => format!("{base}/{{tenantid}}/v2.0"),
+        (None, None) => base.clone(),
+    };
     let metadata = CoreProviderMetadata::new(
         IssuerUrl::new(issuer).unwrap(),
         AuthUrl::new(format!("{base}/authorize")).unwrap(),
@@ -199,40 +298,55 @@ async fn discovery(state: Shared) -> HttpResponse {
     )
     .set_token_endpoint(Some(TokenUrl::new(format!("{base}/token")).unwrap()))
     .set_userinfo_endpoint(Some(UserInfoUrl::new(format!("{base}/userinfo")).unwrap()));
-    HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=86400")).json(metadata)
+    let mut doc = serde_json::to_value(metadata).unwrap();
+    if s.plan.iss_parameter {
+        doc["authorization_response_iss_parameter_supported"] = true.into();
+    }
+    HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=86400")).json(doc)
 }
 
-async fn jwks(state: Shared) -> HttpResponse {
+async fn jwks(req: HttpRequest, state: Shared) -> HttpResponse {
     let mut s = state.lock().unwrap();
+    record(&mut s, &req, String::new());
     s.calls.jwks += 1;
     if s.metadata_down {
         return HttpResponse::ServiceUnavailable().finish();
     }
-    let mut keys = vec![key(1).as_verification_key()];
-    if s.publish_key_2 {
-        keys.push(key(2).as_verification_key());
+    let mut keys = vec![serde_json::to_value(key(1).as_verification_key()).unwrap()];
+    if s.plan.jwks_without_kid {
+        keys[0].as_object_mut().unwrap().remove("kid");
     }
-    HttpResponse::Ok().json(CoreJsonWebKeySet::new(keys))
+    if s.publish_key_2 {
+        keys.push(serde_json::to_value(key(2).as_verification_key()).unwrap());
+    }
+    keys.extend(s.plan.extra_jwks_keys.iter().cloned());
+    HttpResponse::Ok().json(serde_json::json!({ "keys": keys }))
 }
 
-async fn authorize(state: Shared, q: web::Query<HashMap<String, String>>) -> HttpResponse {
+async fn authorize(req: HttpRequest, state: Shared, q: web::Query<HashMap<String, String>>) -> HttpResponse {
     let get = |k: &str| q.get(k).cloned().unwrap_or_default();
     let mut s = state.lock().unwrap();
+    record(&mut s, &req, String::new());
     s.counter += 1;
     let code = format!("scripted-code-{}", s.counter);
     s.codes.insert(
         code.clone(),
         Grant { nonce: get("nonce"), challenge: get("code_challenge"), redirect_uri: get("redirect_uri") },
     );
-    let state_param: String = url::form_urlencoded::byte_serialize(get("state").as_bytes()).collect();
-    HttpResponse::Found()
-        .insert_header(("Location", format!("{}?code={code}&state={state_param}", get("redirect_uri"))))
-        .finish()
+    let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    let mut location = format!("{}?code={code}&state={}", get("redirect_uri"), enc(&get("state")));
+    if s.plan.iss_parameter {
+        location.push_str(&format!("&iss={}", enc(&s.issuer)));
+    }
+    HttpResponse::Found().insert_header(("Location", location)).finish()
 }
 
-async fn token(req: HttpRequest, state: Shared, form: web::Form<HashMap<String, String>>) -> HttpResponse {
+async fn token(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpResponse {
+    let form: HashMap<String, String> =
+        url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     let script = {
         let mut s = state.lock().unwrap();
+        record(&mut s, &req, String::from_utf8_lossy(&body).into_owned());
         s.calls.token += 1;
         s.script
     };
@@ -248,6 +362,9 @@ async fn token(req: HttpRequest, state: Shared, form: web::Form<HashMap<String, 
         _ => {}
     }
     let mut s = state.lock().unwrap();
+    if let Some(a) = s.plan.token_answer.clone() {
+        return answer(a);
+    }
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     let basic = base64_basic(CLIENT_ID, CLIENT_SECRET);
     if req.headers().get("Authorization").and_then(|v| v.to_str().ok()) != Some(basic.as_str()) {
@@ -257,70 +374,95 @@ async fn token(req: HttpRequest, state: Shared, form: web::Form<HashMap<String, 
         return HttpResponse::BadRequest().json(serde_json::json!({"error": "invalid_grant"}));
     };
     let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(get("code_verifier")));
-    if challenge.as_str() != grant.challenge || grant.redirect_uri != get("redirect_uri") {
+    if (challenge.as_str() != grant.challenge && !s.plan.pkce_unchecked) || grant.redirect_uri != get("redirect_uri") {
         return HttpResponse::BadRequest().json(serde_json::json!({"error": "invalid_grant"}));
     }
     s.counter += 1;
-    let access = AccessToken::new(format!("scripted-access-{}", s.counter));
-    let now = Utc::now();
-    let tenant_issuer = |tid: &str| format!("{}/{tid}/v2.0", s.issuer);
-    let own_issuer = match (&s.tenant, script) {
-        (Some(_), Script::WrongTenant) => tenant_issuer("ffffffff-0000-0000-0000-000000000000"),
-        (Some(tid), _) => tenant_issuer(tid),
-        (None, _) => s.issuer.clone(),
-    };
-    let (issuer, audience, nonce, expires) = match script {
-        Script::WrongIssuer => {
-            (format!("{}/other", s.issuer), CLIENT_ID.to_string(), grant.nonce, now + chrono::Duration::minutes(5))
-        }
-        Script::WrongAudience => (own_issuer, "someone-else".into(), grant.nonce, now + chrono::Duration::minutes(5)),
-        Script::WrongNonce => {
-            (own_issuer, CLIENT_ID.into(), "not-the-nonce".into(), now + chrono::Duration::minutes(5))
-        }
-        Script::Expired => (own_issuer, CLIENT_ID.into(), grant.nonce, now - chrono::Duration::minutes(1)),
-        _ => (own_issuer, CLIENT_ID.into(), grant.nonce, now + chrono::Duration::minutes(5)),
-    };
-    // Entra sends no email_verified; others say true.
-    let verified = s.tenant.is_none().then_some(true);
-    let claims = IdTokenClaims::<Extra, CoreGenderClaim>::new(
-        IssuerUrl::new(issuer).unwrap(),
-        vec![Audience::new(audience)],
-        expires,
-        now,
-        StandardClaims::new(SubjectIdentifier::new(s.subject.clone()))
-            .set_email(Some(EndUserEmail::new(s.email.clone())))
-            .set_email_verified(verified),
-        Extra { tid: s.tenant.clone(), hd: s.hd.clone() },
-    )
-    .set_nonce(Some(Nonce::new(nonce)));
-    let signing_key = match script {
-        Script::UnpublishedKey => key(2),
-        // Key 2's material under key 1's id: the signature cannot verify.
-        Script::BadSignature => CoreRsaPrivateSigningKey::from_pem(
-            include_str!("../fixtures/op-key-2.pem"),
-            Some(JsonWebKeyId::new("k1".into())),
-        )
-        .unwrap(),
-        _ => key(1),
-    };
-    let id_token = IdToken::<Extra, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>::new(
-        claims,
-        &signing_key,
-        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-        Some(&access),
-        None,
-    )
-    .expect("signing");
-    let mut body = serde_json::json!({"access_token": access.secret(), "token_type": "Bearer", "expires_in": 300});
+    let access = format!("scripted-access-{}", s.counter);
+    let id_token = mint(&s, script, &grant.nonce, &access);
+    let mut body = serde_json::json!({"access_token": access, "token_type": "Bearer", "expires_in": 300});
     if script != Script::NoIdToken {
-        body["id_token"] = serde_json::Value::String(id_token.to_string());
+        body["id_token"] = serde_json::Value::String(id_token);
     }
     HttpResponse::Ok().json(body)
 }
 
-async fn userinfo(state: Shared) -> HttpResponse {
+/// Builds and signs the ID token by hand, so any header, claim or signature can be wrong.
+fn mint(s: &State, script: Script, nonce: &str, access: &str) -> String {
+    if let Some(raw) = &s.plan.raw_id_token {
+        return raw.clone();
+    }
+    let now = Utc::now().timestamp();
+    let tenant_issuer = |tid: &str| format!("{}/{tid}/v2.0", s.issuer);
+    let issuer = match (&s.tenant, script) {
+        (_, Script::WrongIssuer) => format!("{}/other", s.issuer),
+        (Some(_), Script::WrongTenant) => tenant_issuer("ffffffff-0000-0000-0000-000000000000"),
+        (Some(tid), _) => tenant_issuer(tid),
+        (None, _) => s.issuer.clone(),
+    };
+    let mut claims = serde_json::json!({
+        "iss": issuer,
+        "sub": s.subject,
+        "aud": if script == Script::WrongAudience { "someone-else" } else { CLIENT_ID },
+        "exp": if script == Script::Expired { now - 60 } else { now + 300 },
+        "iat": now,
+        "nonce": if script == Script::WrongNonce { "not-the-nonce" } else { nonce },
+        "email": s.email,
+    });
+    // Entra sends no email_verified; others say true.
+    if s.tenant.is_none() {
+        claims["email_verified"] = true.into();
+    }
+    if let Some(tid) = &s.tenant {
+        claims["tid"] = tid.clone().into();
+    }
+    if let Some(hd) = &s.hd {
+        claims["hd"] = hd.clone().into();
+    }
+    let _ = access;
+    let mut header = serde_json::json!({"alg": "RS256", "kid": "k1", "typ": "JWT"});
+    if script == Script::UnpublishedKey {
+        header["kid"] = "k2".into();
+    }
+    for (k, v) in &s.plan.claims {
+        match v {
+            serde_json::Value::Null => claims.as_object_mut().unwrap().remove(*k),
+            v => claims.as_object_mut().unwrap().insert(k.to_string(), v.clone()),
+        };
+    }
+    for (k, v) in &s.plan.header {
+        match v {
+            serde_json::Value::Null => header.as_object_mut().unwrap().remove(*k),
+            v => header.as_object_mut().unwrap().insert(k.to_string(), v.clone()),
+        };
+    }
+    let signing_input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let signature = match (&s.plan.signer, script) {
+        (Signer::Unsigned, _) => Vec::new(),
+        (Signer::Hs256(secret), _) => openidconnect::core::CoreHmacKey::new(secret.clone())
+            .sign(&CoreJwsSigningAlgorithm::HmacSha256, signing_input.as_bytes())
+            .unwrap(),
+        // Key 2's material under key 1's id: the signature cannot verify.
+        (Signer::Foreign, _) | (Signer::Normal, Script::BadSignature) => {
+            key(2).sign(&CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, signing_input.as_bytes()).unwrap()
+        }
+        (Signer::Normal, Script::UnpublishedKey) => {
+            key(2).sign(&CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, signing_input.as_bytes()).unwrap()
+        }
+        (Signer::Normal, _) => {
+            key(1).sign(&CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, signing_input.as_bytes()).unwrap()
+        }
+    };
+    format!("{signing_input}.{}", b64(&signature))
+}
+
+async fn userinfo(req: HttpRequest, state: Shared) -> HttpResponse {
     let mut s = state.lock().unwrap();
+    record(&mut s, &req, String::new());
     s.calls.userinfo += 1;
+    if let Some(a) = s.plan.userinfo_answer.clone() {
+        return answer(a);
+    }
     if s.tenant.is_some() {
         // Entra's userinfo (Graph) says little; the ID token carries the profile.
         return HttpResponse::Ok().json(serde_json::json!({"sub": s.subject, "name": "Scripted User"}));

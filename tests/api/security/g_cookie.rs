@@ -1,0 +1,81 @@
+//! G. Session cookie (cases 37–42) and H. logout (43–46).
+
+use super::*;
+
+#[actix_web::test]
+async fn case_38_sign_in_replaces_the_pre_login_session() {
+    let rig = rig(Backend::Sqlite).await;
+    let browser = rig.app.new_browser();
+    let res = browser.get("/authorize/op").await;
+    let planted = set_cookie_headers(&res).into_iter().next().unwrap();
+    let planted_value = planted.split(';').next().unwrap().to_string();
+    let callback = location(&browser.get(&location(&res)).await);
+    let res = browser.get(&callback).await;
+    let signed_in = set_cookie_headers(&res).into_iter().next().unwrap();
+    assert_ne!(signed_in.split(';').next().unwrap(), planted_value, "a new session value at sign-in");
+    // The pre-login cookie alone is not a session.
+    let other = rig.app.new_browser();
+    let res = other.client.get(other.url("/api/me")).header("Cookie", &planted_value).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+#[actix_web::test]
+async fn case_39_forged_or_damaged_cookies_are_signed_out_not_errors() {
+    let rig = rig(Backend::Sqlite).await;
+    let (browser, _) = rig.attempt().await;
+    let res = browser.get("/api/me").await;
+    assert_eq!(res.status(), 200);
+    let good = {
+        let res = browser.get("/authorize/op").await; // any response that rewrites the cookie
+        set_cookie_headers(&res)
+            .into_iter()
+            .next()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1
+            .to_string()
+    };
+    let mut flipped = good.clone().into_bytes();
+    flipped[10] = if flipped[10] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).unwrap();
+    for value in
+        [flipped, good[..good.len() / 2].to_string(), String::new(), "x".repeat(5000), "%%%not-base64%%%".into()]
+    {
+        let stranger = rig.app.new_browser();
+        let res = stranger
+            .client
+            .get(stranger.url("/api/me"))
+            .header("Cookie", format!("gatehouse={value}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "{}", &value[..value.len().min(20)]);
+    }
+}
+
+#[actix_web::test]
+async fn case_41_a_deleted_user_is_signed_out_on_the_next_request() {
+    let rig = rig(Backend::Sqlite).await;
+    let (browser, _) = rig.attempt().await;
+    assert!(browser.me().await.is_ok());
+    rig.app.db.execute("DELETE FROM users");
+    assert_eq!(browser.me().await, Err(401));
+    assert_eq!(location(&browser.get("/profile").await), "/login?next=%2Fprofile");
+}
+
+#[actix_web::test]
+async fn case_45_46_logout_method_idempotence_and_caching() {
+    let rig = rig(Backend::Sqlite).await;
+    let browser = rig.app.new_browser();
+    let res = browser.post("/logout?next=https://evil.example").await;
+    assert_eq!(res.status(), 303, "signed out already: no error");
+    assert_eq!(location(&res), "/", "a next on logout is ignored");
+    let (browser, _) = rig.attempt().await;
+    for path in ["/profile", "/api/me"] {
+        assert_eq!(browser.get(path).await.headers()["cache-control"], "no-store", "{path}");
+    }
+}
