@@ -12,6 +12,7 @@ mod scripted_op;
 
 mod helpers;
 
+mod conformance;
 mod github;
 mod id_token;
 mod linking;
@@ -19,6 +20,6 @@ mod oidc;
 mod pages;
 mod presets;
 mod restart;
-mod security;
+pub mod security;
 mod state;
 mod unavailable;
