@@ -35,6 +35,21 @@ pub fn login_redirect(next: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever comes in, what goes out stays on our origin.
+        #[test]
+        fn fuzz_next_never_leaves_the_site(raw in "[/\\\\\t\n\r .:%@a-z0-9?#=&-]{0,40}|\\PC{0,60}") {
+            let out = safe_next(Some(&raw));
+            prop_assert!(out == "/" || out == raw);
+            let base = url::Url::parse("https://ours.example/").unwrap();
+            let resolved = base.join(&out).unwrap();
+            prop_assert_eq!(resolved.origin(), base.origin());
+            prop_assert!(out.starts_with('/') && !out.starts_with("//") && !out.contains('\\'));
+            prop_assert!(!out.chars().any(|c| c.is_control() || c.is_whitespace()));
+        }
+    }
 
     #[test]
     fn local_paths_are_kept() {

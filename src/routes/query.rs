@@ -24,6 +24,19 @@ pub fn single(query: &str, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The callback query parser takes any bytes without panicking, and never returns a
+        /// map when a name repeats.
+        #[test]
+        fn fuzz_callback_query(raw in "([a-z]{1,5}=[^&]{0,20}&?){0,8}|\\PC{0,200}") {
+            if let Ok(map) = parse(&raw) {
+                let names: Vec<_> = url::form_urlencoded::parse(raw.as_bytes()).map(|(k, _)| k.into_owned()).collect();
+                prop_assert_eq!(map.len(), names.len());
+            }
+        }
+    }
 
     #[test]
     fn repeated_parameters_are_refused() {
