@@ -458,7 +458,15 @@ where
     E: oauth2::ErrorResponse + std::fmt::Display,
 {
     match e {
-        RequestTokenError::ServerResponse(r) => ProviderError::Rejected(r.to_string()),
+        // Our credentials were refused: a configuration problem, not the user's.
+        RequestTokenError::ServerResponse(r) if r.to_string().starts_with("invalid_client") => {
+            log::error!("client authentication failed at the token endpoint: check CLIENT_ID and CLIENT_SECRET");
+            ProviderError::BadAnswer("invalid_client".into())
+        }
+        // Only the error code: a description is provider text (escaped nowhere in logs).
+        RequestTokenError::ServerResponse(r) => {
+            ProviderError::Rejected(r.to_string().split(':').next().unwrap_or_default().chars().take(64).collect())
+        }
         RequestTokenError::Request(h) => ProviderError::from(h),
         RequestTokenError::Parse(_, body) => match error_code(&body) {
             // GitHub answers HTTP 200 with {"error": "bad_verification_code"}.

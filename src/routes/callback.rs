@@ -61,7 +61,8 @@ pub async fn callback(
             error_page(e.status(), &e.message(label))
         }
         Err(e) => {
-            log::warn!("sign-in failed provider={name}: {e}");
+            let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+            log::warn!("sign-in failed provider={name} client={client}: {e}");
             render_login(&registry, "/", Some(&e.message(label)), e.status())
         }
     }

@@ -425,3 +425,14 @@ pub fn set_var(mut env: Vec<(String, String)>, key: &str, value: impl Into<Strin
     }
     env
 }
+
+/// A session cookie value sealed with the test SESSION_KEY, as the server itself would seal it:
+/// each entry's value is JSON, as actix-session stores it.
+pub fn seal_session(entries: &[(&str, serde_json::Value)]) -> String {
+    use actix_web::cookie::{Cookie, CookieJar, Key};
+    let state: std::collections::HashMap<&str, String> = entries.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    let mut jar = CookieJar::new();
+    jar.private_mut(&Key::derive_from(SESSION_KEY.as_bytes()))
+        .add(Cookie::new("gatehouse", serde_json::to_string(&state).unwrap()));
+    jar.get("gatehouse").unwrap().value().to_string()
+}

@@ -201,7 +201,24 @@ fn check_endpoints(m: &CoreProviderMetadata) -> Result<(), ProviderError> {
 
 #[cfg(test)]
 mod tests {
-    use super::issuer_matches;
+    use super::{check_capabilities, issuer_matches};
+    use serde_json::json;
+
+    #[test]
+    fn unsafe_capabilities_are_refused() {
+        assert!(check_capabilities(&json!({"response_types_supported": ["id_token"]})).is_err());
+        assert!(check_capabilities(&json!({"code_challenge_methods_supported": ["plain"]})).is_err());
+        assert!(check_capabilities(&json!({"id_token_signing_alg_values_supported": ["none"]})).is_err());
+        assert!(
+            check_capabilities(&json!({
+                "response_types_supported": ["code"],
+                "code_challenge_methods_supported": ["plain", "S256"],
+                "id_token_signing_alg_values_supported": ["RS256", "none"]
+            }))
+            .is_ok()
+        );
+        assert!(check_capabilities(&json!({})).is_ok(), "absent lists are allowed");
+    }
 
     #[test]
     fn issuer_templates_only_stand_for_multi_tenant_names() {

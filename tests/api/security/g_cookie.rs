@@ -68,6 +68,31 @@ async fn case_41_a_deleted_user_is_signed_out_on_the_next_request() {
 }
 
 #[actix_web::test]
+async fn case_41_the_absolute_lifetime_is_enforced_whatever_the_cookie_says() {
+    let rig = rig(Backend::Sqlite).await;
+    let (browser, _) = rig.attempt().await;
+    let id = browser.me().await.unwrap()["id"].as_i64().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    // SESSION_TTL_DAYS is 30: a day before the deadline works, a day after does not.
+    for (days_ago, expected) in [(29, 200), (31, 401)] {
+        let sealed = seal_session(&[
+            ("actix_identity.user_id", serde_json::json!(id.to_string())),
+            ("actix_identity.logged_in_at", serde_json::json!(now - days_ago * 86_400)),
+        ]);
+        let res = rig
+            .app
+            .browser
+            .client
+            .get(rig.app.browser.url("/api/me"))
+            .header("Cookie", format!("gatehouse={sealed}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), expected, "signed in {days_ago} days ago");
+    }
+}
+
+#[actix_web::test]
 async fn case_45_46_logout_method_idempotence_and_caching() {
     let rig = rig(Backend::Sqlite).await;
     let browser = rig.app.new_browser();

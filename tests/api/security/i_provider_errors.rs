@@ -49,7 +49,7 @@ async fn case_49_token_endpoint_refusals() {
     let rig = rig(Backend::Sqlite).await;
     let cases = [
         (400, json!({"error": "invalid_grant", "error_description": "<b>expired</b>\r\nInjected: yes"}), 400),
-        (401, json!({"error": "invalid_client"}), 400),
+        (401, json!({"error": "invalid_client"}), 502),
     ];
     for (status, body, expected) in cases {
         rig.op.plan(|p| p.token_answer = Some((status, "application/json", body.to_string().into_bytes())));
@@ -127,4 +127,43 @@ async fn case_52_rfc_9207_issuer_in_the_authorization_response() {
         assert_eq!(res.status(), 400, "{why}");
         assert_eq!(rig.op.calls().token, before, "{why}: rejected before any token request");
     }
+}
+
+#[actix_web::test]
+async fn case_50_a_tls_failure_is_a_gateway_error_never_a_downgrade() {
+    // An https token URL on a port that speaks plain HTTP: the handshake fails.
+    let github = GithubStandIn::start();
+    let plain = github.base.trim_start_matches("http://").to_string();
+    let app = spawn_app(
+        AppOptions::new(Backend::Sqlite)
+            .github("github", &github)
+            .var("OAUTH_GITHUB_TOKEN_URL", format!("https://{plain}/login/oauth/access_token")),
+    )
+    .await;
+    let callback = app.github_callback_url(&app.browser, "github", "/").await;
+    let res = app.browser.get(&callback).await;
+    assert!(matches!(res.status().as_u16(), 502 | 503), "{}", res.status());
+    assert_eq!(github.calls().0, 0, "no plain-http retry");
+    assert_eq!(app.browser.me().await, Err(401));
+}
+
+#[actix_web::test]
+async fn case_66_a_hanging_provider_does_not_block_other_requests() {
+    let rig = rig(Backend::Sqlite).await;
+    rig.op.script(crate::scripted_op::Script::TokenSlow);
+    let browser = rig.app.new_browser();
+    let res = browser.get("/authorize/op").await;
+    let callback = location(&browser.get(&location(&res)).await);
+    let hanging = browser.get(&callback);
+    let others = async {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+        let started = std::time::Instant::now();
+        for _ in 0..20 {
+            assert_eq!(rig.app.new_browser().get("/login").await.status(), 200);
+        }
+        started.elapsed()
+    };
+    let (res, elapsed) = futures_util::future::join(hanging, others).await;
+    assert!(elapsed < std::time::Duration::from_secs(2), "/login stayed fast while a callback hung: {elapsed:?}");
+    assert_eq!(res.status(), 504);
 }
