@@ -69,6 +69,25 @@ psql "$TEST_POSTGRES_URL" -Atqc "SELECT rolcreatedb OR rolsuper FROM pg_roles WH
   || { echo "the PostgreSQL role in TEST_POSTGRES_URL must be allowed to create databases" >&2; exit 1; }
 say "PostgreSQL: ${TEST_POSTGRES_URL}"
 
+# --- Redis (for the Redis session store) --------------------------------------------------------
+redis_answers() { command -v redis-cli >/dev/null && redis-cli -u "$1" ping 2>/dev/null | grep -q PONG; }
+TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+if ! redis_answers "$TEST_REDIS_URL"; then
+  if ! command -v redis-server >/dev/null; then
+    say "installing Redis (apt)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  fi
+  REDIS_PORT=56390
+  say "starting a throwaway Redis on 127.0.0.1:$REDIS_PORT"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
+    --pidfile "/tmp/gatehouse-redis-$REDIS_PORT.pid" --logfile "/tmp/gatehouse-redis-$REDIS_PORT.log"
+  TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+  for _ in $(seq 50); do redis_answers "$TEST_REDIS_URL" && break; sleep 0.1; done
+  redis_answers "$TEST_REDIS_URL" || { echo "Redis did not start" >&2; exit 1; }
+fi
+export TEST_REDIS_URL
+say "Redis: $TEST_REDIS_URL"
+
 # --- the tests ---------------------------------------------------------------------------------
 say "cargo test"
 cargo test --locked --all-targets "$@"

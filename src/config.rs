@@ -56,6 +56,17 @@ impl fmt::Debug for SessionKey {
     }
 }
 
+/// Where sessions live (`SESSION_STORE`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionStoreKind {
+    /// The encrypted cookie itself: zero setup, but sign-out cannot revoke a copied cookie.
+    Cookie,
+    /// Redis at this URL (`redis://` or `rediss://`).
+    Redis(Secret),
+    /// The `sessions` table of `DATABASE_URL`.
+    Database,
+}
+
 /// Timeouts for every outgoing call to a provider.
 #[derive(Clone, Copy, Debug)]
 pub struct HttpSettings {
@@ -71,6 +82,9 @@ pub struct Settings {
     pub public_url: Url,
     pub session_key: SessionKey,
     pub session_ttl_days: i64,
+    /// Idle timeout; `None` keeps a session alive until its absolute lifetime.
+    pub session_idle_minutes: Option<u64>,
+    pub session_store: SessionStoreKind,
     pub production: bool,
     pub http: HttpSettings,
     pub providers: Vec<ProviderSettings>,
@@ -150,6 +164,8 @@ impl Settings {
         let production = matches!(r.get("APP_ENV"), Some("production" | "prod"));
         let session_key = parse_session_key(&mut r, production);
         let session_ttl_days = r.number("SESSION_TTL_DAYS", 30i64, 1, 3650);
+        let session_idle_minutes = Some(r.number("SESSION_IDLE_MINUTES", 0u64, 0, 5_256_000)).filter(|m| *m > 0);
+        let session_store = parse_session_store(&mut r);
         let http = HttpSettings {
             connect_timeout: Duration::from_secs(r.number("HTTP_CONNECT_TIMEOUT_SECS", 5u64, 1, 60)),
             timeout: Duration::from_secs(r.number("HTTP_TIMEOUT_SECS", 10u64, 1, 120)),
@@ -171,6 +187,8 @@ impl Settings {
             public_url: public_url.expect("a missing PUBLIC_URL is recorded as a problem"),
             session_key: session_key.expect("a missing SESSION_KEY is recorded as a problem"),
             session_ttl_days,
+            session_idle_minutes,
+            session_store,
             production,
             http,
             providers,
@@ -188,6 +206,30 @@ impl Settings {
     /// Cookies get `Secure` exactly when the public URL is https.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"
+    }
+}
+
+fn parse_session_store(r: &mut Reader) -> SessionStoreKind {
+    match r.get("SESSION_STORE").unwrap_or("cookie") {
+        "cookie" => SessionStoreKind::Cookie,
+        "database" => SessionStoreKind::Database,
+        "redis" => match r.get("REDIS_URL") {
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                SessionStoreKind::Redis(Secret::new(url))
+            }
+            Some(_) => {
+                r.problem("REDIS_URL must start with redis:// or rediss:// (TLS)".into());
+                SessionStoreKind::Cookie
+            }
+            None => {
+                r.problem("REDIS_URL is required when SESSION_STORE=redis (e.g. redis://127.0.0.1:6379)".into());
+                SessionStoreKind::Cookie
+            }
+        },
+        other => {
+            r.problem(format!("SESSION_STORE={other:?} must be cookie, redis or database"));
+            SessionStoreKind::Cookie
+        }
     }
 }
 

@@ -1,9 +1,15 @@
-//! What the session holds besides the identity: the pending sign-ins of this browser.
+//! Sessions: where they are stored ([`store`]), and what they hold besides the identity — the
+//! pending sign-ins of this browser.
 //!
 //! The session cookie is encrypted and signed (actix-session, `Private`), so flows kept in it
-//! are bound to this browser and cannot be read or forged by it.
+//! are bound to this browser and cannot be read or forged by it; with a server-side store the
+//! cookie holds only a random key.
+
+mod store;
 
 use actix_session::Session;
+
+pub use store::{AnyStore, DbSessionStore};
 
 use crate::providers::AuthFlow;
 

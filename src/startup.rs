@@ -10,18 +10,19 @@ use std::time::Duration;
 use actix_identity::IdentityMiddleware;
 use actix_session::SessionMiddleware;
 use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensionPolicy};
-use actix_session::storage::CookieSessionStore;
+use actix_session::storage::{CookieSessionStore, RedisSessionStore};
 use actix_web::cookie::{SameSite, time};
 use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, Logger, from_fn};
 use actix_web::{App, HttpServer, web};
 
 use crate::auth::attach_identity;
-use crate::config::Settings;
+use crate::config::{SessionStoreKind, Settings};
 use crate::db::{Db, DbError};
 use crate::providers::{HttpClient, Registry};
 use crate::rate_limit::RateLimits;
 use crate::routes;
+use crate::session::{AnyStore, DbSessionStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -31,6 +32,8 @@ pub enum StartupError {
     Bind { addr: String, source: std::io::Error },
     #[error("templates: {0}")]
     Templates(String),
+    #[error("session store: {0}")]
+    SessionStore(String),
 }
 
 pub struct Application {
@@ -67,6 +70,7 @@ impl Application {
 
         let registry = web::Data::new(registry);
         let db = web::Data::new(db);
+        let store = session_store(&settings, &db).await?;
         let rate_limits =
             web::Data::new(RateLimits::new(settings.rate_limit_per_minute, settings.trusted_proxies.clone()));
         let settings = web::Data::new(settings);
@@ -86,9 +90,10 @@ impl Application {
                 .wrap(
                     IdentityMiddleware::builder()
                         .login_deadline(Some(Duration::from_secs(s.session_ttl_days as u64 * 86_400)))
+                        .visit_deadline(s.session_idle_minutes.map(|m| Duration::from_secs(m * 60)))
                         .build(),
                 )
-                .wrap(session_middleware(s))
+                .wrap(session_middleware(s, store.clone()))
                 .wrap(security_headers(s.secure_cookies()))
                 .wrap(access_log())
         })
@@ -130,13 +135,26 @@ fn maintain_providers(registry: &Registry, settings: &Settings) {
     }
 }
 
-/// Encrypted, signed cookie sessions that persist across visits (remember-me) for
+/// The session store `SESSION_STORE` names; Redis is connected (and checked) at start.
+async fn session_store(settings: &Settings, db: &Db) -> Result<AnyStore, StartupError> {
+    Ok(match &settings.session_store {
+        SessionStoreKind::Cookie => AnyStore::Cookie(Arc::new(CookieSessionStore::default())),
+        SessionStoreKind::Database => AnyStore::Database(DbSessionStore::new(db.clone())),
+        SessionStoreKind::Redis(url) => AnyStore::Redis(
+            RedisSessionStore::new(url.expose())
+                .await
+                .map_err(|e| StartupError::SessionStore(format!("cannot reach REDIS_URL: {e}")))?,
+        ),
+    })
+}
+
+/// Sessions (stored per `SESSION_STORE`) that persist across visits (remember-me) for
 /// `SESSION_TTL_DAYS`. `Secure` exactly when the public URL is https, where the `__Host-`
 /// prefix also pins the cookie to this host.
-fn session_middleware(s: &Settings) -> SessionMiddleware<CookieSessionStore> {
+fn session_middleware(s: &Settings, store: AnyStore) -> SessionMiddleware<AnyStore> {
     let secure = s.secure_cookies();
     let name = if secure { "__Host-gatehouse" } else { "gatehouse" };
-    SessionMiddleware::builder(CookieSessionStore::default(), s.session_key.key.clone())
+    SessionMiddleware::builder(store, s.session_key.key.clone())
         .cookie_name(name.to_string())
         .cookie_secure(secure)
         .cookie_http_only(true)

@@ -3,10 +3,12 @@
 
 mod identity;
 mod provider_metadata;
+mod session;
 mod user;
 
 pub use identity::{Identity, NewIdentity};
 pub use provider_metadata::CachedMetadata;
+pub use session::SessionRow;
 pub use user::{NewUser, User, UserId};
 
 diesel::define_sql_function! {

@@ -25,7 +25,8 @@ diesel::table! {
 }
 
 diesel::joinable!(identities -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(identities, users);
+diesel::joinable!(sessions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(identities, sessions, users);
 
 diesel::table! {
     provider_metadata (provider) {
@@ -34,6 +35,17 @@ diesel::table! {
         discovery -> Text,
         jwks -> Text,
         fetched_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Nullable<BigInt>,
+        state -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
         expires_at -> Timestamp,
     }
 }

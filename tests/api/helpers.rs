@@ -105,6 +105,23 @@ impl TestDb {
         }
     }
 
+    /// Rows in `table`, read straight from the database.
+    pub fn count(&self, table: &str) -> i64 {
+        use diesel::sql_types::BigInt;
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let q = format!("SELECT COUNT(*) AS n FROM {table}");
+        let n: N = if let Some(path) = self.url.strip_prefix("sqlite://") {
+            diesel::sql_query(q).get_result(&mut diesel::SqliteConnection::establish(path).unwrap()).unwrap()
+        } else {
+            diesel::sql_query(q).get_result(&mut PgConnection::establish(&self.url).unwrap()).unwrap()
+        };
+        n.n
+    }
+
     /// Row counts of (users, identities), read straight from the database.
     pub fn counts(&self) -> (i64, i64) {
         use diesel::sql_types::BigInt;

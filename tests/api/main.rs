@@ -21,5 +21,6 @@ mod pages;
 mod presets;
 mod restart;
 pub mod security;
+mod session_stores;
 mod state;
 mod unavailable;
