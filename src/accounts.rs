@@ -224,3 +224,13 @@ pub fn unlink(conn: &mut AnyConnection, user: UserId, identity_id: i64) -> Resul
         Ok(())
     })
 }
+
+/// Deletes a user with every identity and server-side session, in one transaction.
+pub fn delete_user(conn: &mut AnyConnection, user: UserId) -> Result<(), AccountError> {
+    write_tx(conn, |c| {
+        // identities and sessions go by ON DELETE CASCADE; SQLite needs foreign_keys=ON,
+        // which every pooled connection sets.
+        User::delete(c, user)?;
+        Ok(())
+    })
+}

@@ -6,7 +6,7 @@ mod authorize;
 mod callback;
 mod health;
 mod home;
-mod login;
+pub(crate) mod login;
 mod logout;
 mod profile;
 pub(crate) mod query;
@@ -35,10 +35,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/profile")
                 .wrap(from_fn(require_login))
                 .route("", web::get().to(profile::profile))
-                .route("/identities/{id}/unlink", web::post().to(profile::unlink)),
+                .route("/identities/{id}/unlink", web::post().to(profile::unlink))
+                .route("/delete", web::get().to(profile::confirm_delete))
+                .route("/delete", web::post().to(profile::delete)),
         )
         .service(web::scope("/api").wrap(from_fn(require_login)).route("/me", web::get().to(api::me)))
-        .route("/static/{file}", web::get().to(assets::asset));
+        .route("/static/{file:.+}", web::get().to(assets::asset));
 }
 
 /// The 404 page for every address not in the table.

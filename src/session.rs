@@ -73,3 +73,23 @@ fn flows(session: &Session) -> Vec<AuthFlow> {
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+const FLASH_KEY: &str = "gatehouse.flash";
+
+/// A one-time notice for the next page (signed out, account deleted, …).
+pub fn set_flash(session: &Session, message: &str) {
+    let _ = session.insert(FLASH_KEY, message);
+}
+
+/// Takes the pending notice, if any.
+pub fn take_flash(session: &Session) -> Option<String> {
+    session.remove_as::<String>(FLASH_KEY).and_then(Result::ok)
+}
+
+/// Signs out: forgets everything in the session and gives the browser a new session key, so
+/// a server-side store deletes the old one (a copied cookie is refused from then on). Unlike
+/// a purge, the new session can still carry a flash message.
+pub fn end_session(session: &Session) {
+    session.clear();
+    session.renew();
+}

@@ -10,6 +10,7 @@ const PAGES: &[(&str, &str)] = &[
     ("login.html", include_str!("../templates/login.html")),
     ("profile.html", include_str!("../templates/profile.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("delete.html", include_str!("../templates/delete.html")),
 ];
 
 static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {

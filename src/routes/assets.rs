@@ -6,12 +6,23 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use crate::error::AppError;
 
-const ASSETS: &[(&str, &str, &[u8])] =
-    &[("style.css", "text/css; charset=utf-8", include_bytes!("../../static/style.css"))];
+const SVG: &str = "image/svg+xml";
 
-/// `GET /static/{file}`: cacheable for an hour.
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    ("style.css", "text/css; charset=utf-8", include_bytes!("../../static/style.css")),
+    ("providers/google.svg", SVG, include_bytes!("../../static/providers/google.svg")),
+    ("providers/github.svg", SVG, include_bytes!("../../static/providers/github.svg")),
+    ("providers/gitlab.svg", SVG, include_bytes!("../../static/providers/gitlab.svg")),
+    ("providers/microsoft.svg", SVG, include_bytes!("../../static/providers/microsoft.svg")),
+    ("providers/facebook.svg", SVG, include_bytes!("../../static/providers/facebook.svg")),
+    ("providers/discord.svg", SVG, include_bytes!("../../static/providers/discord.svg")),
+    ("providers/generic.svg", SVG, include_bytes!("../../static/providers/generic.svg")),
+];
+
+/// `GET /static/{file}`: cacheable for an hour; only the files listed above exist.
 pub async fn asset(req: HttpRequest) -> Result<HttpResponse, AppError> {
     let name = req.match_info().get("file").unwrap_or_default();
+    // The whole remaining path: `providers/google.svg`.
     let (_, content_type, body) = ASSETS.iter().find(|(n, _, _)| *n == name).ok_or(AppError::NotFound)?;
     Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, *content_type))

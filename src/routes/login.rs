@@ -30,7 +30,7 @@ pub(crate) fn render_login(registry: &Registry, next: &str, message: Option<&str
                 format!("/authorize/{}?next={encoded_next}", s.name)
             };
             let available = p.availability() == Availability::Ready;
-            serde_json::json!({"name": s.name, "label": s.label, "kind": s.preset.kind, "href": href, "available": available})
+            serde_json::json!({"name": s.name, "label": s.label, "kind": s.preset.kind, "logo": logo(s.preset.kind), "href": href, "available": available})
         })
         .collect();
     let mut ctx = page_context(None);
@@ -42,5 +42,18 @@ pub(crate) fn render_login(registry: &Registry, next: &str, message: Option<&str
             log::error!("cannot render login.html: {why}");
             actix_web::ResponseError::error_response(&AppError::Internal("template failed"))
         }
+    }
+}
+
+/// The provider's mark in `static/providers/`; generic kinds share a key icon.
+pub(crate) fn logo(kind: &str) -> &'static str {
+    match kind {
+        "google" => "google",
+        "github" => "github",
+        "gitlab" => "gitlab",
+        "microsoft" => "microsoft",
+        "facebook" => "facebook",
+        "discord" => "discord",
+        _ => "generic",
     }
 }

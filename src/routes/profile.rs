@@ -1,5 +1,6 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::login::logo;
 use super::{page_context, render_page, see_other};
 use crate::accounts::{self, AccountError};
 use crate::auth::{CurrentUser, require_same_origin};
@@ -25,6 +26,7 @@ pub async fn profile(
                 "id": i.id,
                 "provider": i.provider,
                 "label": registry.label(&i.provider),
+                "logo": logo(registry.get(&i.provider).map_or("generic", |p| p.settings().preset.kind)),
                 "email": i.email,
                 "email_verified": i.email_verified,
             })
@@ -33,7 +35,10 @@ pub async fn profile(
     let linkable: Vec<_> = registry
         .iter()
         .filter(|p| p.availability() == Availability::Ready)
-        .map(|p| serde_json::json!({"name": p.settings().name, "label": p.settings().label}))
+        .map(|p| {
+            let s = p.settings();
+            serde_json::json!({"name": s.name, "label": s.label, "kind": s.preset.kind, "logo": logo(s.preset.kind)})
+        })
         .collect();
     let mut ctx = page_context(Some(&user));
     ctx.insert("identities", &linked);
@@ -65,4 +70,30 @@ pub async fn unlink(
         Err(AccountError::Db(e)) => Err(AppError::Db(e)),
         Err(_) => Err(AppError::Internal("unexpected account error")),
     }
+}
+
+/// `GET /profile/delete`: asks before deleting the account.
+pub async fn confirm_delete(CurrentUser(user): CurrentUser) -> HttpResponse {
+    render_page("delete.html", &page_context(Some(&user)))
+}
+
+/// `POST /profile/delete`: deletes the user, their identities and sessions in one
+/// transaction, then signs this browser out.
+pub async fn delete(
+    req: HttpRequest,
+    CurrentUser(user): CurrentUser,
+    session: actix_session::Session,
+    db: web::Data<Db>,
+    settings: web::Data<Settings>,
+) -> Result<HttpResponse, AppError> {
+    require_same_origin(&req, &settings.public_url)?;
+    let id = UserId(user.id);
+    db.run(move |c| accounts::delete_user(c, id)).await.map_err(|e| match e {
+        AccountError::Db(e) => AppError::Db(e),
+        _ => AppError::Internal("unexpected account error"),
+    })?;
+    log::info!("account deleted user_id={id}");
+    crate::session::end_session(&session);
+    crate::session::set_flash(&session, "Your account has been deleted.");
+    Ok(see_other("/"))
 }

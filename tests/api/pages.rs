@@ -79,3 +79,49 @@ async fn healthz_is_503_when_the_database_is_gone() {
     let res = app.browser.get("/healthz").await;
     assert_eq!(res.status(), 503);
 }
+
+on_both_backends! {
+    async fn deleting_the_account_removes_everything_and_signs_out(backend: Backend) {
+        let github = GithubStandIn::start();
+        let app =
+            spawn_app(AppOptions::new(backend).github("github", &github).oidc("corp").var("SESSION_STORE", "database")).await;
+        let b = &app.browser;
+        app.sign_in_github(b, "github").await;
+        let callback = app.oidc_callback_url(b, "corp", "/profile", AtProvider::LogIn("second")).await;
+        b.get(&callback).await;
+        assert_eq!(app.db.counts(), (1, 2));
+
+        let page = b.get("/profile/delete").await.text().await.unwrap();
+        assert!(page.contains("Delete your account?") && page.contains(r#"action="/profile/delete""#));
+        let res = b.post("/profile/delete").await;
+        assert_eq!(res.status(), 303);
+        assert_eq!(app.db.counts(), (0, 0), "user and identities gone");
+        assert_eq!(app.db.count("sessions"), 1, "only this browser's fresh, signed-out session remains");
+        assert_eq!(b.me().await, Err(401));
+        let home = b.get("/").await.text().await.unwrap();
+        assert!(home.contains("Your account has been deleted."), "{home}");
+        let again = b.get("/").await.text().await.unwrap();
+        assert!(!again.contains("has been deleted"), "a flash shows once");
+    }
+}
+
+#[actix_web::test]
+async fn signing_out_says_so_once() {
+    let github = GithubStandIn::start();
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).github("github", &github)).await;
+    app.sign_in_github(&app.browser, "github").await;
+    app.browser.post("/logout").await;
+    assert!(app.browser.get("/").await.text().await.unwrap().contains("You have been signed out."));
+    assert!(!app.browser.get("/").await.text().await.unwrap().contains("signed out."));
+}
+
+#[actix_web::test]
+async fn provider_logos_are_served_as_svg() {
+    let app = spawn_app(AppOptions::new(Backend::Sqlite)).await;
+    for logo in ["google", "github", "gitlab", "microsoft", "facebook", "discord", "generic"] {
+        let res = app.browser.get(&format!("/static/providers/{logo}.svg")).await;
+        assert_eq!(res.status(), 200, "{logo}");
+        assert_eq!(res.headers()["content-type"], "image/svg+xml");
+    }
+    assert_eq!(app.browser.get("/static/../Cargo.toml").await.status(), 404);
+}
