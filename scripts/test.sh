@@ -16,6 +16,16 @@ if [ ! -d tests/oidc-provider/node_modules/oidc-provider ]; then
   npm ci --prefix tests/oidc-provider --no-audit --no-fund
 fi
 
+# --- the real-browser test: Debian's Chromium + ChromeDriver, and axe-core ------------------------
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  say "installing chromium and chromium-driver (apt)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+if [ ! -d tests/browser/node_modules/axe-core ]; then
+  say "installing axe-core for the accessibility check (npm ci)"
+  npm ci --prefix tests/browser --no-audit --no-fund
+fi
+
 # --- PostgreSQL -------------------------------------------------------------------------------
 pg_answers() { psql "$1" -Atqc 'SELECT 1' >/dev/null 2>&1; }
 

@@ -8,6 +8,7 @@
 // Clients are registered per test through dynamic registration (POST /reg). Accounts are made
 // up from the login typed into the dev login form:
 //   alice                     -> sub "alice", email alice@example.test (verified), name "Alice"
+//   ada.lovelace              -> name "Ada Lovelace", and no picture
 //   carol@shared.test         -> sub "carol@shared.test", that email, verified
 //   unverified+carol@shared.test -> sub as typed, email carol@shared.test, NOT verified
 import http from 'node:http';
@@ -25,13 +26,11 @@ function account(login) {
   const bare = unverified ? login.slice('unverified+'.length) : login;
   const email = bare.includes('@') ? bare : `${bare}@example.test`;
   const local = email.split('@')[0];
-  return {
-    sub: login,
-    email,
-    email_verified: !unverified,
-    name: local.charAt(0).toUpperCase() + local.slice(1),
-    picture: `https://avatars.example.test/${encodeURIComponent(local)}.png`,
-  };
+  const name = local.split('.').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(' ');
+  const claims = { sub: login, email, email_verified: !unverified, name };
+  // "ada.lovelace" style logins have no picture (the profile shows initials).
+  if (!local.includes('.')) claims.picture = `https://avatars.example.test/${encodeURIComponent(local)}.png`;
+  return claims;
 }
 
 const server = http.createServer();

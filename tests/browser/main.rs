@@ -1,0 +1,227 @@
+//! The whole journey in a real browser: Debian's Chromium driven through chromedriver
+//! (WebDriver, fantoccini), against the real OpenID Provider. Saves screenshots of the sign-in
+//! and profile pages, light and dark, under `target/screenshots/`, and runs axe-core in the
+//! same browser on each page.
+#![allow(dead_code, unused_imports)]
+
+#[path = "../providers/github_standin.rs"]
+mod github_standin;
+#[path = "../api/helpers.rs"]
+mod helpers;
+#[path = "../providers/oidc_provider.rs"]
+mod oidc_provider;
+#[path = "../providers/scripted_op.rs"]
+mod scripted_op;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use helpers::*;
+
+/// chromedriver on a free loopback port, killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian's chromium-driver) must be installed; scripts/test.sh installs it");
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while reqwest::get(format!("{url}/status")).await.is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not start");
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+        Driver { child, url }
+    }
+
+    /// A browser on `profile` (a user-data-dir kept across sessions, like a person's browser).
+    async fn browser(&self, profile: &Path, dark: bool) -> Client {
+        let mut args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-first-run".into(),
+            "--window-size=900,1000".into(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        if dark {
+            args.push("--force-dark-mode".into());
+            args.push("--blink-settings=preferredColorScheme=0".into());
+        }
+        let caps = serde_json::json!({"goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}});
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.as_object().unwrap().clone())
+            .connect(&self.url)
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn screenshots() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn save_screenshot(client: &Client, name: &str) {
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(screenshots().join(name), png).unwrap();
+}
+
+async fn path(client: &Client) -> String {
+    client.current_url().await.unwrap().path().to_string()
+}
+
+async fn text(client: &Client) -> String {
+    client.find(Locator::Css("body")).await.unwrap().text().await.unwrap()
+}
+
+/// Waits until the browser is back on the app at `path`.
+async fn wait_for_path(client: &Client, app: &TestApp, want: &str) {
+    let started = Instant::now();
+    loop {
+        let url = client.current_url().await.unwrap();
+        if url.as_str().starts_with(&app.addr) && url.path() == want {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "stuck at {url}, waiting for {want}");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs axe-core on the current page; fails on serious or critical violations.
+async fn assert_accessible(client: &Client, page: &str) {
+    let axe = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser/node_modules/axe-core/axe.min.js"),
+    )
+    .expect("axe-core: run `npm ci --prefix tests/browser` (scripts/test.sh does)");
+    client.execute(&format!("{axe}\nreturn true;"), vec![]).await.unwrap();
+    let result = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document).then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help}))));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let serious: Vec<_> = result
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+        .collect();
+    assert!(serious.is_empty(), "{page}: accessibility violations {serious:#?}");
+}
+
+/// At the provider: log in as `login` and consent.
+async fn log_in_at_provider(client: &Client, login: &str) {
+    let field = client.wait().for_element(Locator::Css("input[name=login]")).await.unwrap();
+    field.send_keys(login).await.unwrap();
+    client.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("any password").await.unwrap();
+    client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    // Consent: wait for that page (not the login page's button, which may still be there).
+    client.wait().for_element(Locator::Css("input[name=prompt][value=consent]")).await.unwrap();
+    client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+}
+
+#[actix_web::test]
+async fn a_person_signs_in_stays_signed_in_and_signs_out() {
+    // Google (played by the scripted OP) and GitHub (the stand-in) beside the real OP, so the
+    // screenshots show the branded buttons.
+    let google = scripted_op::ScriptedOp::start();
+    let github = GithubStandIn::start();
+    let app = spawn_app(
+        AppOptions::new(Backend::Sqlite)
+            .provider_env(set_var(google.env("google"), "OAUTH_GOOGLE_KIND", "google"))
+            .github("github", &github)
+            .oidc_with("oidc", vec![("LABEL", "Example SSO".into())]),
+    )
+    .await;
+    let driver = Driver::start().await;
+    let profile = TempDir::new();
+
+    let browser = driver.browser(&profile.0, false).await;
+    // Signed out, the profile asks to sign in.
+    browser.goto(&format!("{}/profile", app.addr)).await.unwrap();
+    assert_eq!(path(&browser).await, "/login");
+    save_screenshot(&browser, "login-light.png").await;
+    assert_accessible(&browser, "/login").await;
+
+    // The provider button, the provider's real login and consent pages, and back.
+    browser.find(Locator::Css("a[data-provider=oidc]")).await.unwrap().click().await.unwrap();
+    log_in_at_provider(&browser, "ada.lovelace").await;
+    wait_for_path(&browser, &app, "/profile").await;
+    let page = text(&browser).await;
+    assert!(page.contains("Ada Lovelace") && page.contains("ada.lovelace@example.test"), "{page}");
+    save_screenshot(&browser, "profile-light.png").await;
+    assert_accessible(&browser, "/profile").await;
+
+    // Close the browser and open it again on the same profile: still signed in (remember-me).
+    browser.close().await.unwrap();
+    let browser = driver.browser(&profile.0, false).await;
+    browser.goto(&format!("{}/profile", app.addr)).await.unwrap();
+    assert_eq!(path(&browser).await, "/profile", "the session survived closing the browser");
+
+    // Sign out; the profile asks to sign in again.
+    browser.find(Locator::Css(".actions button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_path(&browser, &app, "/").await;
+    assert!(text(&browser).await.contains("You have been signed out."));
+    assert_accessible(&browser, "/ (signed out)").await;
+    browser.goto(&format!("{}/profile", app.addr)).await.unwrap();
+    assert_eq!(path(&browser).await, "/login");
+    browser.close().await.unwrap();
+
+    // Dark: the same pages with prefers-color-scheme: dark.
+    let dark_profile = TempDir::new();
+    let browser = driver.browser(&dark_profile.0, true).await;
+    browser.goto(&format!("{}/login", app.addr)).await.unwrap();
+    let dark = browser.execute("return matchMedia('(prefers-color-scheme: dark)').matches", vec![]).await.unwrap();
+    assert_eq!(dark, serde_json::json!(true), "the dark run really is dark");
+    save_screenshot(&browser, "login-dark.png").await;
+    assert_accessible(&browser, "/login (dark)").await;
+    browser.find(Locator::Css("a[data-provider=oidc]")).await.unwrap().click().await.unwrap();
+    log_in_at_provider(&browser, "ada.lovelace").await;
+    wait_for_path(&browser, &app, "/").await;
+    browser.goto(&format!("{}/profile", app.addr)).await.unwrap();
+    save_screenshot(&browser, "profile-dark.png").await;
+    assert_accessible(&browser, "/profile (dark)").await;
+    browser.close().await.unwrap();
+}
+
+#[actix_web::test]
+async fn cancelling_at_the_provider_says_so() {
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).oidc("oidc")).await;
+    let driver = Driver::start().await;
+    let profile = TempDir::new();
+    let browser = driver.browser(&profile.0, false).await;
+    browser.goto(&format!("{}/login", app.addr)).await.unwrap();
+    browser.find(Locator::Css("a[data-provider=oidc]")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Css("a[href$='/abort']")).await.unwrap().click().await.unwrap();
+    wait_for_path(&browser, &app, "/callback/oidc").await;
+    let page = text(&browser).await;
+    assert!(page.contains("Sign-in with Oidc was cancelled."), "{page}");
+    save_screenshot(&browser, "cancelled-light.png").await;
+    assert_accessible(&browser, "cancelled").await;
+    browser.close().await.unwrap();
+}
