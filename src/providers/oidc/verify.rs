@@ -1,0 +1,142 @@
+//! ID-token checks beyond openidconnect's (OIDC Core §3.1.3.7 steps it leaves to the client,
+//! RFC 7515 `crit`, `nbf`, Entra tenants) and the mapping of claims to a [`ProviderUser`].
+
+use base64::Engine;
+use chrono::Utc;
+use openidconnect::core::{CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier, CoreUserInfoClaims};
+use openidconnect::{AccessToken, AccessTokenHash};
+
+use super::{CLOCK_SKEW_SECS, OidcClient};
+use crate::accounts::ProviderUser;
+use crate::providers::ProviderError;
+
+pub(super) fn verifier(client: &OidcClient) -> CoreIdTokenVerifier<'_> {
+    client.id_token_verifier().set_issue_time_verifier_fn(|iat| {
+        let age = Utc::now().signed_duration_since(iat).num_seconds();
+        if age < -CLOCK_SKEW_SECS {
+            Err("issued in the future".into())
+        } else if age > 3600 {
+            Err("issued more than an hour ago".into())
+        } else {
+            Ok(())
+        }
+    })
+}
+
+/// The verified token's payload as JSON, for claims openidconnect does not model (`tid`, `hd`).
+pub(super) fn payload(id_token: &CoreIdToken) -> Result<serde_json::Value, ProviderError> {
+    segment(id_token, 1)
+}
+
+pub(super) fn segment(id_token: &CoreIdToken, n: usize) -> Result<serde_json::Value, ProviderError> {
+    compact_segment(&id_token.to_string(), n)
+}
+
+/// Segment `n` of a compact JWS as JSON; bounded by [`crate::providers::flow::MAX_ID_TOKEN_LEN`].
+pub fn compact_segment(compact: &str, n: usize) -> Result<serde_json::Value, ProviderError> {
+    if compact.len() > crate::providers::flow::MAX_ID_TOKEN_LEN {
+        return Err(ProviderError::InvalidIdToken("too large".into()));
+    }
+    let part = compact.split('.').nth(n).ok_or_else(|| ProviderError::InvalidIdToken("not a JWS".into()))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| ProviderError::InvalidIdToken("segment is not base64url".into()))?;
+    serde_json::from_slice(&bytes).map_err(|_| ProviderError::InvalidIdToken("segment is not JSON".into()))
+}
+
+/// RFC 7515 §4.1.11: we implement no header extensions, so any `crit` is refused.
+pub(super) fn check_header(id_token: &CoreIdToken) -> Result<(), ProviderError> {
+    if segment(id_token, 0)?.get("crit").is_some() {
+        return Err(ProviderError::InvalidIdToken("unsupported crit header".into()));
+    }
+    Ok(())
+}
+
+/// OIDC Core §2: `sub` is 1–255 ASCII characters; anything else is refused before userinfo.
+pub(super) fn check_subject(sub: &str) -> Result<(), ProviderError> {
+    if sub.is_empty() || sub.len() > 255 || !sub.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return Err(ProviderError::InvalidIdToken("sub is empty, too long or not printable ASCII".into()));
+    }
+    Ok(())
+}
+
+/// openidconnect does not look at `nbf`; a token not valid yet is refused.
+pub(super) fn check_not_before(raw: &serde_json::Value) -> Result<(), ProviderError> {
+    match raw.get("nbf") {
+        None => Ok(()),
+        Some(nbf) => match nbf.as_i64() {
+            Some(t) if t <= Utc::now().timestamp() + CLOCK_SKEW_SECS => Ok(()),
+            _ => Err(ProviderError::InvalidIdToken("nbf is in the future or malformed".into())),
+        },
+    }
+}
+
+/// Entra multi-tenant: `iss` must be the template with the token's own `tid`.
+pub(super) fn check_tenant_issuer(template: &str, raw: &serde_json::Value) -> Result<(), ProviderError> {
+    let tid = raw.get("tid").and_then(|t| t.as_str()).unwrap_or_default();
+    let iss = raw.get("iss").and_then(|t| t.as_str()).unwrap_or_default();
+    let tid_ok = !tid.is_empty() && tid.len() <= 64 && tid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    if tid_ok && iss == template.replace("{tenantid}", tid) {
+        Ok(())
+    } else {
+        Err(ProviderError::InvalidIdToken("iss does not match the token's tenant".into()))
+    }
+}
+
+/// OIDC Core §3.1.3.7 steps 4–5, which openidconnect leaves to the client.
+pub(super) fn check_azp(claims: &CoreIdTokenClaims, client_id: &str) -> Result<(), ProviderError> {
+    match claims.authorized_party() {
+        Some(azp) if azp.as_str() != client_id => Err(ProviderError::InvalidIdToken("azp is not our client id".into())),
+        None if claims.audiences().len() > 1 => {
+            Err(ProviderError::InvalidIdToken("several audiences but no azp".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn check_at_hash(
+    claims: &CoreIdTokenClaims,
+    id_token: &CoreIdToken,
+    verifier: &CoreIdTokenVerifier<'_>,
+    access_token: &AccessToken,
+) -> Result<(), ProviderError> {
+    let Some(expected) = claims.access_token_hash() else { return Ok(()) };
+    let alg = id_token.signing_alg().map_err(|e| ProviderError::InvalidIdToken(e.to_string()))?;
+    let key = id_token.signing_key(verifier).map_err(|e| ProviderError::InvalidIdToken(e.to_string()))?;
+    let actual = AccessTokenHash::from_token(access_token, alg, key)
+        .map_err(|e| ProviderError::InvalidIdToken(e.to_string()))?;
+    if actual != *expected {
+        return Err(ProviderError::InvalidIdToken("at_hash does not match the access token".into()));
+    }
+    Ok(())
+}
+
+pub(super) fn from_claims(c: &CoreIdTokenClaims, raw: &serde_json::Value) -> ProviderUser {
+    // Entra marks a verified email domain owner with `xms_edov`.
+    let verified = c.email_verified() == Some(true) || raw.get("xms_edov").and_then(|v| v.as_bool()) == Some(true);
+    ProviderUser {
+        subject: c.subject().to_string(),
+        name: c.name().and_then(|n| n.get(None)).map(|n| n.to_string()),
+        email: c.email().map(|e| e.to_string()),
+        email_verified: c.email().is_some() && verified,
+        avatar_url: c.picture().and_then(|p| p.get(None)).map(|p| p.to_string()),
+    }
+}
+
+/// Userinfo wins where it says something; an email keeps its own verified flag.
+pub(super) fn merge_userinfo(user: &mut ProviderUser, info: &CoreUserInfoClaims) {
+    if let Some(name) = info.name().and_then(|n| n.get(None)) {
+        user.name = Some(name.to_string());
+    }
+    if let Some(email) = info.email() {
+        if user.email.as_deref() != Some(email.as_str()) {
+            user.email_verified = info.email_verified() == Some(true);
+        } else if let Some(verified) = info.email_verified() {
+            user.email_verified = verified;
+        }
+        user.email = Some(email.to_string());
+    }
+    if let Some(picture) = info.picture().and_then(|p| p.get(None)) {
+        user.avatar_url = Some(picture.to_string());
+    }
+}
