@@ -77,6 +77,8 @@ pub struct HttpSettings {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub database_url: DatabaseUrl,
+    /// Connections in the pool (`DATABASE_POOL_SIZE`; default 10 on PostgreSQL, 4 on SQLite).
+    pub database_pool_size: u32,
     pub bind_addr: String,
     /// External base URL without a trailing slash; redirect URIs are built from it.
     pub public_url: Url,
@@ -94,6 +96,8 @@ pub struct Settings {
     pub rate_limit_per_minute: u32,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<crate::rate_limit::IpNet>,
+    /// Who may read `/metrics` (`METRICS_ALLOW`; default loopback).
+    pub metrics_allow: Vec<crate::rate_limit::IpNet>,
 }
 
 /// Everything wrong with the configuration, one line per problem.
@@ -156,6 +160,8 @@ impl Settings {
         let mut r = Reader { vars, problems: Vec::new() };
 
         let database_url = parse_database_url(&mut r);
+        let default_pool = if matches!(database_url, DatabaseUrl::Postgres(_)) { 10 } else { 4 };
+        let database_pool_size = r.number("DATABASE_POOL_SIZE", default_pool, 1, 1000);
         let bind_addr = r.get("BIND_ADDR").unwrap_or("127.0.0.1:8080").to_string();
         if bind_addr.parse::<std::net::SocketAddr>().is_err() && !bind_addr.contains(':') {
             r.problem(format!("BIND_ADDR={bind_addr:?} must be HOST:PORT, e.g. 127.0.0.1:8080"));
@@ -176,13 +182,15 @@ impl Settings {
         let providers = providers::parse_all(&mut r);
         let link_accounts_by_email = r.boolean("LINK_ACCOUNTS_BY_EMAIL", true);
         let rate_limit_per_minute = r.number("RATE_LIMIT_PER_MINUTE", 60u32, 0, 1_000_000);
-        let trusted_proxies = parse_trusted_proxies(&mut r);
+        let trusted_proxies = parse_networks(&mut r, "TRUSTED_PROXIES", "");
+        let metrics_allow = parse_networks(&mut r, "METRICS_ALLOW", "127.0.0.0/8,::1");
 
         if !r.problems.is_empty() {
             return Err(ConfigError { problems: r.problems });
         }
         Ok(Settings {
             database_url,
+            database_pool_size,
             bind_addr,
             public_url: public_url.expect("a missing PUBLIC_URL is recorded as a problem"),
             session_key: session_key.expect("a missing SESSION_KEY is recorded as a problem"),
@@ -195,6 +203,7 @@ impl Settings {
             link_accounts_by_email,
             rate_limit_per_minute,
             trusted_proxies,
+            metrics_allow,
         })
     }
 
@@ -233,8 +242,9 @@ fn parse_session_store(r: &mut Reader) -> SessionStoreKind {
     }
 }
 
-fn parse_trusted_proxies(r: &mut Reader) -> Vec<crate::rate_limit::IpNet> {
-    let Some(raw) = r.get("TRUSTED_PROXIES") else { return Vec::new() };
+/// A comma-separated list of IP addresses and CIDR blocks.
+fn parse_networks(r: &mut Reader, var: &str, default: &str) -> Vec<crate::rate_limit::IpNet> {
+    let raw = r.get(var).unwrap_or(default);
     let mut out = Vec::new();
     for item in raw.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         match crate::rate_limit::IpNet::parse(item) {

@@ -91,17 +91,14 @@ pub struct Db {
 
 impl Db {
     /// Opens the pool (creating the SQLite file and its folder) and applies pending migrations.
-    pub fn connect(url: &DatabaseUrl) -> Result<Self, DbError> {
+    pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Self, DbError> {
         if let DatabaseUrl::Sqlite(path) = url
             && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         {
             std::fs::create_dir_all(dir).map_err(|e| DbError::Open(format!("cannot create {}: {e}", dir.display())))?;
         }
         let pool = Pool::builder()
-            .max_size(match url {
-                DatabaseUrl::Postgres(_) => 10,
-                DatabaseUrl::Sqlite(_) => 4,
-            })
+            .max_size(pool_size)
             .min_idle(Some(1))
             // Fail fast at start and on /healthz instead of r2d2's default 30 s wait.
             .connection_timeout(Duration::from_secs(5))

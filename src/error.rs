@@ -147,6 +147,29 @@ pub enum SignInError {
 }
 
 impl SignInError {
+    /// A short, stable label for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SignInError::MalformedCallback => "malformed_callback",
+            SignInError::UnknownState => "unknown_state",
+            SignInError::Expired => "expired",
+            SignInError::WrongProvider => "wrong_provider",
+            SignInError::Denied(_) => "denied",
+            SignInError::Provider(ProviderError::Unavailable(_)) => "unavailable",
+            SignInError::Provider(ProviderError::Timeout) => "timeout",
+            SignInError::Provider(ProviderError::BadAnswer(_)) => "bad_answer",
+            SignInError::Provider(ProviderError::Rejected(_)) => "rejected",
+            SignInError::Provider(ProviderError::InvalidIdToken(_)) => "invalid_id_token",
+            SignInError::Provider(ProviderError::IssuerMismatch(_)) => "issuer_mismatch",
+            SignInError::Provider(ProviderError::WrongDomain(_)) => "wrong_domain",
+            SignInError::NoIdentity => "no_identity",
+            SignInError::EmailTaken(_) => "email_taken",
+            SignInError::LinkedElsewhere(_) => "linked_elsewhere",
+            SignInError::Db(_) => "database",
+            SignInError::Session(_) => "session",
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             SignInError::Provider(ProviderError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,

@@ -31,6 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::MethodNotAllowed) })),
         )
         .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(health::metrics))
         .service(
             web::scope("/profile")
                 .wrap(from_fn(require_login))

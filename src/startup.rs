@@ -19,6 +19,7 @@ use actix_web::{App, HttpServer, web};
 use crate::auth::attach_identity;
 use crate::config::{SessionStoreKind, Settings};
 use crate::db::{Db, DbError};
+use crate::metrics::Metrics;
 use crate::providers::{HttpClient, Registry};
 use crate::rate_limit::RateLimits;
 use crate::routes;
@@ -52,8 +53,8 @@ impl Application {
     /// As [`Application::build`], on a listener bound by the caller (tests bind port 0).
     pub async fn build_with_listener(settings: Settings, listener: TcpListener) -> Result<Self, StartupError> {
         crate::templates::check().map_err(StartupError::Templates)?;
-        let url = settings.database_url.clone();
-        let db = web::block(move || Db::connect(&url)).await.map_err(|_| DbError::Cancelled)??;
+        let (url, pool_size) = (settings.database_url.clone(), settings.database_pool_size);
+        let db = web::block(move || Db::connect(&url, pool_size)).await.map_err(|_| DbError::Cancelled)??;
         let port = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { addr: settings.bind_addr.clone(), source })?
@@ -74,6 +75,8 @@ impl Application {
         let rate_limits =
             web::Data::new(RateLimits::new(settings.rate_limit_per_minute, settings.trusted_proxies.clone()));
         let settings = web::Data::new(settings);
+        let metrics = web::Data::new(Metrics::default());
+        let store_data = web::Data::new(store.clone());
         let shared_settings = settings.clone();
         let server = HttpServer::new(move || {
             let s = &shared_settings;
@@ -84,6 +87,8 @@ impl Application {
                 .app_data(db.clone())
                 .app_data(s.clone())
                 .app_data(rate_limits.clone())
+                .app_data(metrics.clone())
+                .app_data(store_data.clone())
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
                 .wrap(from_fn(attach_identity))

@@ -11,11 +11,15 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::db::models::UserId;
 use crate::error::{AppError, SignInError, error_page};
+use crate::metrics::Metrics;
 use crate::providers::{AuthFlow, HttpClient, Provider, Registry};
 use crate::session::{Taken, clear_flows, take_flow};
 
 /// Longest authorization code accepted; real ones are far shorter.
 const MAX_CODE_LEN: usize = 2048;
+
+/// The shared state the callback uses (one extractor, to keep the handler's arguments few).
+type Shared = (web::Data<Registry>, web::Data<HttpClient>, web::Data<Db>, web::Data<Settings>, web::Data<Metrics>);
 
 /// What a completed callback did.
 enum Done {
@@ -28,19 +32,25 @@ enum Done {
 /// expiry, `error`) runs before any call to the provider. On success the session is renewed
 /// and the browser goes to the flow's `next`; on failure nobody is signed in, nothing is
 /// written, and the page says why.
-pub async fn callback(
-    req: HttpRequest,
-    session: Session,
-    signed_in: Option<SignedIn>,
-    ctx: (web::Data<Registry>, web::Data<HttpClient>, web::Data<Db>, web::Data<Settings>),
-) -> HttpResponse {
-    let (registry, http, db, settings) = ctx;
+pub async fn callback(req: HttpRequest, session: Session, signed_in: Option<SignedIn>, ctx: Shared) -> HttpResponse {
+    let (registry, http, db, settings, metrics) = ctx;
     let name = req.match_info().get("provider").unwrap_or_default();
     let Some(provider) = registry.get(name) else {
         return AppError::NotFound.error_response();
     };
     let label = &provider.settings().label;
-    match finish(&req, &session, signed_in, provider.as_ref(), &registry, &http, &db, &settings).await {
+    let started = std::time::Instant::now();
+    let result = finish(&req, &session, signed_in, provider.as_ref(), &registry, &http, &db, &settings).await;
+    metrics.observe_callback(started.elapsed().as_secs_f64());
+    match &result {
+        Ok((Done::SignedIn(outcome), _)) => metrics.sign_in(name, outcome_name(*outcome)),
+        Ok((Done::Linked(_), _)) => metrics.sign_in(name, "linked_account"),
+        Err(e) => {
+            metrics.sign_in(name, "failed");
+            metrics.provider_error(name, e.kind());
+        }
+    }
+    match result {
         Ok((Done::SignedIn(outcome), next)) => {
             let user = outcome.user_id();
             clear_flows(&session);

@@ -67,6 +67,26 @@ impl SessionStore for AnyStore {
     }
 }
 
+impl AnyStore {
+    /// Can the store be reached? (A lookup of a key that does not exist.)
+    pub async fn ping(&self) -> bool {
+        let probe = SessionKey::try_from("readiness-probe-0000000000000000000000000000000000".to_string())
+            .expect("a valid key");
+        match self {
+            AnyStore::Cookie(_) => true,
+            _ => self.load(&probe).await.is_ok(),
+        }
+    }
+
+    /// Active signed-in sessions, where the store can count them (the database store).
+    pub async fn count_active(&self) -> Option<i64> {
+        match self {
+            AnyStore::Database(s) => s.db.run(|c| SessionRow::count_active(c, now()).map_err(DbError::from)).await.ok(),
+            _ => None,
+        }
+    }
+}
+
 /// Sessions in the `sessions` table, keyed by the SHA-256 of a 256-bit random session key.
 #[derive(Clone)]
 pub struct DbSessionStore {

@@ -312,6 +312,14 @@ impl TestApp {
         self.handle = handle;
     }
 
+    /// A second instance of the same deployment (same settings, database and public URL) on
+    /// another port, as behind a load balancer.
+    pub async fn start_sibling(&self) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (addr, _handle) = start(&self.vars, listener).await;
+        addr
+    }
+
     /// Another browser with an empty cookie jar.
     pub fn new_browser(&self) -> Browser {
         Browser::new(&self.addr)

@@ -20,6 +20,7 @@ mod oidc;
 mod pages;
 mod presets;
 mod restart;
+mod scale_out;
 pub mod security;
 mod session_stores;
 mod state;

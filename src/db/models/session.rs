@@ -62,6 +62,15 @@ impl SessionRow {
         diesel::delete(sessions::table.find(id)).execute(conn).map(|_| ())
     }
 
+    /// Signed-in sessions that have not expired.
+    pub fn count_active(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<i64> {
+        sessions::table
+            .filter(sessions::user_id.is_not_null())
+            .filter(sessions::expires_at.gt(now))
+            .count()
+            .get_result(conn)
+    }
+
     pub fn delete_expired(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<usize> {
         diesel::delete(sessions::table.filter(sessions::expires_at.le(now))).execute(conn)
     }

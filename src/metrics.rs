@@ -1,0 +1,97 @@
+//! Prometheus metrics at `/metrics`: sign-ins by provider and outcome, callback latency,
+//! provider errors by kind, and active sessions where the store can count them.
+//!
+//! Counters live in this process (each instance is scraped on its own, as Prometheus expects).
+//! `/metrics` answers only to addresses in `METRICS_ALLOW` (default: loopback).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+/// Upper bounds (seconds) of the callback latency histogram.
+const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    sign_ins: Mutex<BTreeMap<(String, &'static str), u64>>,
+    provider_errors: Mutex<BTreeMap<(String, &'static str), u64>>,
+    callback: Mutex<Histogram>,
+}
+
+impl Metrics {
+    pub fn sign_in(&self, provider: &str, outcome: &'static str) {
+        *self.sign_ins.lock().expect("lock").entry((provider.to_string(), outcome)).or_default() += 1;
+    }
+
+    pub fn provider_error(&self, provider: &str, kind: &'static str) {
+        *self.provider_errors.lock().expect("lock").entry((provider.to_string(), kind)).or_default() += 1;
+    }
+
+    pub fn observe_callback(&self, seconds: f64) {
+        let mut h = self.callback.lock().expect("lock");
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                h.counts[i] += 1;
+            }
+        }
+        h.sum += seconds;
+        h.count += 1;
+    }
+
+    /// The text exposition format (version 0.0.4).
+    pub fn render(&self, active_sessions: Option<i64>) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP gatehouse_sign_ins_total Completed callbacks by provider and outcome.\n");
+        out.push_str("# TYPE gatehouse_sign_ins_total counter\n");
+        for ((provider, outcome), n) in self.sign_ins.lock().expect("lock").iter() {
+            let _ = writeln!(out, "gatehouse_sign_ins_total{{provider=\"{provider}\",outcome=\"{outcome}\"}} {n}");
+        }
+        out.push_str("# HELP gatehouse_provider_errors_total Failed sign-ins by provider and kind.\n");
+        out.push_str("# TYPE gatehouse_provider_errors_total counter\n");
+        for ((provider, kind), n) in self.provider_errors.lock().expect("lock").iter() {
+            let _ = writeln!(out, "gatehouse_provider_errors_total{{provider=\"{provider}\",kind=\"{kind}\"}} {n}");
+        }
+        let h = self.callback.lock().expect("lock");
+        out.push_str("# HELP gatehouse_callback_seconds Time to answer /callback.\n");
+        out.push_str("# TYPE gatehouse_callback_seconds histogram\n");
+        for (bound, n) in BUCKETS.iter().zip(h.counts) {
+            let _ = writeln!(out, "gatehouse_callback_seconds_bucket{{le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(out, "gatehouse_callback_seconds_bucket{{le=\"+Inf\"}} {}", h.count);
+        let _ = writeln!(out, "gatehouse_callback_seconds_sum {}", h.sum);
+        let _ = writeln!(out, "gatehouse_callback_seconds_count {}", h.count);
+        if let Some(n) = active_sessions {
+            out.push_str("# HELP gatehouse_active_sessions Signed-in sessions that have not expired.\n");
+            out.push_str("# TYPE gatehouse_active_sessions gauge\n");
+            let _ = writeln!(out, "gatehouse_active_sessions {n}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn renders_counters_and_a_cumulative_histogram() {
+        let m = super::Metrics::default();
+        m.sign_in("github", "created");
+        m.sign_in("github", "created");
+        m.provider_error("google", "timeout");
+        m.observe_callback(0.03);
+        m.observe_callback(3.0);
+        let text = m.render(Some(7));
+        assert!(text.contains("gatehouse_sign_ins_total{provider=\"github\",outcome=\"created\"} 2"));
+        assert!(text.contains("gatehouse_provider_errors_total{provider=\"google\",kind=\"timeout\"} 1"));
+        assert!(text.contains("gatehouse_callback_seconds_bucket{le=\"0.05\"} 1"));
+        assert!(text.contains("gatehouse_callback_seconds_bucket{le=\"10\"} 2"));
+        assert!(text.contains("gatehouse_callback_seconds_count 2"));
+        assert!(text.contains("gatehouse_active_sessions 7"));
+    }
+}
