@@ -38,6 +38,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .wrap(from_fn(require_login))
                 .route("", web::get().to(profile::profile))
                 .route("/identities/{id}/unlink", web::post().to(profile::unlink))
+                .route("/sessions/end-all", web::post().to(profile::end_all_sessions))
+                .route("/sessions/{id}/end", web::post().to(profile::end_session_by_id))
                 .route("/delete", web::get().to(profile::confirm_delete))
                 .route("/delete", web::post().to(profile::delete)),
         )

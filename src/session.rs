@@ -93,3 +93,27 @@ pub fn end_session(session: &Session) {
     session.clear();
     session.renew();
 }
+
+const DEVICE_KEY: &str = "gatehouse.device";
+const SID_KEY: &str = "gatehouse.sid";
+
+/// Notes, at sign-in, what the session list shows: the browser, and a random id that tells the
+/// current session from the others.
+pub fn describe(session: &Session, user_agent: Option<&str>) {
+    let device: String =
+        user_agent.unwrap_or("Unknown browser").chars().filter(|c| !c.is_control()).take(120).collect();
+    let _ = session.insert(DEVICE_KEY, device);
+    let _ = session.insert(SID_KEY, oauth2::CsrfToken::new_random_len(16).secret());
+}
+
+/// This session's id from [`describe`].
+pub fn current_sid(session: &Session) -> Option<String> {
+    session.get::<String>(SID_KEY).ok().flatten()
+}
+
+/// (device, sid) as stored in a server-side session's state.
+pub fn read_description(state_json: &str) -> (String, Option<String>) {
+    let state: std::collections::HashMap<String, String> = serde_json::from_str(state_json).unwrap_or_default();
+    let get = |k: &str| state.get(k).and_then(|v| serde_json::from_str::<String>(v).ok());
+    (get(DEVICE_KEY).unwrap_or_else(|| "Unknown browser".into()), get(SID_KEY))
+}

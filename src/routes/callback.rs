@@ -59,6 +59,8 @@ pub async fn callback(req: HttpRequest, session: Session, signed_in: Option<Sign
                 log::error!("sign-in provider={name} could not start a session: {e}");
                 return AppError::Session(e.to_string()).error_response();
             }
+            let ua = req.headers().get("User-Agent").and_then(|v| v.to_str().ok());
+            crate::session::describe(&session, ua);
             log::info!("sign-in provider={name} outcome={} user_id={user}", outcome_name(outcome));
             see_other(&next)
         }

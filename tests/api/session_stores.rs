@@ -97,3 +97,41 @@ async fn an_idle_session_expires() {
         assert_eq!(replay(&app, &format!("gatehouse={sealed}")).await, expected, "idle for {idle_secs} s");
     }
 }
+
+#[actix_web::test]
+async fn the_profile_lists_sessions_and_signs_them_out_one_by_one_or_everywhere() {
+    let github = GithubStandIn::start();
+    let app =
+        spawn_app(AppOptions::new(Backend::Postgres).github("github", &github).var("SESSION_STORE", "database")).await;
+    let laptop = app.new_browser();
+    let phone = app.new_browser();
+    let tablet = app.new_browser();
+    for b in [&laptop, &phone, &tablet] {
+        app.sign_in_github(b, "github").await;
+    }
+    let page = laptop.get("/profile").await.text().await.unwrap();
+    assert_eq!(page.matches("/end\"").count(), 2, "two other sessions, each with a sign-out button");
+    assert!(page.contains("(this browser)"));
+
+    // End the phone's session from the laptop.
+    let ids: Vec<String> = page
+        .split("action=\"/profile/sessions/")
+        .skip(1)
+        .filter_map(|s| s.split('/').next().map(str::to_string))
+        .filter(|id| id.len() == 64)
+        .collect();
+    let before = (phone.me().await.is_ok(), tablet.me().await.is_ok());
+    assert_eq!(before, (true, true));
+    for id in &ids {
+        assert_eq!(laptop.post(&format!("/profile/sessions/{id}/end")).await.status(), 303);
+    }
+    assert_eq!((phone.me().await, tablet.me().await), (Err(401), Err(401)));
+    assert!(laptop.me().await.is_ok(), "this browser stays signed in");
+    assert_eq!(laptop.post(&format!("/profile/sessions/{}/end", ids[0])).await.status(), 404, "already gone");
+
+    // Everywhere, this browser included.
+    app.sign_in_github(&phone, "github").await;
+    assert_eq!(laptop.post("/profile/sessions/end-all").await.status(), 303);
+    assert_eq!((laptop.me().await, phone.me().await), (Err(401), Err(401)));
+    assert!(laptop.get("/").await.text().await.unwrap().contains("signed out on every device"));
+}

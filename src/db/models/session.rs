@@ -62,6 +62,26 @@ impl SessionRow {
         diesel::delete(sessions::table.find(id)).execute(conn).map(|_| ())
     }
 
+    /// A user's live sessions, most recently seen first.
+    pub fn for_user(conn: &mut AnyConnection, user: i64, now: NaiveDateTime) -> QueryResult<Vec<SessionRow>> {
+        sessions::table
+            .filter(sessions::user_id.eq(user))
+            .filter(sessions::expires_at.gt(now))
+            .order(sessions::last_seen_at.desc())
+            .select(SessionRow::as_select())
+            .load(conn)
+    }
+
+    /// Ends one of a user's sessions; false when it is not theirs (or gone).
+    pub fn delete_for_user(conn: &mut AnyConnection, id: &str, user: i64) -> QueryResult<bool> {
+        diesel::delete(sessions::table.find(id).filter(sessions::user_id.eq(user))).execute(conn).map(|n| n > 0)
+    }
+
+    /// Ends every session of a user ("sign out everywhere").
+    pub fn delete_all_for_user(conn: &mut AnyConnection, user: i64) -> QueryResult<usize> {
+        diesel::delete(sessions::table.filter(sessions::user_id.eq(user))).execute(conn)
+    }
+
     /// Signed-in sessions that have not expired.
     pub fn count_active(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<i64> {
         sessions::table
