@@ -147,12 +147,14 @@ impl OidcProvider {
         }
     }
 
-    /// Refetches the JWKS after an unknown `kid` (key rotation), rate-limited.
-    async fn refetch_jwks(&self, http: &HttpClient, current: &Metadata) -> Option<Arc<Metadata>> {
+    /// Refetches the JWKS after an unknown `kid` (key rotation), rate-limited. A refetch that
+    /// is not allowed yet leaves the kid unknown (400); one that fails is the provider's (502).
+    async fn refetch_jwks(&self, http: &HttpClient, current: &Metadata) -> Result<Arc<Metadata>, ProviderError> {
+        let unknown = || ProviderError::InvalidIdToken("no key in the JWKS matches the token's kid".into());
         {
             let mut last = self.last_jwks_refetch.lock().expect("lock poisoned");
             if last.is_some_and(|t| t.elapsed() < JWKS_REFETCH_MIN_INTERVAL) {
-                return None;
+                return Err(unknown());
             }
             *last = Some(Instant::now());
         }
@@ -160,11 +162,11 @@ impl OidcProvider {
             Ok(m) => {
                 log::info!("provider={} refetched its JWKS after an unknown key id", self.settings.name);
                 self.persist(&m).await;
-                Some(self.remember(m))
+                Ok(self.remember(m))
             }
             Err(e) => {
                 log::warn!("provider={} JWKS refetch failed: {e}", self.settings.name);
-                None
+                Err(e)
             }
         }
     }
@@ -280,7 +282,7 @@ impl Provider for OidcProvider {
 
         let (claims, raw) = match self.verify(&m, &client, id_token, &nonce, token.access_token()) {
             Err(UnknownKey) => {
-                m = self.refetch_jwks(http, &m).await.ok_or_else(unknown_key)?;
+                m = self.refetch_jwks(http, &m).await?;
                 client = self.client(&m);
                 self.verify(&m, &client, id_token, &nonce, token.access_token())
             }

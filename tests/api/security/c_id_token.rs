@@ -168,3 +168,15 @@ impl Rig {
         serde_json::to_value(key.as_verification_key()).unwrap()
     }
 }
+
+#[actix_web::test]
+async fn case_19f_an_unknown_kid_while_the_jwks_endpoint_is_down_is_502() {
+    let rig = rig(Backend::Sqlite).await;
+    assert_eq!(rig.attempt().await.1.status(), 303, "metadata fetched and cached");
+    rig.op.metadata_down(true);
+    rig.op.plan(|p| p.header.push(("kid", json!("rotated-away"))));
+    let (browser, res) = rig.attempt().await;
+    assert_eq!(res.status(), 502);
+    assert_eq!(browser.me().await, Err(401));
+    assert_eq!(rig.op.calls().userinfo, 1, "only the first, good sign-in called userinfo");
+}
