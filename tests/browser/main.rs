@@ -134,6 +134,27 @@ async fn assert_accessible(client: &Client, page: &str) {
     assert!(serious.is_empty(), "{page}: accessibility violations {serious:#?}");
 }
 
+/// At a 320 px wide viewport nothing scrolls sideways and the buttons stay within the screen.
+async fn assert_fits_a_phone(client: &Client) {
+    let (w, h) = client.get_window_size().await.unwrap();
+    client.set_window_size(320, 640).await.unwrap();
+    let check = client
+        .execute(
+            "return {inner: window.innerWidth, scroll: document.documentElement.scrollWidth,
+                     widest: Math.max(...[...document.querySelectorAll('.provider')].map(e => e.getBoundingClientRect().right))};",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (inner, scroll, widest) =
+        (check["inner"].as_f64().unwrap(), check["scroll"].as_f64().unwrap(), check["widest"].as_f64().unwrap());
+    // Headless Chromium may keep a minimum window width; the page must fit whatever it got.
+    assert!(inner <= 500.0, "the narrow viewport was applied: {inner}");
+    assert!(scroll <= inner && widest <= inner, "fits {inner} px: scroll width {scroll}, widest button edge {widest}");
+    save_screenshot(client, "login-phone.png").await;
+    client.set_window_size(w as u32, h as u32).await.unwrap();
+}
+
 /// At the provider: log in as `login` and consent.
 async fn log_in_at_provider(client: &Client, login: &str) {
     let field = client.wait().for_element(Locator::Css("input[name=login]")).await.unwrap();
@@ -167,6 +188,7 @@ async fn a_person_signs_in_stays_signed_in_and_signs_out() {
     assert_eq!(path(&browser).await, "/login");
     save_screenshot(&browser, "login-light.png").await;
     assert_accessible(&browser, "/login").await;
+    assert_fits_a_phone(&browser).await;
 
     // The provider button, the provider's real login and consent pages, and back.
     browser.find(Locator::Css("a[data-provider=oidc]")).await.unwrap().click().await.unwrap();
