@@ -80,6 +80,21 @@ impl ResponseError for AppError {
     }
 }
 
+impl From<AccountError> for AppError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::LastIdentity => {
+                AppError::Conflict("This is your only way to sign in, so it cannot be unlinked.")
+            }
+            AccountError::NoSuchIdentity => AppError::NotFound,
+            AccountError::Db(e) => AppError::Db(e),
+            AccountError::EmailTaken { .. } | AccountError::LinkedElsewhere => {
+                AppError::Conflict("This account is already in use.")
+            }
+        }
+    }
+}
+
 /// The same error as JSON, for `/api` handlers.
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]

@@ -150,11 +150,10 @@ impl OidcProvider {
     /// Refetches the JWKS after an unknown `kid` (key rotation), rate-limited. A refetch that
     /// is not allowed yet leaves the kid unknown (400); one that fails is the provider's (502).
     async fn refetch_jwks(&self, http: &HttpClient, current: &Metadata) -> Result<Arc<Metadata>, ProviderError> {
-        let unknown = || ProviderError::InvalidIdToken("no key in the JWKS matches the token's kid".into());
         {
             let mut last = self.last_jwks_refetch.lock().expect("lock poisoned");
             if last.is_some_and(|t| t.elapsed() < JWKS_REFETCH_MIN_INTERVAL) {
-                return Err(unknown());
+                return Err(unknown_kid());
             }
             *last = Some(Instant::now());
         }
@@ -278,7 +277,6 @@ impl Provider for OidcProvider {
             return Err(ProviderError::BadAnswer("the ID token is larger than 16 KiB".into()));
         }
         let nonce = Nonce::new(flow.nonce.clone());
-        let unknown_key = || ProviderError::InvalidIdToken("no key in the JWKS matches the token's kid".into());
 
         let (claims, raw) = match self.verify(&m, &client, id_token, &nonce, token.access_token()) {
             Err(UnknownKey) => {
@@ -289,7 +287,7 @@ impl Provider for OidcProvider {
             other => other,
         }
         .map_err(|e| match e {
-            UnknownKey => unknown_key(),
+            UnknownKey => unknown_kid(),
             Invalid(p) => p,
         })?;
 
@@ -320,6 +318,10 @@ impl Provider for OidcProvider {
             _ => Some(BACKGROUND_RETRY),
         }
     }
+}
+
+fn unknown_kid() -> ProviderError {
+    ProviderError::InvalidIdToken("no key in the JWKS matches the token's kid".into())
 }
 
 /// Sorts a failed code exchange; the provider's body is never logged (it may hold a token).

@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use actix_identity::Identity;
 use actix_session::Session;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
@@ -91,10 +93,10 @@ async fn finish(
     db: &Db,
     settings: &Settings,
 ) -> Result<(Done, String), SignInError> {
-    let flow = take_checked_flow(req, session, provider)?;
-    let iss = query::single(req.query_string(), "iss");
-    provider.check_callback_issuer(http, iss.as_deref()).await?;
-    let code = query::single(req.query_string(), "code")
+    let (flow, mut params) = take_checked_flow(req, session, provider)?;
+    provider.check_callback_issuer(http, params.get("iss").map(String::as_str)).await?;
+    let code = params
+        .remove("code")
         .filter(|c| !c.is_empty() && c.len() <= MAX_CODE_LEN)
         .ok_or(SignInError::MalformedCallback)?;
 
@@ -119,11 +121,10 @@ async fn finish(
 
     let trust_email = provider.settings().trust_email;
     let link_by_email = settings.link_accounts_by_email;
-    let trusted: Vec<String> =
-        registry.iter().filter(|p| p.settings().trust_email).map(|p| p.settings().name.clone()).collect();
+    let providers = registry.clone();
     let outcome = db
         .run(move |conn| {
-            let is_trusted = |p: &str| trusted.iter().any(|t| t == p);
+            let is_trusted = |p: &str| providers.trusts_email(p);
             let from = Provenance { provider: &name, trust_email, is_trusted: &is_trusted, link_by_email };
             accounts::sign_in(conn, &from, &who)
         })
@@ -134,7 +135,11 @@ async fn finish(
 
 /// Takes this browser's pending flow for the callback's `state` (consuming it whatever
 /// happens next) and runs the checks that need no provider: provider, expiry, `error=`.
-fn take_checked_flow(req: &HttpRequest, session: &Session, provider: &dyn Provider) -> Result<AuthFlow, SignInError> {
+fn take_checked_flow(
+    req: &HttpRequest,
+    session: &Session,
+    provider: &dyn Provider,
+) -> Result<(AuthFlow, HashMap<String, String>), SignInError> {
     let params = query::parse(req.query_string()).map_err(|_| SignInError::MalformedCallback)?;
     let state = params.get("state").filter(|s| !s.is_empty()).ok_or(SignInError::MalformedCallback)?;
     let flow = match take_flow(session, state).map_err(|e| SignInError::Session(e.to_string()))? {
@@ -151,7 +156,7 @@ fn take_checked_flow(req: &HttpRequest, session: &Session, provider: &dyn Provid
         let code: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
         return Err(SignInError::Denied(code));
     }
-    Ok(flow)
+    Ok((flow, params))
 }
 
 fn outcome_name(outcome: SignIn) -> &'static str {

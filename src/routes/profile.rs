@@ -2,7 +2,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::login::logo;
 use super::{page_context, render_page, see_other};
-use crate::accounts::{self, AccountError};
+use crate::accounts;
 use crate::auth::{CurrentUser, require_same_origin};
 use crate::config::Settings;
 use crate::db::models::{Identity, SessionRow, UserId, now};
@@ -115,18 +115,9 @@ pub async fn unlink(
     require_same_origin(&req, &settings.public_url)?;
     let identity: i64 = req.match_info().get("id").and_then(|id| id.parse().ok()).ok_or(AppError::NotFound)?;
     let id = UserId(user.id);
-    match db.run(move |c| accounts::unlink(c, id, identity)).await {
-        Ok(()) => {
-            log::info!("identity unlinked user_id={id} identity_id={identity}");
-            Ok(see_other("/profile"))
-        }
-        Err(AccountError::LastIdentity) => {
-            Err(AppError::Conflict("This is your only way to sign in, so it cannot be unlinked."))
-        }
-        Err(AccountError::NoSuchIdentity) => Err(AppError::NotFound),
-        Err(AccountError::Db(e)) => Err(AppError::Db(e)),
-        Err(_) => Err(AppError::Internal("unexpected account error")),
-    }
+    db.run(move |c| accounts::unlink(c, id, identity)).await?;
+    log::info!("identity unlinked user_id={id} identity_id={identity}");
+    Ok(see_other("/profile"))
 }
 
 /// `GET /profile/delete`: asks before deleting the account.
@@ -145,10 +136,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, AppError> {
     require_same_origin(&req, &settings.public_url)?;
     let id = UserId(user.id);
-    db.run(move |c| accounts::delete_user(c, id)).await.map_err(|e| match e {
-        AccountError::Db(e) => AppError::Db(e),
-        _ => AppError::Internal("unexpected account error"),
-    })?;
+    db.run(move |c| accounts::delete_user(c, id)).await?;
     log::info!("account deleted user_id={id}");
     crate::session::end_session(&session);
     crate::session::set_flash(&session, "Your account has been deleted.");

@@ -84,8 +84,4 @@ impl Identity {
     pub fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<()> {
         diesel::delete(identities::table.find(id)).execute(conn).map(|_| ())
     }
-
-    pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
-        identities::table.count().get_result(conn)
-    }
 }

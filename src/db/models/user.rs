@@ -74,8 +74,4 @@ impl User {
     pub fn delete(conn: &mut AnyConnection, id: UserId) -> QueryResult<()> {
         diesel::delete(users::table.find(id.0)).execute(conn).map(|_| ())
     }
-
-    pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
-        users::table.count().get_result(conn)
-    }
 }
