@@ -59,12 +59,25 @@ impl ManageConnection for Manager {
         .map_err(r2d2::Error::ConnectionError)
     }
 
+    /// Runs at every checkout, so it must not cost a round trip: a PostgreSQL connection whose
+    /// server went away has a closed socket, which reading it without blocking reveals (the
+    /// first read takes the server's goodbye message, the second meets the end of the stream).
+    /// A SQLite file does not go away.
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+        if let AnyConnection::Postgresql(c) = conn {
+            for _ in 0..2 {
+                if let Some(Err(e)) = c.notifications_iter().next() {
+                    return Err(r2d2::Error::QueryError(e));
+                }
+            }
+        }
+        Ok(())
     }
 
-    fn has_broken(&self, _: &mut AnyConnection) -> bool {
-        false
+    /// A connection left inside a failed transaction is not reused.
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        std::thread::panicking()
+            || <AnyConnection as Connection>::TransactionManager::is_broken_transaction_manager(conn)
     }
 }
 
