@@ -5,6 +5,14 @@
 //! verified, this provider is trusted to verify emails, and the existing user's email was
 //! verified by a trusted provider too. Everything happens in one transaction, so a refused or
 //! failed sign-in writes nothing.
+//!
+//! Callers forget the user in this instance's [`AccountCache`] once a write commits; other
+//! instances hear of it through the database ([`changes`]).
+
+mod cache;
+pub mod changes;
+
+pub use cache::{Account, AccountCache};
 
 use crate::db::models::{Identity, NewIdentity, NewUser, User, UserId, now};
 use crate::db::{AnyConnection, DbError, write_tx};

@@ -79,6 +79,10 @@ pub struct Settings {
     pub database_url: DatabaseUrl,
     /// Connections in the pool (`DATABASE_POOL_SIZE`; default 10 on PostgreSQL, 4 on SQLite).
     pub database_pool_size: u32,
+    /// Signed-in users whose page data stays in memory (`ACCOUNT_CACHE_SIZE`; 0 turns it off).
+    pub account_cache_size: usize,
+    /// How long a cached user may be shown before it is read again (`ACCOUNT_CACHE_SECONDS`).
+    pub account_cache_ttl: Duration,
     pub bind_addr: String,
     /// External base URL without a trailing slash; redirect URIs are built from it.
     pub public_url: Url,
@@ -162,6 +166,8 @@ impl Settings {
         let database_url = parse_database_url(&mut r);
         let default_pool = if matches!(database_url, DatabaseUrl::Postgres(_)) { 10 } else { 4 };
         let database_pool_size = r.number("DATABASE_POOL_SIZE", default_pool, 1, 1000);
+        let account_cache_size = r.number("ACCOUNT_CACHE_SIZE", 10_000usize, 0, 10_000_000);
+        let account_cache_ttl = Duration::from_secs(r.number("ACCOUNT_CACHE_SECONDS", 60u64, 0, 86_400));
         let bind_addr = r.get("BIND_ADDR").unwrap_or("127.0.0.1:8080").to_string();
         if bind_addr.parse::<std::net::SocketAddr>().is_err() && !bind_addr.contains(':') {
             r.problem(format!("BIND_ADDR={bind_addr:?} must be HOST:PORT, e.g. 127.0.0.1:8080"));
@@ -191,6 +197,8 @@ impl Settings {
         Ok(Settings {
             database_url,
             database_pool_size,
+            account_cache_size,
+            account_cache_ttl,
             bind_addr,
             public_url: public_url.expect("a missing PUBLIC_URL is recorded as a problem"),
             session_key: session_key.expect("a missing SESSION_KEY is recorded as a problem"),

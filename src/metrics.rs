@@ -46,7 +46,8 @@ impl Metrics {
     }
 
     /// The text exposition format (version 0.0.4).
-    pub fn render(&self, active_sessions: Option<i64>) -> String {
+    /// `accounts`: the account cache's (entries, hits, misses).
+    pub fn render(&self, active_sessions: Option<i64>, accounts: (usize, u64, u64)) -> String {
         let mut out = String::new();
         out.push_str("# HELP gatehouse_sign_ins_total Completed callbacks by provider and outcome.\n");
         out.push_str("# TYPE gatehouse_sign_ins_total counter\n");
@@ -72,6 +73,16 @@ impl Metrics {
             out.push_str("# TYPE gatehouse_active_sessions gauge\n");
             let _ = writeln!(out, "gatehouse_active_sessions {n}");
         }
+        let (entries, hits, misses) = accounts;
+        out.push_str("# HELP gatehouse_account_cache_entries Signed-in users held in memory.\n");
+        out.push_str("# TYPE gatehouse_account_cache_entries gauge\n");
+        let _ = writeln!(out, "gatehouse_account_cache_entries {entries}");
+        out.push_str(
+            "# HELP gatehouse_account_cache_lookups_total Signed-in user lookups, by whether memory had them.\n",
+        );
+        out.push_str("# TYPE gatehouse_account_cache_lookups_total counter\n");
+        let _ = writeln!(out, "gatehouse_account_cache_lookups_total{{result=\"hit\"}} {hits}");
+        let _ = writeln!(out, "gatehouse_account_cache_lookups_total{{result=\"miss\"}} {misses}");
         out
     }
 }
@@ -86,12 +97,13 @@ mod tests {
         m.provider_error("google", "timeout");
         m.observe_callback(0.03);
         m.observe_callback(3.0);
-        let text = m.render(Some(7));
+        let text = m.render(Some(7), (3, 10, 2));
         assert!(text.contains("gatehouse_sign_ins_total{provider=\"github\",outcome=\"created\"} 2"));
         assert!(text.contains("gatehouse_provider_errors_total{provider=\"google\",kind=\"timeout\"} 1"));
         assert!(text.contains("gatehouse_callback_seconds_bucket{le=\"0.05\"} 1"));
         assert!(text.contains("gatehouse_callback_seconds_bucket{le=\"10\"} 2"));
         assert!(text.contains("gatehouse_callback_seconds_count 2"));
         assert!(text.contains("gatehouse_active_sessions 7"));
+        assert!(text.contains("gatehouse_account_cache_lookups_total{result=\"hit\"} 10"));
     }
 }

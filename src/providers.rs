@@ -127,6 +127,21 @@ impl Registry {
         self.get(name).is_some_and(|p| p.settings().trust_email)
     }
 
+    /// Which providers are ready to sign in, one bit each in `OAUTH_PROVIDERS` order: the one
+    /// input besides the account that a memoized page depends on. `None` beyond 64 providers.
+    pub fn ready_mask(&self) -> Option<u64> {
+        if self.providers.len() > 64 {
+            return None;
+        }
+        Some(
+            self.providers
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.availability() == Availability::Ready)
+                .fold(0, |mask, (i, _)| mask | 1 << i),
+        )
+    }
+
     pub fn label(&self, name: &str) -> String {
         self.get(name).map_or_else(|| name.to_string(), |p| p.settings().label.clone())
     }

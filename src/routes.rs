@@ -7,11 +7,13 @@ mod callback;
 mod health;
 mod home;
 pub(crate) mod login;
+pub use login::LoginPages;
 mod logout;
 mod profile;
 pub(crate) mod query;
 
 use actix_web::middleware::from_fn;
+use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use tera::Context;
 
@@ -64,18 +66,28 @@ pub(crate) fn page_context(user: Option<&User>) -> Context {
     ctx
 }
 
-pub(crate) fn html(status: actix_web::http::StatusCode, body: String) -> HttpResponse {
+pub(crate) fn html(
+    status: actix_web::http::StatusCode,
+    body: impl actix_web::body::MessageBody + 'static,
+) -> HttpResponse {
     HttpResponse::build(status).content_type(actix_web::http::header::ContentType::html()).body(body)
 }
 
 /// Renders a page or answers with the error page (a template bug must not leak details).
 pub(crate) fn render_page(name: &str, ctx: &Context) -> HttpResponse {
-    match crate::templates::render(name, ctx) {
-        Ok(body) => html(actix_web::http::StatusCode::OK, body),
-        Err(why) => {
-            log::error!("cannot render {name}: {why}");
-            actix_web::ResponseError::error_response(&AppError::Internal("template failed"))
-        }
+    page_response(render_body(name, ctx))
+}
+
+/// A page's HTML, or `None` after logging why it failed.
+pub(crate) fn render_body(name: &str, ctx: &Context) -> Option<Bytes> {
+    crate::templates::render(name, ctx).map(Bytes::from).map_err(|why| log::error!("cannot render {name}: {why}")).ok()
+}
+
+/// 200 with the page, or the error page when rendering failed.
+pub(crate) fn page_response(body: Option<Bytes>) -> HttpResponse {
+    match body {
+        Some(body) => html(actix_web::http::StatusCode::OK, body),
+        None => actix_web::ResponseError::error_response(&AppError::Internal("template failed")),
     }
 }
 

@@ -1,5 +1,6 @@
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_identity::IdentityExt;
 use actix_web::body::MessageBody;
@@ -7,18 +8,20 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, ResponseError, web};
 
+use crate::accounts::{Account, AccountCache};
 use crate::db::Db;
-use crate::db::models::{User, UserId};
+use crate::db::models::UserId;
 use crate::error::AppError;
 
 /// Put into request extensions by [`super::attach_identity`] when the session names a user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SignedIn(pub UserId);
 
-/// The signed-in user, loaded from the database: the guard for a handler. Signed out, the
-/// request ends as [`AppError::Unauthenticated`] (pages: redirect to `/login?next=…`;
-/// `/api`: 401 JSON). A session whose user no longer exists is signed out.
-pub struct CurrentUser(pub User);
+/// The signed-in user with their identities (from the [`AccountCache`], else the database):
+/// the guard for a handler. Signed out, the request ends as [`AppError::Unauthenticated`]
+/// (pages: redirect to `/login?next=…`; `/api`: 401 JSON). A session whose user no longer
+/// exists is signed out.
+pub struct CurrentUser(pub Arc<Account>);
 
 /// Middleware form of the guard, for whole scopes.
 pub async fn require_login(
@@ -59,8 +62,9 @@ impl FromRequest for CurrentUser {
         Box::pin(async move {
             let SignedIn(id) = req.extensions().get::<SignedIn>().copied().ok_or_else(|| unauthenticated(&req))?;
             let db = req.app_data::<web::Data<Db>>().ok_or(AppError::Internal("no database in app data"))?;
-            match db.run(move |c| User::find(c, id).map_err(crate::db::DbError::from)).await? {
-                Some(user) => Ok(CurrentUser(user)),
+            let cache = req.app_data::<web::Data<AccountCache>>().ok_or(AppError::Internal("no account cache"))?;
+            match cache.account(db, id).await? {
+                Some(account) => Ok(CurrentUser(account)),
                 None => {
                     if let Ok(identity) = req.get_identity() {
                         identity.logout();

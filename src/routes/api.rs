@@ -1,46 +1,54 @@
-use actix_web::{HttpResponse, web};
+use actix_web::HttpResponse;
+use actix_web::http::header::ContentType;
+use actix_web::web::Bytes;
 use serde::Serialize;
 
+use crate::accounts::Account;
 use crate::auth::CurrentUser;
-use crate::db::models::{Identity, UserId};
-use crate::db::{Db, DbError};
 use crate::error::{ApiError, AppError};
 
 #[derive(Serialize)]
-struct Me {
+struct Me<'a> {
     id: i64,
-    name: String,
-    email: Option<String>,
-    avatar_url: Option<String>,
-    identities: Vec<LinkedIdentity>,
+    name: &'a str,
+    email: Option<&'a str>,
+    avatar_url: Option<&'a str>,
+    identities: Vec<LinkedIdentity<'a>>,
 }
 
 #[derive(Serialize)]
-struct LinkedIdentity {
-    provider: String,
-    subject: String,
-    email: Option<String>,
+struct LinkedIdentity<'a> {
+    provider: &'a str,
+    subject: &'a str,
+    email: Option<&'a str>,
     email_verified: bool,
 }
 
 /// `GET /api/me`: the signed-in user as JSON; signed out, 401 JSON (never a redirect).
-pub async fn me(user: Result<CurrentUser, AppError>, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
-    let CurrentUser(user) = user?;
-    let id = UserId(user.id);
-    let identities = db.run(move |c| Identity::for_user(c, id).map_err(DbError::from)).await.map_err(AppError::from)?;
-    Ok(HttpResponse::Ok().json(Me {
+pub async fn me(user: Result<CurrentUser, AppError>) -> Result<HttpResponse, ApiError> {
+    let CurrentUser(account) = user?;
+    // Serialized once per account snapshot.
+    let body = account.rendered("api/me", 0, || serde_json::to_vec(&describe(&account)).ok().map(Bytes::from));
+    let body = body.ok_or(AppError::Internal("cannot serialize /api/me"))?;
+    Ok(HttpResponse::Ok().content_type(ContentType::json()).body(body))
+}
+
+fn describe(account: &Account) -> Me<'_> {
+    let user = &account.user;
+    Me {
         id: user.id,
-        name: user.name,
-        email: user.email,
-        avatar_url: user.avatar_url,
-        identities: identities
-            .into_iter()
+        name: &user.name,
+        email: user.email.as_deref(),
+        avatar_url: user.avatar_url.as_deref(),
+        identities: account
+            .identities
+            .iter()
             .map(|i| LinkedIdentity {
-                provider: i.provider,
-                subject: i.subject,
-                email: i.email,
+                provider: &i.provider,
+                subject: &i.subject,
+                email: i.email.as_deref(),
                 email_verified: i.email_verified,
             })
             .collect(),
-    }))
+    }
 }

@@ -6,7 +6,7 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 
 use super::login::render_login;
 use super::{query, see_other};
-use crate::accounts::{self, Provenance, SignIn};
+use crate::accounts::{self, AccountCache, Provenance, SignIn};
 use crate::auth::SignedIn;
 use crate::auth::next::safe_next;
 use crate::config::Settings;
@@ -21,7 +21,14 @@ use crate::session::{Taken, clear_flows, take_flow};
 const MAX_CODE_LEN: usize = 2048;
 
 /// The shared state the callback uses (one extractor, to keep the handler's arguments few).
-type Shared = (web::Data<Registry>, web::Data<HttpClient>, web::Data<Db>, web::Data<Settings>, web::Data<Metrics>);
+type Shared = (
+    web::Data<Registry>,
+    web::Data<HttpClient>,
+    web::Data<Db>,
+    web::Data<Settings>,
+    web::Data<Metrics>,
+    web::Data<AccountCache>,
+);
 
 /// What a completed callback did.
 enum Done {
@@ -30,12 +37,21 @@ enum Done {
     Linked(UserId),
 }
 
+impl Done {
+    fn user(&self) -> UserId {
+        match self {
+            Done::SignedIn(outcome) => outcome.user_id(),
+            Done::Linked(user) => *user,
+        }
+    }
+}
+
 /// `GET /callback/{provider}`: finishes the flow. Every cheap local check (provider, state,
 /// expiry, `error`) runs before any call to the provider. On success the session is renewed
 /// and the browser goes to the flow's `next`; on failure nobody is signed in, nothing is
 /// written, and the page says why.
 pub async fn callback(req: HttpRequest, session: Session, signed_in: Option<SignedIn>, ctx: Shared) -> HttpResponse {
-    let (registry, http, db, settings, metrics) = ctx;
+    let (registry, http, db, settings, metrics, cache) = ctx;
     let name = req.match_info().get("provider").unwrap_or_default();
     let Some(provider) = registry.get(name) else {
         return AppError::NotFound.error_response();
@@ -44,6 +60,10 @@ pub async fn callback(req: HttpRequest, session: Session, signed_in: Option<Sign
     let started = std::time::Instant::now();
     let result = finish(&req, &session, signed_in, provider.as_ref(), &registry, &http, &db, &settings).await;
     metrics.observe_callback(started.elapsed().as_secs_f64());
+    if let Ok((done, _)) = &result {
+        // The sign-in refreshed the profile, or a link added an identity.
+        cache.forget(done.user());
+    }
     match &result {
         Ok((Done::SignedIn(outcome), _)) => metrics.sign_in(name, outcome_name(*outcome)),
         Ok((Done::Linked(_), _)) => metrics.sign_in(name, "linked_account"),

@@ -1,5 +1,6 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use crate::accounts::AccountCache;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::AppError;
@@ -27,6 +28,7 @@ pub async fn metrics(
     req: HttpRequest,
     metrics: web::Data<Metrics>,
     store: web::Data<AnyStore>,
+    accounts: web::Data<AccountCache>,
     settings: web::Data<Settings>,
 ) -> Result<HttpResponse, AppError> {
     let peer = req.peer_addr().map(|a| a.ip());
@@ -35,5 +37,5 @@ pub async fn metrics(
     }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render(store.count_active().await)))
+        .body(metrics.render(store.count_active().await, accounts.stats())))
 }

@@ -62,7 +62,10 @@ async fn case_41_a_deleted_user_is_signed_out_on_the_next_request() {
     let rig = rig(Backend::Sqlite).await;
     let (browser, _) = rig.attempt().await;
     assert!(browser.me().await.is_ok());
+    // Deleted behind the app's back (an admin with SQL): the account cache hears of it within
+    // one poll of the database (50 ms); deletion through the app is immediate (account_cache.rs).
     rig.app.db.execute("DELETE FROM users");
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(browser.me().await, Err(401));
     assert_eq!(location(&browser.get("/profile").await), "/login?next=%2Fprofile");
 }

@@ -1,0 +1,173 @@
+//! Signed-in pages read their user from memory, and every change to the account shows at once:
+//! in every browser, on this instance and (PostgreSQL) on the others.
+
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+use crate::on_both_backends;
+
+/// The account cache's hit and miss counters from /metrics.
+async fn lookups(app: &TestApp) -> (u64, u64) {
+    let text = app.new_browser().get("/metrics").await.text().await.unwrap();
+    let count = |result: &str| {
+        let prefix = format!("gatehouse_account_cache_lookups_total{{result=\"{result}\"}} ");
+        text.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|n| n.parse().ok()).expect("counter in /metrics")
+    };
+    (count("hit"), count("miss"))
+}
+
+/// Polls `check` until it holds or `within` passes; returns how long it took.
+async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+fn renamed(name: &str) -> GithubAccount {
+    GithubAccount { name: Some(name.into()), ..GithubAccount::octocat() }
+}
+
+on_both_backends! {
+    async fn signed_in_requests_do_not_read_the_database_again(backend: Backend) {
+        let github = GithubStandIn::start();
+        let app = spawn_app(AppOptions::new(backend).github("github", &github)).await;
+        app.sign_in_github(&app.browser, "github").await;
+        // The sign-in's own write comes back from the database as a change: let it arrive.
+        actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+        let first = app.browser.me().await.unwrap();
+        let (hits, misses) = lookups(&app).await;
+        for _ in 0..20 {
+            assert_eq!(app.browser.me().await.unwrap(), first);
+        }
+        assert_eq!(app.browser.get("/profile").await.status(), 200);
+        assert_eq!(lookups(&app).await, (hits + 21, misses));
+    }
+
+    async fn a_returning_sign_in_refreshes_every_browser(backend: Backend) {
+        let github = GithubStandIn::start();
+        let app = spawn_app(AppOptions::new(backend).github("github", &github)).await;
+        let (a, b) = (app.new_browser(), app.new_browser());
+        app.sign_in_github(&a, "github").await;
+        app.sign_in_github(&b, "github").await;
+        assert_eq!(b.me().await.unwrap()["name"], "octocat", "b has the user cached");
+
+        github.sign_in_as(renamed("Mona Lisa Octocat"));
+        // A new browser: signed in, `a` would link instead of signing in again.
+        app.sign_in_github(&app.new_browser(), "github").await;
+        assert_eq!(b.me().await.unwrap()["name"], "Mona Lisa Octocat");
+        assert!(b.get("/profile").await.text().await.unwrap().contains("Mona Lisa Octocat"));
+    }
+
+    async fn deleting_the_account_signs_out_every_browser(backend: Backend) {
+        let github = GithubStandIn::start();
+        let app = spawn_app(AppOptions::new(backend).github("github", &github)).await;
+        let (a, b) = (app.new_browser(), app.new_browser());
+        app.sign_in_github(&a, "github").await;
+        app.sign_in_github(&b, "github").await;
+        assert!(b.me().await.is_ok(), "b has the user cached");
+
+        assert_eq!(a.post("/profile/delete").await.status(), 303);
+        assert_eq!(b.me().await, Err(401));
+        assert_eq!(location(&b.get("/profile").await), "/login?next=%2Fprofile");
+    }
+
+    async fn linking_and_unlinking_show_in_every_browser(backend: Backend) {
+        let github = GithubStandIn::start();
+        let app = spawn_app(AppOptions::new(backend).github("github", &github).oidc("corp")).await;
+        let (a, b) = (app.new_browser(), app.new_browser());
+        app.sign_in_github(&a, "github").await;
+        app.sign_in_github(&b, "github").await;
+        let providers = |me: serde_json::Value| -> Vec<String> {
+            me["identities"].as_array().unwrap().iter().map(|i| i["provider"].as_str().unwrap().to_string()).collect()
+        };
+        assert_eq!(providers(b.me().await.unwrap()), ["github"]);
+
+        let callback = app.oidc_callback_url(&a, "corp", "/profile", AtProvider::LogIn("second")).await;
+        assert_eq!(a.get(&callback).await.status(), 303);
+        assert_eq!(providers(b.me().await.unwrap()), ["github", "corp"]);
+
+        let github_identity = app.db.identity_ids(b.me().await.unwrap()["id"].as_i64().unwrap())[0];
+        assert_eq!(a.post(&format!("/profile/identities/{github_identity}/unlink")).await.status(), 303);
+        assert_eq!(providers(b.me().await.unwrap()), ["corp"]);
+    }
+}
+
+#[actix_web::test]
+async fn other_instances_hear_of_changes_through_postgres_at_once() {
+    let github = GithubStandIn::start();
+    // A cache lifetime far beyond the test: only the notification can refresh instance B.
+    let a =
+        spawn_app(AppOptions::new(Backend::Postgres).github("github", &github).var("ACCOUNT_CACHE_SECONDS", "3600"))
+            .await;
+    let b = a.start_sibling().await;
+    let on_b = Browser::new(&b);
+    a.sign_in_github(&a.browser, "github").await;
+    a.sign_in_github(&on_b, "github").await;
+    assert_eq!(on_b.me().await.unwrap()["name"], "octocat", "B has the user cached");
+
+    github.sign_in_as(renamed("Renamed on A"));
+    a.sign_in_github(&a.new_browser(), "github").await;
+    let took =
+        eventually(Duration::from_secs(3), async || on_b.me().await.is_ok_and(|me| me["name"] == "Renamed on A")).await;
+    assert!(took.is_some(), "B never saw the new name");
+
+    assert_eq!(a.browser.post("/profile/delete").await.status(), 303);
+    let took = eventually(Duration::from_secs(3), async || on_b.me().await == Err(401)).await;
+    assert!(took.is_some(), "B still serves a deleted user");
+}
+
+#[actix_web::test]
+async fn instances_on_one_sqlite_file_see_each_others_changes() {
+    // SQLite has no notifications: each instance watches the file's data_version instead.
+    let github = GithubStandIn::start();
+    let a = spawn_app(AppOptions::new(Backend::Sqlite).github("github", &github).var("ACCOUNT_CACHE_SECONDS", "3600"))
+        .await;
+    let b = a.start_sibling().await;
+    let on_b = Browser::new(&b);
+    a.sign_in_github(&a.browser, "github").await;
+    a.sign_in_github(&on_b, "github").await;
+    assert!(on_b.me().await.is_ok(), "B has the user cached");
+
+    assert_eq!(a.browser.post("/profile/delete").await.status(), 303);
+    let took = eventually(Duration::from_secs(3), async || on_b.me().await == Err(401)).await;
+    assert!(took.is_some(), "B still serves a deleted user");
+}
+
+on_both_backends! {
+    async fn changes_made_by_hand_in_the_database_show_at_once(backend: Backend) {
+        let github = GithubStandIn::start();
+        let app = spawn_app(AppOptions::new(backend).github("github", &github).var("ACCOUNT_CACHE_SECONDS", "3600")).await;
+        app.sign_in_github(&app.browser, "github").await;
+        assert_eq!(app.browser.me().await.unwrap()["name"], "octocat", "cached");
+
+        app.db.execute("UPDATE users SET name = 'Renamed by an admin'");
+        let seen = eventually(Duration::from_secs(3), async || {
+            app.browser.me().await.is_ok_and(|me| me["name"] == "Renamed by an admin")
+        })
+        .await;
+        assert!(seen.is_some(), "the admin's rename never showed");
+
+        app.db.execute("DELETE FROM users");
+        let seen = eventually(Duration::from_secs(3), async || app.browser.me().await == Err(401)).await;
+        assert!(seen.is_some(), "a user deleted by hand is still served");
+    }
+}
+
+#[actix_web::test]
+async fn the_cache_can_be_turned_off() {
+    let github = GithubStandIn::start();
+    let app =
+        spawn_app(AppOptions::new(Backend::Sqlite).github("github", &github).var("ACCOUNT_CACHE_SIZE", "0")).await;
+    app.sign_in_github(&app.browser, "github").await;
+    for _ in 0..5 {
+        assert!(app.browser.me().await.is_ok());
+    }
+    let (hits, misses) = lookups(&app).await;
+    assert_eq!(hits, 0);
+    assert!(misses >= 5);
+}
