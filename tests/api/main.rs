@@ -12,6 +12,7 @@ mod scripted_op;
 
 mod helpers;
 
+mod account_cache;
 mod conformance;
 mod github;
 mod id_token;
@@ -23,5 +24,6 @@ mod restart;
 mod scale_out;
 pub mod security;
 mod session_stores;
+mod shutdown;
 mod state;
 mod unavailable;

@@ -85,6 +85,8 @@ pub struct Plan {
     pub pkce_unchecked: bool,
     /// The issuer the discovery document claims, when it should lie.
     pub discovery_issuer: Option<String>,
+    /// Wait this long before answering the token request (then answer as planned).
+    pub token_delay: Option<Duration>,
 }
 
 impl Default for Plan {
@@ -101,6 +103,7 @@ impl Default for Plan {
             iss_parameter: false,
             pkce_unchecked: false,
             discovery_issuer: None,
+            token_delay: None,
         }
     }
 }
@@ -344,12 +347,15 @@ async fn authorize(req: HttpRequest, state: Shared, q: web::Query<HashMap<String
 async fn token(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpResponse {
     let form: HashMap<String, String> =
         url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    let script = {
+    let (script, delay) = {
         let mut s = state.lock().unwrap();
         record(&mut s, &req, String::from_utf8_lossy(&body).into_owned());
         s.calls.token += 1;
-        s.script
+        (s.script, s.plan.token_delay)
     };
+    if let Some(delay) = delay {
+        actix_web::rt::time::sleep(delay).await;
+    }
     match script {
         Script::TokenSlow => {
             actix_web::rt::time::sleep(Duration::from_secs(30)).await;
