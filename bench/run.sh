@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The benchmark: gatehouse (release build, PostgreSQL) against raw actix-web /hello, measured in
-# one run on this machine, reported as ratios. Signs in once through the local OpenID Provider
-# (npm oidc-provider) to get a real session cookie, then drives load with wrk.
+# one run on this machine, reported as ratios. Signs users in through the local OpenID Provider
+# (npm oidc-provider) for real session cookies, then drives load with wrk, a different user's
+# cookie on every request. Also measures CPU per completed sign-in, RSS, start-up time, and
+# /api/me latency with 1,000 and with 1,000,000 users in the database.
 #
-#   bench/run.sh            full run (10 s per path), writes bench/RESULTS.md
-#   bench/run.sh --smoke    1 s per path: checks that the benchmark works, not its figures
+#   bench/run.sh            full run (10 s per path, 1,000 signed-in users), writes bench/RESULTS.md
+#   bench/run.sh --smoke    1 s per path, 20 users, 10,000 in the scale step: checks that the
+#                           benchmark works, not its figures
 #
 # Needs PostgreSQL (BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test) and Redis
 # (BENCH_REDIS_URL, default redis://127.0.0.1:6379); everything stays on 127.0.0.1.
@@ -12,10 +15,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SMOKE=0; [ "${1:-}" = "--smoke" ] && SMOKE=1
-DURATION=10s; [ "$SMOKE" = 1 ] && DURATION=1s
+DURATION=10s; USERS=1000; SCALE_USERS=1000000
+[ "$SMOKE" = 1 ] && { DURATION=1s; USERS=20; SCALE_USERS=10000; }
 CONNECTIONS=64
 PG_ADMIN="${BENCH_POSTGRES_URL:-${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}}"
 REDIS_URL="${BENCH_REDIS_URL:-${TEST_REDIS_URL:-redis://127.0.0.1:6379}}"
+# GATEHOUSE_BIN: measure another build (e.g. the previous commit's) against the same ceiling.
+BIN="${GATEHOUSE_BIN:-target/release/gatehouse}"
 SESSION_KEY=$(head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
 say() { printf '==> %s\n' "$*" >&2; }
@@ -59,11 +65,11 @@ wait_http "http://127.0.0.1:$HELLO_PORT/hello"
 start_gatehouse() {
   local store=$1 db=$2 t0 t1
   t0=$(date +%s%N)
-  env -i PATH="$PATH" DATABASE_URL="$db" BIND_ADDR="127.0.0.1:$GH_PORT" PUBLIC_URL="$GH" SESSION_KEY="$SESSION_KEY" \
+  env -i PATH="$PATH" ${EXTRA_ENV:-} DATABASE_URL="$db" BIND_ADDR="127.0.0.1:$GH_PORT" PUBLIC_URL="$GH" SESSION_KEY="$SESSION_KEY" \
     SESSION_STORE="$store" REDIS_URL="$REDIS_URL" RATE_LIMIT_PER_MINUTE=0 RUST_LOG=warn \
     OAUTH_PROVIDERS=op OAUTH_OP_KIND=oidc OAUTH_OP_ISSUER="http://127.0.0.1:$OP_PORT" \
     OAUTH_OP_CLIENT_ID=bench OAUTH_OP_CLIENT_SECRET=bench-secret-0123456789 \
-    target/release/gatehouse >"$WORK/gatehouse.log" 2>&1 &
+    "$BIN" >"$WORK/gatehouse.log" 2>&1 &
   local pid=$!
   for _ in $(seq 400); do curl -fs -o /dev/null "$GH/healthz" && break; sleep 0.005; done
   t1=$(date +%s%N)
@@ -71,22 +77,46 @@ start_gatehouse() {
 }
 stop() { kill "$1" 2>/dev/null || { echo "bench: gatehouse had exited; its log:" >&2; cat "$WORK/gatehouse.log" >&2; exit 1; }; wait "$1" 2>/dev/null || true; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# CPU seconds (user + system) a process has used so far, and of its reaped children.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13 + $14 + $15) / hz }' "/proc/$1/stat"; }
+# PostgreSQL's processes: the postmaster (the checkpointer's parent) and its children.
+pg_pids() {
+  local aux pm
+  aux=$(psql "$DATABASE_URL" -Atqc "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")
+  pm=$(awk '{ sub(/^.*\) /, ""); print $2 }' "/proc/$aux/stat")
+  echo "$pm $(cat /proc/"$pm"/task/*/children 2>/dev/null | tr '\n' ' ')"
+}
+# PostgreSQL's own CPU over PG_PIDS (reaped backends count through the postmaster).
+pg_cpu_s() {
+  local total=0 p
+  for p in $PG_PIDS; do total=$(python3 -c "print($total + $(cpu_s "$p" 2>/dev/null || echo 0))"); done
+  echo "$total"
+}
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 
-# wrk, printing "REQ_PER_SEC P99_MS".
+# wrk, printing "REQ_PER_SEC P99_MS P50_MS"; with a cookie file, each request is another user's.
 load() {
-  local url=$1; shift
-  wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" | awk '
+  local url=$1 cookies=${2:-}
+  local args=(-t2 -c"$CONNECTIONS" -d"$DURATION" --latency)
+  [ -n "$cookies" ] && args+=(-s bench/rotate_cookies.lua)
+  args+=("$url")
+  [ -n "$cookies" ] && args+=(-- "$cookies")
+  # Full runs warm each path up first (connections, caches, allocator) and measure after.
+  [ "$SMOKE" = 1 ] || wrk "${args[@]/#-d$DURATION/-d2s}" >/dev/null
+  wrk "${args[@]}" | tee -a "$WORK/wrk.log" | awk '
+    function ms(v) { if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 } if (v ~ /ms$/) { sub(/ms$/, "", v); return v } sub(/s$/, "", v); return v * 1000 }
     /Requests\/sec/ { rps = $2 }
-    /^ +99%/ { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } p99 = v }
-    END { printf "%.0f %.2f\n", rps, p99 }'
+    /^ +50%/ { p50 = ms($2) }
+    /^ +99%/ { p99 = ms($2) }
+    /Non-2xx/ { bad = $NF }
+    END { if (bad > 0) { print "bench: " bad " answers were not 2xx/3xx" > "/dev/stderr"; exit 1 } printf "%.0f %.2f %.2f\n", rps, p99, p50 }'
 }
 
 ROWS=()
 row() { ROWS+=("$1|$2|$3|$4"); }
 
 say "ceiling: actix-web /hello"
-read -r HELLO_RPS HELLO_P99 < <(load "http://127.0.0.1:$HELLO_PORT/hello")
+read -r HELLO_RPS HELLO_P99 _ < <(load "http://127.0.0.1:$HELLO_PORT/hello")
 row "actix-web /hello (ceiling)" "$HELLO_RPS" "$HELLO_P99" "-"
 
 read -r PID SQLITE_START < <(start_gatehouse cookie "sqlite://$WORK/bench.db"); stop "$PID"
@@ -95,21 +125,66 @@ read -r PID PG_START < <(start_gatehouse cookie "$DATABASE_URL"); stop "$PID"
 for store in cookie redis database; do
   read -r PID _ < <(start_gatehouse "$store" "$DATABASE_URL")
   IDLE_KB=$(rss_kb "$PID")
-  COOKIE=$(python3 bench/signin.py "$GH" op "bench-user")
-  say "store=$store: signed in; loading"
-  read -r RPS P99 < <(load "$GH/profile" -H "Cookie: $COOKIE")
+  say "store=$store: signing in $USERS users"
+  COOKIES="$WORK/cookies-$store.txt"
+  if [ "$store" = cookie ]; then
+    # CPU per completed sign-in: authorize + callback (token request, ID-token check, user upsert).
+    # A few sign-ins first, so the pool's PostgreSQL backends exist when counting starts.
+    python3 bench/signin.py "$GH" op warmup 5 >/dev/null
+    PG_PIDS=$(pg_pids)
+    C0=$(cpu_s "$PID"); P0=$(pg_cpu_s); T0=$(date +%s%N)
+    python3 bench/signin.py "$GH" op user "$USERS" >"$COOKIES"
+    C1=$(cpu_s "$PID"); P1=$(pg_cpu_s); T1=$(date +%s%N)
+    SIGNIN_US=$(python3 -c "print(round(($C1 - $C0) * 1e6 / $USERS))")
+    SIGNIN_PG_US=$(python3 -c "print(round(($P1 - $P0) * 1e6 / $USERS))")
+    SIGNIN_WALL_MS=$(( (T1 - T0) / 1000000 / USERS ))
+    # The authorize half alone, for the split.
+    C0=$(cpu_s "$PID")
+    AUTH_REQS=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" "$GH/authorize/op" | awk '/requests in/ {print $1}')
+    C1=$(cpu_s "$PID")
+    AUTHORIZE_US=$(python3 -c "print(round(($C1 - $C0) * 1e6 / $AUTH_REQS))")
+  else
+    python3 bench/signin.py "$GH" op user "$USERS" >"$COOKIES"
+  fi
+  [ "$(grep -c . "$COOKIES")" -eq "$USERS" ] || { echo "bench: sign-ins failed" >&2; exit 1; }
+  say "store=$store: loading"
+  read -r RPS P99 _ < <(load "$GH/profile" "$COOKIES")
   row "GET /profile, signed in ($store store)" "$RPS" "$P99" "$(hwm_kb "$PID")"
-  read -r RPS P99 < <(load "$GH/api/me" -H "Cookie: $COOKIE")
+  read -r RPS P99 _ < <(load "$GH/api/me" "$COOKIES")
   row "GET /api/me, signed in ($store store)" "$RPS" "$P99" "$(hwm_kb "$PID")"
   if [ "$store" = cookie ]; then
-    read -r RPS P99 < <(load "$GH/login")
+    read -r RPS P99 _ < <(load "$GH/login")
     row "GET /login" "$RPS" "$P99" "$(hwm_kb "$PID")"
-    read -r RPS P99 < <(load "$GH/profile")
+    read -r RPS P99 _ < <(load "$GH/profile")
     row "GET /profile, signed out (redirect)" "$RPS" "$P99" "$(hwm_kb "$PID")"
     COOKIE_IDLE_KB=$IDLE_KB; COOKIE_HWM_KB=$(hwm_kb "$PID")
   fi
   stop "$PID"
 done
+
+# /api/me latency as the users table grows: 1,000 users, then 1,000,000 (cookie store), with the
+# account cache on (the default) and off (every request reads the database by primary key).
+say "scale: /api/me with $USERS and then $SCALE_USERS users"
+SCALE=()
+scale_row() {
+  local users=$1 cache
+  for cache in on off; do
+    local extra=""; [ "$cache" = off ] && extra="ACCOUNT_CACHE_SIZE=0"
+    read -r PID _ < <(EXTRA_ENV=$extra start_gatehouse cookie "$DATABASE_URL")
+    read -r RPS P99 P50 < <(load "$GH/api/me" "$WORK/cookies-cookie.txt")
+    SCALE+=("$users|$cache|$RPS|$P50|$P99")
+    stop "$PID"
+  done
+}
+scale_row "$(psql "$DATABASE_URL" -Atqc 'SELECT count(*) FROM users')"
+# Seeded rows skip the change-notification triggers (session_replication_role), as a bulk import would.
+psql "$DATABASE_URL" -q -c "SET session_replication_role = replica;
+  INSERT INTO users (name, email, created_at, updated_at)
+    SELECT 'Seeded ' || i, 'seeded' || i || '@example.test', now(), now() FROM generate_series(1, $SCALE_USERS - $USERS) i;
+  INSERT INTO identities (user_id, provider, subject, email, email_verified, created_at, updated_at)
+    SELECT id, 'op', 'seeded-' || id, email, true, now(), now() FROM users WHERE name LIKE 'Seeded %';" \
+  -c "VACUUM ANALYZE users" -c "VACUUM ANALYZE identities" >/dev/null
+scale_row "$(psql "$DATABASE_URL" -Atqc 'SELECT count(*) FROM users')"
 
 TABLE=$(
   echo "| path | req/s | ratio to /hello | p99 ms | p99 / ceiling p99 | peak RSS MiB |"
@@ -124,24 +199,44 @@ print(f"| {name} | {float(rps):,.0f} | {float(rps) / float(hello):.0%} | {float(
 PY
   done
 )
+SCALE_TABLE=$(
+  echo "| users in the database | account cache | /api/me req/s | p50 ms | p99 ms |"
+  echo "|---:|---|---:|---:|---:|"
+  for r in "${SCALE[@]}"; do
+    IFS='|' read -r users cache rps p50 p99 <<<"$r"
+    printf '| %s | %s | %s | %s | %s |\n' "$users" "$cache" "$rps" "$p50" "$p99"
+  done
+)
 SUMMARY="start-up to ready: SQLite ${SQLITE_START} ms, PostgreSQL ${PG_START} ms; RSS idle $((COOKIE_IDLE_KB / 1024)) MiB, peak under load $((COOKIE_HWM_KB / 1024)) MiB (cookie store)"
+SIGNIN="CPU per completed sign-in ($USERS sign-ins through the local OpenID Provider): gatehouse ${SIGNIN_US} µs, of which /authorize ${AUTHORIZE_US} µs and /callback (token request, ID-token check, user upsert, session renewal) $((SIGNIN_US - AUTHORIZE_US)) µs; PostgreSQL ${SIGNIN_PG_US} µs; ${SIGNIN_WALL_MS} ms wall per sign-in, one at a time, provider and browser included"
 echo "$TABLE"
 echo
+echo "$SCALE_TABLE"
+echo
 echo "$SUMMARY"
+echo "$SIGNIN"
 
 if [ "$SMOKE" = 1 ]; then
   [ "${#ROWS[@]}" -eq 9 ] || { echo "bench smoke: expected 9 measurements, got ${#ROWS[@]}" >&2; exit 1; }
+  [ "${#SCALE[@]}" -eq 4 ] || { echo "bench smoke: expected 4 scale measurements, got ${#SCALE[@]}" >&2; exit 1; }
   echo "bench smoke: ok"
 else
   {
     echo "# Benchmark results"
     echo
-    echo "Command: \`bench/run.sh\` (wrk -t2 -c$CONNECTIONS -d$DURATION --latency; gatehouse release build, 2 workers, PostgreSQL; one sign-in through the local OpenID Provider for a real cookie)."
+    echo "Command: \`bench/run.sh\` (wrk -t2 -c$CONNECTIONS -d$DURATION --latency; gatehouse release build, 2 workers, PostgreSQL; $USERS users signed in through the local OpenID Provider, a different user's cookie on every signed-in request)."
     echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); run on $(date -u +%Y-%m-%d). Ratios are against raw actix-web /hello measured in the same run."
     echo
     echo "$TABLE"
     echo
-    echo "$SUMMARY."
+    echo "## /api/me as the users table grows"
+    echo
+    echo "$SCALE_TABLE"
+    echo
+    echo "## Start-up, memory, sign-in"
+    echo
+    echo "- $SUMMARY."
+    echo "- $SIGNIN."
   } > bench/RESULTS.md
   say "wrote bench/RESULTS.md"
 fi

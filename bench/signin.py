@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Signs in once through the local OpenID Provider, as a browser would, and prints the
-gatehouse session cookie (name=value) for the load generator.
+"""Signs in through the local OpenID Provider, as a browser would, and prints the gatehouse
+session cookie (name=value) for the load generator.
 
-    bench/signin.py http://127.0.0.1:8080 oidc alice
+    bench/signin.py http://127.0.0.1:8080 oidc alice          one sign-in as alice
+    bench/signin.py http://127.0.0.1:8080 oidc user 1000      users user-1 .. user-1000, a cookie per line
 """
+import concurrent.futures
 import html
 import http.cookiejar
 import re
@@ -19,6 +21,17 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def main():
     base, provider, login = sys.argv[1], sys.argv[2], sys.argv[3]
+    if len(sys.argv) > 4:
+        # Eight browsers at a time: the provider (Node) and this script are the slow parts.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            logins = [f"{login}-{i}" for i in range(1, int(sys.argv[4]) + 1)]
+            for cookie in pool.map(lambda name: sign_in(base, provider, name), logins):
+                print(cookie, flush=True)
+    else:
+        print(sign_in(base, provider, login))
+
+
+def sign_in(base, provider, login):
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
 
@@ -47,9 +60,8 @@ def main():
         url = urllib.parse.urljoin(url, headers["Location"])
     for cookie in jar:
         if cookie.name == "gatehouse":
-            print(f"gatehouse={cookie.value}")
-            return
-    sys.exit("no session cookie: sign-in failed")
+            return f"gatehouse={cookie.value}"
+    raise SystemExit(f"no session cookie: sign-in as {login} failed")
 
 
 if __name__ == "__main__":
