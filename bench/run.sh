@@ -208,7 +208,7 @@ SCALE_TABLE=$(
   done
 )
 SUMMARY="start-up to ready: SQLite ${SQLITE_START} ms, PostgreSQL ${PG_START} ms; RSS idle $((COOKIE_IDLE_KB / 1024)) MiB, peak under load $((COOKIE_HWM_KB / 1024)) MiB (cookie store)"
-SIGNIN="CPU per completed sign-in ($USERS sign-ins through the local OpenID Provider): gatehouse ${SIGNIN_US} µs, of which /authorize ${AUTHORIZE_US} µs and /callback (token request, ID-token check, user upsert, session renewal) $((SIGNIN_US - AUTHORIZE_US)) µs; PostgreSQL ${SIGNIN_PG_US} µs; ${SIGNIN_WALL_MS} ms wall per sign-in, one at a time, provider and browser included"
+SIGNIN="CPU per completed sign-in ($USERS sign-ins through the local OpenID Provider): gatehouse ${SIGNIN_US} µs, of which /authorize ${AUTHORIZE_US} µs and /callback (token request, ID-token check, user upsert, session renewal) $((SIGNIN_US - AUTHORIZE_US)) µs; PostgreSQL ${SIGNIN_PG_US} µs; ${SIGNIN_WALL_MS} ms wall per sign-in with eight browsers signing in at a time, provider and browser included"
 echo "$TABLE"
 echo
 echo "$SCALE_TABLE"

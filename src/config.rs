@@ -61,8 +61,9 @@ impl fmt::Debug for SessionKey {
 pub enum SessionStoreKind {
     /// The encrypted cookie itself: zero setup, but sign-out cannot revoke a copied cookie.
     Cookie,
-    /// Redis at this URL (`redis://` or `rediss://`).
-    Redis(Secret),
+    /// Redis at this URL (`redis://` or `rediss://`); gatehouse's own keys (the per-user
+    /// session index) start with `prefix` (`REDIS_KEY_PREFIX`), so deployments can share a Redis.
+    Redis { url: Secret, prefix: String },
     /// The `sessions` table of `DATABASE_URL`.
     Database,
 }
@@ -232,7 +233,13 @@ fn parse_session_store(r: &mut Reader) -> SessionStoreKind {
         "database" => SessionStoreKind::Database,
         "redis" => match r.get("REDIS_URL") {
             Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
-                SessionStoreKind::Redis(Secret::new(url))
+                let prefix = r.get("REDIS_KEY_PREFIX").unwrap_or("gatehouse").to_string();
+                if prefix.len() > 64 || !prefix.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) {
+                    r.problem(format!(
+                        "REDIS_KEY_PREFIX={prefix:?} must be at most 64 letters, digits or -_.: (e.g. gatehouse-prod)"
+                    ));
+                }
+                SessionStoreKind::Redis { url: Secret::new(url), prefix }
             }
             Some(_) => {
                 r.problem("REDIS_URL must start with redis:// or rediss:// (TLS)".into());

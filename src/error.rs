@@ -34,6 +34,9 @@ pub enum AppError {
     Db(#[from] DbError),
     #[error("session error: {0}")]
     Session(String),
+    /// The session store (Redis, the database) did not answer.
+    #[error(transparent)]
+    SessionStore(#[from] crate::session::StoreError),
     #[error("internal error: {0}")]
     Internal(&'static str),
 }
@@ -47,7 +50,7 @@ impl ResponseError for AppError {
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::CrossSite => StatusCode::FORBIDDEN,
             AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::Db(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Db(_) | AppError::SessionStore(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Session(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -65,6 +68,7 @@ impl ResponseError for AppError {
             }
             AppError::Db(e) => log::error!("database error: {e}"),
             AppError::Session(e) => log::error!("session error: {e}"),
+            AppError::SessionStore(e) => log::error!("{e}"),
             AppError::Internal(e) => log::error!("internal error: {e}"),
             AppError::NotFound | AppError::MethodNotAllowed | AppError::CrossSite | AppError::Conflict(_) => {}
         }
@@ -73,7 +77,9 @@ impl ResponseError for AppError {
             AppError::MethodNotAllowed => "This address does not accept that kind of request.",
             AppError::CrossSite => "This request came from another site and was refused.",
             AppError::Conflict(message) => message,
-            AppError::Db(_) => "The service is temporarily unavailable. Please try again shortly.",
+            AppError::Db(_) | AppError::SessionStore(_) => {
+                "The service is temporarily unavailable. Please try again shortly."
+            }
             _ => "Something went wrong on our side. Please try again.",
         };
         error_page(status, message)

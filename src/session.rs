@@ -5,11 +5,14 @@
 //! are bound to this browser and cannot be read or forged by it; with a server-side store the
 //! cookie holds only a random key.
 
+mod redis;
 mod store;
 
 use actix_session::Session;
+use chrono::NaiveDateTime;
 
-pub use store::{AnyStore, DbSessionStore};
+pub use redis::RedisSessions;
+pub use store::{AnyStore, DbSessionStore, ListedSession, StoreError};
 
 use crate::providers::AuthFlow;
 
@@ -96,14 +99,16 @@ pub fn end_session(session: &Session) {
 
 const DEVICE_KEY: &str = "gatehouse.device";
 const SID_KEY: &str = "gatehouse.sid";
+const SIGNED_IN_KEY: &str = "gatehouse.signed_in_at";
 
-/// Notes, at sign-in, what the session list shows: the browser, and a random id that tells the
-/// current session from the others.
+/// Notes, at sign-in, what the session list shows: the browser, when, and a random id that
+/// tells the current session from the others.
 pub fn describe(session: &Session, user_agent: Option<&str>) {
     let device: String =
         user_agent.unwrap_or("Unknown browser").chars().filter(|c| !c.is_control()).take(120).collect();
     let _ = session.insert(DEVICE_KEY, device);
     let _ = session.insert(SID_KEY, oauth2::CsrfToken::new_random_len(16).secret());
+    let _ = session.insert(SIGNED_IN_KEY, crate::db::models::now().and_utc().timestamp());
 }
 
 /// This session's id from [`describe`].
@@ -111,9 +116,14 @@ pub fn current_sid(session: &Session) -> Option<String> {
     session.get::<String>(SID_KEY).ok().flatten()
 }
 
-/// (device, sid) as stored in a server-side session's state.
-pub fn read_description(state_json: &str) -> (String, Option<String>) {
+/// (device, sid, signed in at) as stored in a server-side session's state.
+pub fn read_description(state_json: &str) -> (String, Option<String>, Option<NaiveDateTime>) {
     let state: std::collections::HashMap<String, String> = serde_json::from_str(state_json).unwrap_or_default();
     let get = |k: &str| state.get(k).and_then(|v| serde_json::from_str::<String>(v).ok());
-    (get(DEVICE_KEY).unwrap_or_else(|| "Unknown browser".into()), get(SID_KEY))
+    let signed_in = state
+        .get(SIGNED_IN_KEY)
+        .and_then(|v| v.parse::<i64>().ok())
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map(|t| t.naive_utc());
+    (get(DEVICE_KEY).unwrap_or_else(|| "Unknown browser".into()), get(SID_KEY), signed_in)
 }

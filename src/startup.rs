@@ -10,7 +10,7 @@ use std::time::Duration;
 use actix_identity::IdentityMiddleware;
 use actix_session::SessionMiddleware;
 use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensionPolicy};
-use actix_session::storage::{CookieSessionStore, RedisSessionStore};
+use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{SameSite, time};
 use actix_web::dev::Server;
 use actix_web::middleware::{Condition, DefaultHeaders, Logger, from_fn};
@@ -24,7 +24,7 @@ use crate::metrics::Metrics;
 use crate::providers::{HttpClient, Registry};
 use crate::rate_limit::RateLimits;
 use crate::routes;
-use crate::session::{AnyStore, DbSessionStore};
+use crate::session::{AnyStore, DbSessionStore, RedisSessions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -154,8 +154,8 @@ async fn session_store(settings: &Settings, db: &Db) -> Result<AnyStore, Startup
     Ok(match &settings.session_store {
         SessionStoreKind::Cookie => AnyStore::Cookie(Arc::new(CookieSessionStore::default())),
         SessionStoreKind::Database => AnyStore::Database(DbSessionStore::new(db.clone())),
-        SessionStoreKind::Redis(url) => AnyStore::Redis(
-            RedisSessionStore::new(url.expose())
+        SessionStoreKind::Redis { url, prefix } => AnyStore::Redis(
+            RedisSessions::connect(url.expose(), prefix)
                 .await
                 .map_err(|e| StartupError::SessionStore(format!("cannot reach REDIS_URL: {e}")))?,
         ),

@@ -234,3 +234,20 @@ fn rate_limit_and_trusted_proxies() {
     let p = problems(&[("TRUSTED_PROXIES", "10.0.0.0/99"), ("RATE_LIMIT_PER_MINUTE", "-1")]).join("\n");
     assert!(p.contains("TRUSTED_PROXIES") && p.contains("RATE_LIMIT_PER_MINUTE"), "{p}");
 }
+
+#[test]
+fn redis_store_takes_a_key_prefix_and_the_account_cache_its_bounds() {
+    let s = Settings::from_vars(&vars(&[("SESSION_STORE", "redis"), ("REDIS_URL", "rediss://cache.internal:6380")]))
+        .unwrap();
+    assert!(matches!(&s.session_store, SessionStoreKind::Redis { prefix, .. } if prefix == "gatehouse"));
+    assert_eq!((s.account_cache_size, s.account_cache_ttl.as_secs()), (10_000, 60));
+
+    let p = problems(&[
+        ("SESSION_STORE", "redis"),
+        ("REDIS_URL", "redis://127.0.0.1"),
+        ("REDIS_KEY_PREFIX", "has spaces"),
+        ("ACCOUNT_CACHE_SECONDS", "-1"),
+    ]);
+    assert!(p.iter().any(|m| m.starts_with("REDIS_KEY_PREFIX=\"has spaces\"")), "{p:?}");
+    assert!(p.iter().any(|m| m.starts_with("ACCOUNT_CACHE_SECONDS=\"-1\" must be a whole number")), "{p:?}");
+}

@@ -9,7 +9,7 @@ use super::{query, see_other};
 use crate::accounts::{self, AccountCache, Provenance, SignIn};
 use crate::auth::SignedIn;
 use crate::auth::next::safe_next;
-use crate::config::Settings;
+use crate::config::{SessionStoreKind, Settings};
 use crate::db::Db;
 use crate::db::models::UserId;
 use crate::error::{AppError, SignInError, error_page};
@@ -81,8 +81,12 @@ pub async fn callback(req: HttpRequest, session: Session, signed_in: Option<Sign
                 log::error!("sign-in provider={name} could not start a session: {e}");
                 return AppError::Session(e.to_string()).error_response();
             }
-            let ua = req.headers().get("User-Agent").and_then(|v| v.to_str().ok());
-            crate::session::describe(&session, ua);
+            // Only a server-side store can list sessions; in a cookie it would be dead weight
+            // that every request decrypts and parses.
+            if settings.session_store != SessionStoreKind::Cookie {
+                let ua = req.headers().get("User-Agent").and_then(|v| v.to_str().ok());
+                crate::session::describe(&session, ua);
+            }
             log::info!("sign-in provider={name} outcome={} user_id={user}", outcome_name(outcome));
             see_other(&next)
         }

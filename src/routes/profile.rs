@@ -1,3 +1,5 @@
+use std::hash::{Hash, Hasher};
+
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::login::logo;
@@ -5,33 +7,38 @@ use super::{page_context, page_response, render_body, render_page, see_other};
 use crate::accounts::{self, Account, AccountCache};
 use crate::auth::{CurrentUser, require_same_origin};
 use crate::config::Settings;
-use crate::db::models::{SessionRow, UserId, now};
-use crate::db::{Db, DbError};
+use crate::db::Db;
 use crate::error::AppError;
 use crate::providers::{Availability, Registry};
-use crate::session::{AnyStore, current_sid, read_description};
+use crate::session::{AnyStore, ListedSession, current_sid};
 
 /// `GET /profile`: the signed-in user, their linked identities (each with unlink while
-/// another remains) and a "link" button per configured provider. Guarded.
+/// another remains), a "link" button per configured provider, and (server-side stores) their
+/// signed-in browsers. Guarded.
 ///
-/// The page depends only on the account snapshot and which providers are up, so it is
-/// rendered once per snapshot ([`Account::rendered`]); with the database store it also lists
-/// live sessions and is rendered every time.
+/// The page depends only on the account snapshot, which providers are up and the session list,
+/// so it is rendered once per combination ([`Account::rendered`]).
 pub async fn profile(
     CurrentUser(account): CurrentUser,
-    db: web::Data<Db>,
     registry: web::Data<Registry>,
     store: web::Data<AnyStore>,
     session: actix_session::Session,
 ) -> Result<HttpResponse, AppError> {
-    if matches!(**store, AnyStore::Database(_)) {
+    let sessions = store.sessions_of(account.user.id).await?;
+    let current = current_sid(&session);
+    let render = || {
         let mut ctx = profile_context(&account, &registry);
-        ctx.insert("sessions", &active_sessions(&db, account.id(), current_sid(&session)).await?);
-        return Ok(render_page("profile.html", &ctx));
-    }
-    let render = || render_body("profile.html", &profile_context(&account, &registry));
+        if let Some(sessions) = &sessions {
+            ctx.insert("sessions", &listed(sessions, current.as_deref()));
+        }
+        render_body("profile.html", &ctx)
+    };
     let body = match registry.ready_mask() {
-        Some(mask) => account.rendered("profile", mask, render),
+        Some(mask) => {
+            let mut variant = std::hash::DefaultHasher::new();
+            (mask, &sessions, &current).hash(&mut variant);
+            account.rendered("profile", variant.finish(), render)
+        }
         None => render(),
     };
     Ok(page_response(body))
@@ -67,36 +74,33 @@ fn profile_context(account: &Account, registry: &Registry) -> tera::Context {
     ctx
 }
 
-/// The user's live sessions for the list on /profile (database store only: the one store
-/// that can find a user's sessions).
-async fn active_sessions(db: &Db, user: UserId, current: Option<String>) -> Result<Vec<serde_json::Value>, AppError> {
-    let rows = db.run(move |c| SessionRow::for_user(c, user.0, now()).map_err(DbError::from)).await?;
-    Ok(rows
+/// The session list for the page, this browser's marked.
+fn listed(sessions: &[ListedSession], current: Option<&str>) -> Vec<serde_json::Value> {
+    let when = |t: &Option<chrono::NaiveDateTime>| t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+    sessions
         .iter()
-        .map(|r| {
-            let (device, sid) = read_description(&r.state);
+        .map(|s| {
             serde_json::json!({
-                "id": r.id,
-                "device": device,
-                "created": r.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-                "last_seen": r.last_seen_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-                "current": sid.is_some() && sid == current,
+                "id": s.id,
+                "device": s.device,
+                "created": when(&s.signed_in),
+                "last_seen": when(&s.last_seen),
+                "current": s.sid.is_some() && s.sid.as_deref() == current,
             })
         })
-        .collect())
+        .collect()
 }
 
 /// `POST /profile/sessions/{id}/end`: signs one of the user's other sessions out.
 pub async fn end_session_by_id(
     req: HttpRequest,
     CurrentUser(account): CurrentUser,
-    db: web::Data<Db>,
+    store: web::Data<AnyStore>,
     settings: web::Data<Settings>,
 ) -> Result<HttpResponse, AppError> {
     require_same_origin(&req, &settings.public_url)?;
     let id = req.match_info().get("id").unwrap_or_default().to_string();
-    let user = account.id();
-    let ended = db.run(move |c| SessionRow::delete_for_user(c, &id, user.0).map_err(DbError::from)).await?;
+    let ended = store.end_for_user(account.user.id, id).await?;
     if !ended {
         return Err(AppError::NotFound);
     }
@@ -108,12 +112,12 @@ pub async fn end_all_sessions(
     req: HttpRequest,
     CurrentUser(account): CurrentUser,
     session: actix_session::Session,
-    db: web::Data<Db>,
+    store: web::Data<AnyStore>,
     settings: web::Data<Settings>,
 ) -> Result<HttpResponse, AppError> {
     require_same_origin(&req, &settings.public_url)?;
     let user = account.id();
-    let n = db.run(move |c| SessionRow::delete_all_for_user(c, user.0).map_err(DbError::from)).await?;
+    let n = store.end_all_for_user(user.0).await?;
     log::info!("signed out everywhere user_id={user} sessions={n}");
     crate::session::end_session(&session);
     crate::session::set_flash(&session, "You have been signed out on every device.");
@@ -149,14 +153,18 @@ pub async fn delete(
     req: HttpRequest,
     CurrentUser(account): CurrentUser,
     session: actix_session::Session,
-    db: web::Data<Db>,
-    cache: web::Data<AccountCache>,
+    shared: (web::Data<Db>, web::Data<AccountCache>, web::Data<AnyStore>),
     settings: web::Data<Settings>,
 ) -> Result<HttpResponse, AppError> {
     require_same_origin(&req, &settings.public_url)?;
+    let (db, cache, store) = shared;
     let id = account.id();
     db.run(move |c| accounts::delete_user(c, id)).await?;
     cache.forget(id);
+    // Database sessions went with the user (ON DELETE CASCADE); Redis ones go here.
+    if let Err(e) = store.end_all_for_user(id.0).await {
+        log::warn!("account deleted user_id={id}, but its sessions could not be ended now: {e}");
+    }
     log::info!("account deleted user_id={id}");
     crate::session::end_session(&session);
     crate::session::set_flash(&session, "Your account has been deleted.");

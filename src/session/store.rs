@@ -4,25 +4,103 @@
 //! copied cookie is refused afterwards.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
 
-use actix_session::storage::{
-    CookieSessionStore, LoadError, RedisSessionStore, SaveError, SessionKey, SessionStore, UpdateError,
-};
+use actix_session::storage::{CookieSessionStore, LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration;
 use chrono::NaiveDateTime;
 use sha2::{Digest, Sha256};
 
+use super::redis::RedisSessions;
 use crate::db::models::{SessionRow, now};
 use crate::db::{Db, DbError};
 
-type State = HashMap<String, String>;
+pub(super) type State = HashMap<String, String>;
 
 /// The store picked by `SESSION_STORE`.
 #[derive(Clone)]
 pub enum AnyStore {
     Cookie(std::sync::Arc<CookieSessionStore>),
-    Redis(RedisSessionStore),
+    Redis(RedisSessions),
     Database(DbSessionStore),
+}
+
+/// One of a user's sessions, as /profile lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ListedSession {
+    /// The SHA-256 of the session key: names the session in URLs without revealing the key.
+    pub id: String,
+    pub device: String,
+    /// The random id [`super::describe`] gave it, to tell the current session from the others.
+    pub sid: Option<String>,
+    pub signed_in: Option<NaiveDateTime>,
+    /// Known to the database store, which writes on every extension; Redis does not say.
+    pub last_seen: Option<NaiveDateTime>,
+}
+
+impl ListedSession {
+    pub(super) fn from_state(id: String, state_json: &str) -> Self {
+        let (device, sid, signed_in) = super::read_description(state_json);
+        ListedSession { id, device, sid, signed_in, last_seen: None }
+    }
+}
+
+/// Each user's session list as last read, for [`RECENT`]: /profile shows it on every request,
+/// and reading it costs a store round trip and a parse of every session. Changes this instance
+/// makes (sign-in, sign-out of a listed session) drop the user's entry at once; changes made by
+/// another instance show within [`RECENT`]. Only the display is cached: ending a session reads
+/// the live list.
+#[derive(Clone)]
+pub(super) struct RecentLists(Arc<quick_cache::sync::Cache<i64, (Instant, SessionList)>>);
+
+/// A user's sessions, shared between requests.
+pub type SessionList = Arc<Vec<ListedSession>>;
+
+/// How long a user's session list may be shown as last read.
+pub const RECENT: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Default for RecentLists {
+    fn default() -> Self {
+        RecentLists(Arc::new(quick_cache::sync::Cache::new(10_000)))
+    }
+}
+
+impl RecentLists {
+    async fn get_or_read<F>(&self, user: i64, read: F) -> Result<SessionList, StoreError>
+    where
+        F: Future<Output = Result<Vec<ListedSession>, StoreError>>,
+    {
+        if let Some((_, list)) = self.0.get(&user).filter(|(at, _)| at.elapsed() < RECENT) {
+            return Ok(list);
+        }
+        let list = Arc::new(read.await?);
+        self.0.insert(user, (Instant::now(), list.clone()));
+        Ok(list)
+    }
+
+    pub(super) fn forget(&self, user: Option<i64>) {
+        if let Some(user) = user {
+            self.0.remove(&user);
+        }
+    }
+}
+
+/// Why a user's sessions could not be listed or ended.
+#[derive(Debug, thiserror::Error)]
+#[error("session store: {0}")]
+pub struct StoreError(String);
+
+impl From<anyhow::Error> for StoreError {
+    fn from(e: anyhow::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> Self {
+        StoreError(e.to_string())
+    }
 }
 
 impl SessionStore for AnyStore {
@@ -78,6 +156,51 @@ impl AnyStore {
         }
     }
 
+    /// The user's live sessions, where the store can find them (database, Redis); `None` for
+    /// the cookie store, whose sessions live only in browsers.
+    pub async fn sessions_of(&self, user: i64) -> Result<Option<SessionList>, StoreError> {
+        match self {
+            AnyStore::Cookie(_) => Ok(None),
+            AnyStore::Redis(s) => s.lists.get_or_read(user, s.listed(user)).await.map(Some),
+            AnyStore::Database(s) => s.lists.get_or_read(user, s.listed(user)).await.map(Some),
+        }
+    }
+
+    /// Ends the user's session named `id` (see [`ListedSession::id`]); false when no such
+    /// session of theirs is live.
+    pub async fn end_for_user(&self, user: i64, id: String) -> Result<bool, StoreError> {
+        match self {
+            AnyStore::Cookie(_) => Ok(false),
+            AnyStore::Redis(s) => {
+                s.lists.forget(Some(user));
+                s.end(user, &id).await.map_err(StoreError::from)
+            }
+            AnyStore::Database(s) => {
+                s.lists.forget(Some(user));
+                s.db.run(move |c| SessionRow::delete_for_user(c, &id, user).map_err(DbError::from))
+                    .await
+                    .map_err(StoreError::from)
+            }
+        }
+    }
+
+    /// Ends every session of the user; returns how many there were.
+    pub async fn end_all_for_user(&self, user: i64) -> Result<usize, StoreError> {
+        match self {
+            AnyStore::Cookie(_) => Ok(0),
+            AnyStore::Redis(s) => {
+                s.lists.forget(Some(user));
+                s.end_all(user).await.map_err(StoreError::from)
+            }
+            AnyStore::Database(s) => {
+                s.lists.forget(Some(user));
+                s.db.run(move |c| SessionRow::delete_all_for_user(c, user).map_err(DbError::from))
+                    .await
+                    .map_err(StoreError::from)
+            }
+        }
+    }
+
     /// Active signed-in sessions, where the store can count them (the database store).
     pub async fn count_active(&self) -> Option<i64> {
         match self {
@@ -91,16 +214,34 @@ impl AnyStore {
 #[derive(Clone)]
 pub struct DbSessionStore {
     db: Db,
+    lists: RecentLists,
 }
 
 impl DbSessionStore {
     pub fn new(db: Db) -> Self {
-        DbSessionStore { db }
+        DbSessionStore { db, lists: RecentLists::default() }
+    }
+
+    async fn listed(&self, user: i64) -> Result<Vec<ListedSession>, StoreError> {
+        let rows = self.db.run(move |c| SessionRow::for_user(c, user, now()).map_err(DbError::from)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ListedSession {
+                last_seen: Some(r.last_seen_at),
+                signed_in: Some(r.created_at),
+                ..ListedSession::from_state(r.id, &r.state)
+            })
+            .collect())
     }
 }
 
 fn row_id(key: &SessionKey) -> String {
-    Sha256::digest(key.as_ref().as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    public_id(key.as_ref())
+}
+
+/// A session key's SHA-256 in hex: how a session is named outside the cookie.
+pub(super) fn public_id(key: &str) -> String {
+    Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn expiry(ttl: &Duration) -> NaiveDateTime {
@@ -108,7 +249,7 @@ fn expiry(ttl: &Duration) -> NaiveDateTime {
 }
 
 /// The signed-in user, so a user's sessions can be listed and ended together.
-fn user_of(state: &State) -> Option<i64> {
+pub(super) fn user_of(state: &State) -> Option<i64> {
     let raw = state.get("actix_identity.user_id")?;
     serde_json::from_str::<String>(raw).ok()?.parse().ok()
 }
@@ -133,6 +274,7 @@ impl SessionStore for DbSessionStore {
         let key = new_key();
         let body = serde_json::to_string(&state).map_err(|e| SaveError::Serialization(e.into()))?;
         let at = now();
+        self.lists.forget(user_of(&state));
         let row = SessionRow {
             id: row_id(&key),
             user_id: user_of(&state),
@@ -156,6 +298,7 @@ impl SessionStore for DbSessionStore {
         let id = row_id(&key);
         let body = serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
         let (user, expires) = (user_of(&state), expiry(ttl));
+        self.lists.forget(user);
         let updated = self
             .db
             .run(move |c| SessionRow::update(c, &id, &body, user, now(), expires).map_err(DbError::from))

@@ -98,11 +98,15 @@ async fn an_idle_session_expires() {
     }
 }
 
-#[actix_web::test]
-async fn the_profile_lists_sessions_and_signs_them_out_one_by_one_or_everywhere() {
+/// /profile on a server-side store: the user's browsers, each with "sign out", and "sign out
+/// everywhere".
+async fn session_list_suite(store: &str) {
     let github = GithubStandIn::start();
-    let app =
-        spawn_app(AppOptions::new(Backend::Postgres).github("github", &github).var("SESSION_STORE", "database")).await;
+    let mut opts = AppOptions::new(Backend::Postgres).github("github", &github).var("SESSION_STORE", store);
+    if store == "redis" {
+        opts = opts.var("REDIS_URL", redis_url());
+    }
+    let app = spawn_app(opts).await;
     let laptop = app.new_browser();
     let phone = app.new_browser();
     let tablet = app.new_browser();
@@ -112,6 +116,7 @@ async fn the_profile_lists_sessions_and_signs_them_out_one_by_one_or_everywhere(
     let page = laptop.get("/profile").await.text().await.unwrap();
     assert_eq!(page.matches("/end\"").count(), 2, "two other sessions, each with a sign-out button");
     assert!(page.contains("(this browser)"));
+    assert_eq!(page.matches("signed in 20").count(), 3, "when each browser signed in: {page}");
 
     // End the phone's session from the laptop.
     let ids: Vec<String> = page
@@ -134,4 +139,41 @@ async fn the_profile_lists_sessions_and_signs_them_out_one_by_one_or_everywhere(
     assert_eq!(laptop.post("/profile/sessions/end-all").await.status(), 303);
     assert_eq!((laptop.me().await, phone.me().await), (Err(401), Err(401)));
     assert!(laptop.get("/").await.text().await.unwrap().contains("signed out on every device"));
+}
+
+#[actix_web::test]
+async fn the_profile_lists_database_sessions_and_signs_them_out() {
+    session_list_suite("database").await;
+}
+
+#[actix_web::test]
+async fn the_profile_lists_redis_sessions_and_signs_them_out() {
+    session_list_suite("redis").await;
+}
+
+#[actix_web::test]
+async fn deleting_a_user_ends_their_redis_sessions() {
+    use redis::AsyncCommands;
+    let github = GithubStandIn::start();
+    let app = spawn_app(
+        AppOptions::new(Backend::Postgres)
+            .github("github", &github)
+            .var("SESSION_STORE", "redis")
+            .var("REDIS_URL", redis_url()),
+    )
+    .await;
+    let (laptop, phone) = (app.new_browser(), app.new_browser());
+    app.sign_in_github(&laptop, "github").await;
+    app.sign_in_github(&phone, "github").await;
+    let user = laptop.me().await.unwrap()["id"].as_i64().unwrap();
+    let mut redis = redis::Client::open(redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let index = format!("{}:user-sessions:{user}", app.vars["REDIS_KEY_PREFIX"]);
+    let keys: Vec<String> = redis.zrange(&index, 0, -1).await.unwrap();
+    assert_eq!(keys.len(), 2, "both browsers are indexed under the user");
+
+    assert_eq!(laptop.post("/profile/delete").await.status(), 303);
+    assert_eq!(phone.me().await, Err(401));
+    let left: usize = redis.exists(&keys).await.unwrap();
+    assert_eq!(left, 0, "the sessions themselves are gone from Redis");
+    assert!(!redis.exists::<_, bool>(&index).await.unwrap(), "and so is the index");
 }
