@@ -116,8 +116,11 @@ ROWS=()
 row() { ROWS+=("$1|$2|$3|$4"); }
 
 say "ceiling: actix-web /hello"
-read -r HELLO_RPS HELLO_P99 _ < <(load "http://127.0.0.1:$HELLO_PORT/hello")
-row "actix-web /hello (ceiling)" "$HELLO_RPS" "$HELLO_P99" "-"
+# The ceiling is measured three times, between the blocks (the machine is shared and noisy);
+# ratios use the median.
+CEILINGS=()
+ceiling() { local rps p99; read -r rps p99 _ < <(load "http://127.0.0.1:$HELLO_PORT/hello"); CEILINGS+=("$rps $p99"); }
+ceiling
 
 read -r PID SQLITE_START < <(start_gatehouse cookie "sqlite://$WORK/bench.db"); stop "$PID"
 read -r PID PG_START < <(start_gatehouse cookie "$DATABASE_URL"); stop "$PID"
@@ -160,6 +163,7 @@ for store in cookie redis database; do
     COOKIE_IDLE_KB=$IDLE_KB; COOKIE_HWM_KB=$(hwm_kb "$PID")
   fi
   stop "$PID"
+  if [ "$store" = redis ]; then ceiling; fi
 done
 
 # /api/me latency as the users table grows: 1,000 users, then 1,000,000 (cookie store), with the
@@ -186,6 +190,9 @@ psql "$DATABASE_URL" -q -c "SET session_replication_role = replica;
   -c "VACUUM ANALYZE users" -c "VACUUM ANALYZE identities" >/dev/null
 scale_row "$(psql "$DATABASE_URL" -Atqc 'SELECT count(*) FROM users')"
 
+ceiling
+read -r HELLO_RPS HELLO_P99 < <(printf '%s\n' "${CEILINGS[@]}" | sort -n | sed -n 2p)
+ROWS=("actix-web /hello (ceiling, median of 3: $(printf '%s\n' "${CEILINGS[@]}" | awk '{printf "%s%d", sep, $1; sep=", "}') req/s)|$HELLO_RPS|$HELLO_P99|-" "${ROWS[@]}")
 TABLE=$(
   echo "| path | req/s | ratio to /hello | p99 ms | p99 / ceiling p99 | peak RSS MiB |"
   echo "|---|---:|---:|---:|---:|---:|"
@@ -217,7 +224,7 @@ echo "$SUMMARY"
 echo "$SIGNIN"
 
 if [ "$SMOKE" = 1 ]; then
-  [ "${#ROWS[@]}" -eq 9 ] || { echo "bench smoke: expected 9 measurements, got ${#ROWS[@]}" >&2; exit 1; }
+  [ "${#ROWS[@]}" -eq 9 ] || { echo "bench smoke: expected 9 rows, got ${#ROWS[@]}" >&2; exit 1; }
   [ "${#SCALE[@]}" -eq 4 ] || { echo "bench smoke: expected 4 scale measurements, got ${#SCALE[@]}" >&2; exit 1; }
   echo "bench smoke: ok"
 else
