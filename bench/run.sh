@@ -228,6 +228,8 @@ if [ "$SMOKE" = 1 ]; then
   [ "${#SCALE[@]}" -eq 4 ] || { echo "bench smoke: expected 4 scale measurements, got ${#SCALE[@]}" >&2; exit 1; }
   echo "bench smoke: ok"
 else
+  say "sign-in breakdown under callgrind"
+  BREAKDOWN=$(BENCH_POSTGRES_URL="$PG_ADMIN" bench/signin-profile.sh 20)
   {
     echo "# Benchmark results"
     echo
@@ -244,6 +246,12 @@ else
     echo
     echo "- $SUMMARY."
     echo "- $SIGNIN."
+    echo
+    echo "Where a sign-in's CPU goes (\`bench/signin-profile.sh 20\`: callgrind instruction counts over 20 sign-ins, which repeat exactly on a busy machine):"
+    echo
+    echo "$BREAKDOWN"
+    echo
+    echo "Beside the Flask and Express peers: [PEERS.md](PEERS.md) (\`bench/peers.sh\`)."
   } > bench/RESULTS.md
   say "wrote bench/RESULTS.md"
 fi
