@@ -1,7 +1,7 @@
 //! Signed-in pages read their user from memory, and every change to the account shows at once:
 //! in every browser, on this instance and (PostgreSQL) on the others.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::helpers::*;
 use crate::on_both_backends;
@@ -14,18 +14,6 @@ async fn lookups(app: &TestApp) -> (u64, u64) {
         text.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|n| n.parse().ok()).expect("counter in /metrics")
     };
     (count("hit"), count("miss"))
-}
-
-/// Polls `check` until it holds or `within` passes; returns how long it took.
-async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if check().await {
-            return Some(start.elapsed());
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
-    None
 }
 
 fn renamed(name: &str) -> GithubAccount {

@@ -463,3 +463,18 @@ pub fn seal_session(entries: &[(&str, serde_json::Value)]) -> String {
         .add(Cookie::new("gatehouse", serde_json::to_string(&state).unwrap()));
     jar.get("gatehouse").unwrap().value().to_string()
 }
+
+/// Polls `check` until it holds or `within` passes; returns how long it took.
+pub async fn eventually(
+    within: std::time::Duration,
+    mut check: impl AsyncFnMut() -> bool,
+) -> Option<std::time::Duration> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < within {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    None
+}

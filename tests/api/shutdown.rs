@@ -2,7 +2,7 @@
 //! new connections, lets the requests in flight finish, and exits cleanly.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::helpers::*;
 use crate::scripted_op::ScriptedOp;
@@ -29,17 +29,6 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-async fn until(within: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if check().await {
-            return true;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
-}
-
 #[actix_web::test]
 async fn sigterm_finishes_the_sign_in_in_flight_then_exits() {
     let op = ScriptedOp::start();
@@ -49,7 +38,9 @@ async fn sigterm_finishes_the_sign_in_in_flight_then_exits() {
     let mut child = start_binary(&op, &db, port);
     let browser = Browser::new(&format!("http://127.0.0.1:{port}"));
     assert!(
-        until(Duration::from_secs(20), async || browser.client.get(browser.url("/healthz")).send().await.is_ok()).await,
+        eventually(Duration::from_secs(20), async || browser.client.get(browser.url("/healthz")).send().await.is_ok())
+            .await
+            .is_some(),
         "the binary never answered"
     );
 
@@ -59,18 +50,18 @@ async fn sigterm_finishes_the_sign_in_in_flight_then_exits() {
     let callback = location(&at_provider);
     let in_flight = actix_web::rt::spawn(async move { browser.get(&callback).await });
     assert!(
-        until(Duration::from_secs(5), async || op.calls().token == 1).await,
+        eventually(Duration::from_secs(5), async || op.calls().token == 1).await.is_some(),
         "the callback never reached the provider"
     );
     let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(term.success());
 
     // No new connections, while the old request is still waiting on the provider.
-    let refused = until(Duration::from_secs(1), async || {
+    let refused = eventually(Duration::from_secs(1), async || {
         actix_web::rt::net::TcpStream::connect(("127.0.0.1", port)).await.is_err()
     })
     .await;
-    assert!(refused, "still accepting connections after SIGTERM");
+    assert!(refused.is_some(), "still accepting connections after SIGTERM");
 
     let res = in_flight.await.unwrap();
     assert_eq!(res.status(), 303, "the sign-in in flight completed");
