@@ -6,14 +6,29 @@ use std::time::Duration;
 use crate::helpers::*;
 use crate::on_both_backends;
 
-/// The account cache's hit and miss counters from /metrics.
+/// The account cache's hit and miss counters from an instance's /metrics.
 async fn lookups(app: &TestApp) -> (u64, u64) {
-    let text = app.new_browser().get("/metrics").await.text().await.unwrap();
+    lookups_at(&app.addr).await
+}
+
+async fn lookups_at(base: &str) -> (u64, u64) {
+    let text = Browser::new(base).get("/metrics").await.text().await.unwrap();
     let count = |result: &str| {
         let prefix = format!("gatehouse_account_cache_lookups_total{{result=\"{result}\"}} ");
         text.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|n| n.parse().ok()).expect("counter in /metrics")
     };
     (count("hit"), count("miss"))
+}
+
+/// Waits out the echo of a sign-in's own write (it comes back as a change notification), then
+/// checks that `browser`'s user is served from `base`'s cache: so what a test sees next can
+/// only come from invalidation, not from a cache that happened to be empty.
+async fn settle_and_cache(base: &str, browser: &Browser) {
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    assert!(browser.me().await.is_ok());
+    let (hits, _) = lookups_at(base).await;
+    assert!(browser.me().await.is_ok());
+    assert_eq!(lookups_at(base).await.0, hits + 1, "the user is served from the cache");
 }
 
 fn renamed(name: &str) -> GithubAccount {
@@ -42,7 +57,8 @@ on_both_backends! {
         let (a, b) = (app.new_browser(), app.new_browser());
         app.sign_in_github(&a, "github").await;
         app.sign_in_github(&b, "github").await;
-        assert_eq!(b.me().await.unwrap()["name"], "octocat", "b has the user cached");
+        assert_eq!(b.me().await.unwrap()["name"], "octocat");
+        settle_and_cache(&app.addr, &b).await;
 
         github.sign_in_as(renamed("Mona Lisa Octocat"));
         // A new browser: signed in, `a` would link instead of signing in again.
@@ -57,7 +73,7 @@ on_both_backends! {
         let (a, b) = (app.new_browser(), app.new_browser());
         app.sign_in_github(&a, "github").await;
         app.sign_in_github(&b, "github").await;
-        assert!(b.me().await.is_ok(), "b has the user cached");
+        settle_and_cache(&app.addr, &b).await;
 
         assert_eq!(a.post("/profile/delete").await.status(), 303);
         assert_eq!(b.me().await, Err(401));
@@ -74,6 +90,7 @@ on_both_backends! {
             me["identities"].as_array().unwrap().iter().map(|i| i["provider"].as_str().unwrap().to_string()).collect()
         };
         assert_eq!(providers(b.me().await.unwrap()), ["github"]);
+        settle_and_cache(&app.addr, &b).await;
 
         let callback = app.oidc_callback_url(&a, "corp", "/profile", AtProvider::LogIn("second")).await;
         assert_eq!(a.get(&callback).await.status(), 303);
@@ -96,7 +113,8 @@ async fn other_instances_hear_of_changes_through_postgres_at_once() {
     let on_b = Browser::new(&b);
     a.sign_in_github(&a.browser, "github").await;
     a.sign_in_github(&on_b, "github").await;
-    assert_eq!(on_b.me().await.unwrap()["name"], "octocat", "B has the user cached");
+    assert_eq!(on_b.me().await.unwrap()["name"], "octocat");
+    settle_and_cache(&b, &on_b).await;
 
     github.sign_in_as(renamed("Renamed on A"));
     a.sign_in_github(&a.new_browser(), "github").await;
@@ -119,7 +137,7 @@ async fn instances_on_one_sqlite_file_see_each_others_changes() {
     let on_b = Browser::new(&b);
     a.sign_in_github(&a.browser, "github").await;
     a.sign_in_github(&on_b, "github").await;
-    assert!(on_b.me().await.is_ok(), "B has the user cached");
+    settle_and_cache(&b, &on_b).await;
 
     assert_eq!(a.browser.post("/profile/delete").await.status(), 303);
     let took = eventually(Duration::from_secs(3), async || on_b.me().await == Err(401)).await;
@@ -131,7 +149,8 @@ on_both_backends! {
         let github = GithubStandIn::start();
         let app = spawn_app(AppOptions::new(backend).github("github", &github).var("ACCOUNT_CACHE_SECONDS", "3600")).await;
         app.sign_in_github(&app.browser, "github").await;
-        assert_eq!(app.browser.me().await.unwrap()["name"], "octocat", "cached");
+        assert_eq!(app.browser.me().await.unwrap()["name"], "octocat");
+        settle_and_cache(&app.addr, &app.browser).await;
 
         app.db.execute("UPDATE users SET name = 'Renamed by an admin'");
         let seen = eventually(Duration::from_secs(3), async || {
@@ -158,4 +177,35 @@ async fn the_cache_can_be_turned_off() {
     let (hits, misses) = lookups(&app).await;
     assert_eq!(hits, 0);
     assert!(misses >= 5);
+}
+
+#[actix_web::test]
+async fn a_listener_that_loses_its_connection_empties_the_cache_and_listens_again() {
+    let github = GithubStandIn::start();
+    let app =
+        spawn_app(AppOptions::new(Backend::Postgres).github("github", &github).var("ACCOUNT_CACHE_SECONDS", "3600"))
+            .await;
+    app.sign_in_github(&app.browser, "github").await;
+    settle_and_cache(&app.addr, &app.browser).await;
+
+    // The listener's connection dies; a change made meanwhile sends a notification nobody hears.
+    app.db.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query = 'LISTEN gatehouse_accounts'",
+    );
+    app.db.execute("UPDATE users SET name = 'Changed while deaf'");
+    let seen = eventually(Duration::from_secs(3), async || {
+        app.browser.me().await.is_ok_and(|me| me["name"] == "Changed while deaf")
+    })
+    .await;
+    assert!(seen.is_some(), "the cache was not emptied when the listener lost its connection");
+
+    // Reconnected (after a second), it hears changes again.
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(app.browser.me().await.unwrap()["name"], "Changed while deaf", "cached again");
+    app.db.execute("UPDATE users SET name = 'Heard again'");
+    let seen =
+        eventually(Duration::from_secs(3), async || app.browser.me().await.is_ok_and(|me| me["name"] == "Heard again"))
+            .await;
+    assert!(seen.is_some(), "the listener did not come back");
 }
