@@ -102,7 +102,8 @@ impl RedisSessions {
     }
 
     /// Ends the user's session whose public id is `id`; false when there is none.
-    pub async fn end(&self, user: i64, id: &str) -> anyhow::Result<bool> {
+    pub(super) async fn end(&self, user: i64, id: &str) -> Result<bool, StoreError> {
+        self.lists.forget(Some(user));
         let Some((key, _)) = self.list(user).await?.into_iter().find(|(key, _)| public_id(key) == id) else {
             return Ok(false);
         };
@@ -112,7 +113,8 @@ impl RedisSessions {
     }
 
     /// Ends every session of the user; returns how many there were.
-    pub async fn end_all(&self, user: i64) -> anyhow::Result<usize> {
+    pub(super) async fn end_all(&self, user: i64) -> Result<usize, StoreError> {
+        self.lists.forget(Some(user));
         let live = self.list(user).await?;
         let mut conn = self.conn.clone();
         let mut pipe = redis::pipe();

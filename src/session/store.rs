@@ -97,6 +97,12 @@ impl From<anyhow::Error> for StoreError {
     }
 }
 
+impl From<redis::RedisError> for StoreError {
+    fn from(e: redis::RedisError) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
 impl From<DbError> for StoreError {
     fn from(e: DbError) -> Self {
         StoreError(e.to_string())
@@ -171,16 +177,8 @@ impl AnyStore {
     pub async fn end_for_user(&self, user: i64, id: String) -> Result<bool, StoreError> {
         match self {
             AnyStore::Cookie(_) => Ok(false),
-            AnyStore::Redis(s) => {
-                s.lists.forget(Some(user));
-                s.end(user, &id).await.map_err(StoreError::from)
-            }
-            AnyStore::Database(s) => {
-                s.lists.forget(Some(user));
-                s.db.run(move |c| SessionRow::delete_for_user(c, &id, user).map_err(DbError::from))
-                    .await
-                    .map_err(StoreError::from)
-            }
+            AnyStore::Redis(s) => s.end(user, &id).await,
+            AnyStore::Database(s) => s.end(user, id).await,
         }
     }
 
@@ -188,16 +186,8 @@ impl AnyStore {
     pub async fn end_all_for_user(&self, user: i64) -> Result<usize, StoreError> {
         match self {
             AnyStore::Cookie(_) => Ok(0),
-            AnyStore::Redis(s) => {
-                s.lists.forget(Some(user));
-                s.end_all(user).await.map_err(StoreError::from)
-            }
-            AnyStore::Database(s) => {
-                s.lists.forget(Some(user));
-                s.db.run(move |c| SessionRow::delete_all_for_user(c, user).map_err(DbError::from))
-                    .await
-                    .map_err(StoreError::from)
-            }
+            AnyStore::Redis(s) => s.end_all(user).await,
+            AnyStore::Database(s) => s.end_all(user).await,
         }
     }
 
@@ -232,6 +222,16 @@ impl DbSessionStore {
                 ..ListedSession::from_state(r.id, &r.state)
             })
             .collect())
+    }
+
+    async fn end(&self, user: i64, id: String) -> Result<bool, StoreError> {
+        self.lists.forget(Some(user));
+        Ok(self.db.run(move |c| SessionRow::delete_for_user(c, &id, user).map_err(DbError::from)).await?)
+    }
+
+    async fn end_all(&self, user: i64) -> Result<usize, StoreError> {
+        self.lists.forget(Some(user));
+        Ok(self.db.run(move |c| SessionRow::delete_all_for_user(c, user).map_err(DbError::from)).await?)
     }
 }
 

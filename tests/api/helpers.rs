@@ -478,3 +478,8 @@ pub async fn eventually(
     }
     None
 }
+
+/// The Redis the tests share (scripts/test.sh exports it, or starts a throwaway one).
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}

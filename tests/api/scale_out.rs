@@ -2,10 +2,6 @@
 
 use crate::helpers::*;
 
-fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
 #[actix_web::test]
 async fn two_instances_share_sessions_and_sign_out_reaches_both() {
     let github = GithubStandIn::start();

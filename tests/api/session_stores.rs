@@ -3,10 +3,6 @@
 
 use crate::helpers::*;
 
-fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
 fn session_cookie(res: &reqwest::Response) -> String {
     set_cookie_headers(res)
         .into_iter()
