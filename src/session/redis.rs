@@ -153,7 +153,15 @@ impl SessionStore for RedisSessions {
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
-        // The index entry goes the next time the index is read.
-        self.store.delete(key).await
+        // Signed out here: the user's other browsers list it no more. (Sign-out is rare next to
+        // reads, so the extra lookup is cheap; index entries of expired sessions go when read.)
+        let owner = self.store.load(key).await.ok().flatten().as_ref().and_then(user_of);
+        self.store.delete(key).await?;
+        if let Some(user) = owner {
+            self.lists.forget(Some(user));
+            let mut conn = self.conn.clone();
+            let _: () = conn.zrem(self.index_key(user), key.as_ref()).await?;
+        }
+        Ok(())
     }
 }

@@ -320,7 +320,16 @@ impl SessionStore for DbSessionStore {
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
         let id = row_id(key);
-        self.db.run(move |c| SessionRow::delete(c, &id).map_err(DbError::from)).await?;
+        let owner = self
+            .db
+            .run(move |c| {
+                let owner = SessionRow::find_live(c, &id, now())?.and_then(|r| r.user_id);
+                SessionRow::delete(c, &id)?;
+                Ok::<_, DbError>(owner)
+            })
+            .await?;
+        // Signed out here: the user's other browsers list it no more.
+        self.lists.forget(owner);
         Ok(())
     }
 }

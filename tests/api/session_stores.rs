@@ -130,6 +130,12 @@ async fn session_list_suite(store: &str) {
     assert!(laptop.me().await.is_ok(), "this browser stays signed in");
     assert_eq!(laptop.post(&format!("/profile/sessions/{}/end", ids[0])).await.status(), 404, "already gone");
 
+    // A browser that signs out by itself leaves the list at once (the list is cached for 2 s).
+    app.sign_in_github(&tablet, "github").await;
+    assert_eq!(laptop.get("/profile").await.text().await.unwrap().matches("/end\"").count(), 1);
+    assert_eq!(tablet.post("/logout").await.status(), 303);
+    assert_eq!(laptop.get("/profile").await.text().await.unwrap().matches("/end\"").count(), 0);
+
     // Everywhere, this browser included.
     app.sign_in_github(&phone, "github").await;
     assert_eq!(laptop.post("/profile/sessions/end-all").await.status(), 303);
