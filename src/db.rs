@@ -96,6 +96,9 @@ impl CustomizeConnection<AnyConnection, r2d2::Error> for SqlitePragmas {
     }
 }
 
+/// How long a request waits for a database connection before it is answered with a 503.
+pub const CHECKOUT_TIMEOUT: Duration = Duration::from_millis(1500);
+
 /// The connection pool, cheap to clone.
 #[derive(Clone)]
 pub struct Db {
@@ -132,7 +135,9 @@ impl Db {
         result.map_err(|e| DbError::Migrate(e.to_string()))
     }
 
-    /// Runs `f` with a pooled connection on the blocking thread pool.
+    /// Runs `f` with a pooled connection on the blocking thread pool. While the database is
+    /// away, waiting for a connection gives up after [`CHECKOUT_TIMEOUT`] (the caller answers
+    /// 503), and the pool reconnects by itself when the database returns.
     pub async fn run<T, E>(&self, f: impl FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static) -> Result<T, E>
     where
         T: Send + 'static,
@@ -140,16 +145,22 @@ impl Db {
     {
         let pool = self.pool.clone();
         web::block(move || {
-            let mut conn = pool.get().map_err(DbError::from)?;
+            let mut conn = pool.get_timeout(CHECKOUT_TIMEOUT).map_err(DbError::from)?;
             f(&mut conn)
         })
         .await
         .map_err(|_| E::from(DbError::Cancelled))?
     }
 
+    /// True when the database answers a trivial query within `limit`.
+    pub async fn ping_within(&self, limit: Duration) -> bool {
+        let ping = self.run(|c| c.batch_execute("SELECT 1").map_err(DbError::from));
+        matches!(actix_web::rt::time::timeout(limit, ping).await, Ok(Ok(())))
+    }
+
     /// True when the database answers a trivial query.
     pub async fn ping(&self) -> bool {
-        self.run(|c| c.batch_execute("SELECT 1").map_err(DbError::from)).await.is_ok()
+        self.ping_within(CHECKOUT_TIMEOUT).await
     }
 }
 

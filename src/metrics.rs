@@ -46,8 +46,10 @@ impl Metrics {
     }
 
     /// The text exposition format (version 0.0.4).
-    /// `accounts`: the account cache's (entries, hits, misses).
-    pub fn render(&self, active_sessions: Option<i64>, accounts: (usize, u64, u64)) -> String {
+    /// `sessions`: signed-in sessions (where the store can count them) and session states
+    /// written to the store since start; `accounts`: the account cache's (entries, hits, misses).
+    pub fn render(&self, sessions: (Option<i64>, u64), accounts: (usize, u64, u64)) -> String {
+        let (active_sessions, session_writes) = sessions;
         let mut out = String::new();
         out.push_str("# HELP gatehouse_sign_ins_total Completed callbacks by provider and outcome.\n");
         out.push_str("# TYPE gatehouse_sign_ins_total counter\n");
@@ -73,6 +75,9 @@ impl Metrics {
             out.push_str("# TYPE gatehouse_active_sessions gauge\n");
             let _ = writeln!(out, "gatehouse_active_sessions {n}");
         }
+        out.push_str("# HELP gatehouse_session_store_writes_total Session states written to a server-side store.\n");
+        out.push_str("# TYPE gatehouse_session_store_writes_total counter\n");
+        let _ = writeln!(out, "gatehouse_session_store_writes_total {session_writes}");
         let (entries, hits, misses) = accounts;
         out.push_str("# HELP gatehouse_account_cache_entries Signed-in users held in memory.\n");
         out.push_str("# TYPE gatehouse_account_cache_entries gauge\n");
@@ -97,7 +102,7 @@ mod tests {
         m.provider_error("google", "timeout");
         m.observe_callback(0.03);
         m.observe_callback(3.0);
-        let text = m.render(Some(7), (3, 10, 2));
+        let text = m.render((Some(7), 0), (3, 10, 2));
         assert!(text.contains("gatehouse_sign_ins_total{provider=\"github\",outcome=\"created\"} 2"));
         assert!(text.contains("gatehouse_provider_errors_total{provider=\"google\",kind=\"timeout\"} 1"));
         assert!(text.contains("gatehouse_callback_seconds_bucket{le=\"0.05\"} 1"));

@@ -5,14 +5,18 @@
 //! are bound to this browser and cannot be read or forged by it; with a server-side store the
 //! cookie holds only a random key.
 
+mod lifetime;
+mod outage;
 mod redis;
 mod store;
 
 use actix_session::Session;
 use chrono::NaiveDateTime;
 
+pub use lifetime::{mark_anonymous, shorten_anonymous_cookie};
+pub use outage::answer_store_outage;
 pub use redis::RedisSessions;
-pub use store::{AnyStore, DbSessionStore, ListedSession, StoreError};
+pub use store::{ANONYMOUS_TTL, AnyStore, DbSessionStore, ListedSession, STORE_TIMEOUT, StoreError};
 
 use crate::providers::AuthFlow;
 
@@ -20,6 +24,11 @@ const FLOWS_KEY: &str = "gatehouse.flows";
 
 /// Pending sign-ins kept per browser (several tabs may sign in at once); the oldest goes first.
 pub const MAX_PENDING_FLOWS: usize = 5;
+
+/// The most the session's state may take, serialised. With the cookie store the cookie carries
+/// it encrypted and base64-encoded (about 4/3 of this plus 40 bytes), and browsers silently drop
+/// a cookie over 4,096 bytes; actix-session refuses one over 4,064. Flows shrink to fit.
+pub const STATE_BUDGET: usize = 2_800;
 
 #[derive(Debug, thiserror::Error)]
 #[error("session: {0}")]
@@ -32,14 +41,33 @@ pub enum Taken {
     Missing,
 }
 
-/// Remembers a new flow, dropping expired ones and the oldest beyond the cap.
+/// Remembers a new flow, dropping expired ones and the oldest beyond the cap. The session
+/// stays within [`STATE_BUDGET`] whatever the visitor sends: older flows go first, then the new
+/// flow's `next` falls back to `/`.
 pub fn push_flow(session: &Session, flow: AuthFlow, now: i64) -> Result<(), SessionError> {
     let mut flows = flows(session);
     flows.retain(|f| !f.is_expired(now));
     flows.push(flow);
     let excess = flows.len().saturating_sub(MAX_PENDING_FLOWS);
     flows.drain(..excess);
-    session.insert(FLOWS_KEY, flows).map_err(|e| SessionError(e.to_string()))
+    loop {
+        session.insert(FLOWS_KEY, &flows).map_err(|e| SessionError(e.to_string()))?;
+        if state_size(session) <= STATE_BUDGET {
+            return Ok(());
+        }
+        if flows.len() > 1 {
+            flows.remove(0);
+        } else if flows[0].next != "/" {
+            flows[0].next = "/".into();
+        } else {
+            return Err(SessionError(format!("the session holds more than {STATE_BUDGET} bytes besides its flows")));
+        }
+    }
+}
+
+/// The session's state as the store would serialise it, in bytes.
+fn state_size(session: &Session) -> usize {
+    serde_json::to_string(&*session.entries()).map_or(usize::MAX, |s| s.len())
 }
 
 /// Takes the flow whose state matches, removing it before anything else is checked: each
@@ -84,8 +112,12 @@ pub fn set_flash(session: &Session, message: &str) {
     let _ = session.insert(FLASH_KEY, message);
 }
 
-/// Takes the pending notice, if any.
+/// Takes the pending notice, if any. Without one the session is left untouched: removing an
+/// absent key would still mark it changed and cost a store write on every page view.
 pub fn take_flash(session: &Session) -> Option<String> {
+    if !session.contains_key(FLASH_KEY) {
+        return None;
+    }
     session.remove_as::<String>(FLASH_KEY).and_then(Result::ok)
 }
 

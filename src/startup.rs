@@ -10,7 +10,6 @@ use std::time::Duration;
 use actix_identity::IdentityMiddleware;
 use actix_session::SessionMiddleware;
 use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensionPolicy};
-use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{SameSite, time};
 use actix_web::dev::Server;
 use actix_web::middleware::{Condition, DefaultHeaders, Logger, from_fn};
@@ -107,7 +106,10 @@ impl Application {
                         .visit_deadline(s.session_idle_minutes.map(|m| Duration::from_secs(m * 60)))
                         .build(),
                 )
+                .wrap(from_fn(crate::session::mark_anonymous))
                 .wrap(session_middleware(s, store.clone()))
+                .wrap(from_fn(crate::session::shorten_anonymous_cookie))
+                .wrap(from_fn(crate::session::answer_store_outage))
                 .wrap(security_headers(s.secure_cookies()))
                 .wrap(Condition::new(log::log_enabled!(target: ACCESS_LOG, log::Level::Info), access_log()))
         })
@@ -152,9 +154,9 @@ fn maintain_providers(registry: &Registry, settings: &Settings) {
 /// The session store `SESSION_STORE` names; Redis is connected (and checked) at start.
 async fn session_store(settings: &Settings, db: &Db) -> Result<AnyStore, StartupError> {
     Ok(match &settings.session_store {
-        SessionStoreKind::Cookie => AnyStore::Cookie(Arc::new(CookieSessionStore::default())),
-        SessionStoreKind::Database => AnyStore::Database(DbSessionStore::new(db.clone())),
-        SessionStoreKind::Redis { url, prefix } => AnyStore::Redis(
+        SessionStoreKind::Cookie => AnyStore::cookie(),
+        SessionStoreKind::Database => AnyStore::database(DbSessionStore::new(db.clone())),
+        SessionStoreKind::Redis { url, prefix } => AnyStore::redis(
             RedisSessions::connect(url.expose(), prefix)
                 .await
                 .map_err(|e| StartupError::SessionStore(format!("cannot reach REDIS_URL: {e}")))?,

@@ -7,18 +7,21 @@ use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::session::AnyStore;
 
-/// `GET /healthz`: 200 when the database answers, 503 otherwise.
-pub async fn healthz(db: web::Data<Db>) -> HttpResponse {
-    if db.ping().await {
-        HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
-    } else {
-        HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "unavailable", "database": "down"}))
-    }
+/// `GET /healthz`: liveness. 200 while the process serves requests, whatever its database or
+/// session store are doing (an orchestrator restarting gatehouse would not bring them back);
+/// `/readyz` says whether they answer.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: ready for traffic when the database and the session store both answer.
+/// How long `/readyz` waits for each dependency; both are asked at once.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_millis(800);
+
+/// `GET /readyz`: ready for traffic when the database and the session store both answer within
+/// [`READY_WITHIN`]; it answers within a second either way.
 pub async fn readyz(db: web::Data<Db>, store: web::Data<AnyStore>) -> HttpResponse {
-    let (database, sessions) = (db.ping().await, store.ping().await);
+    let sessions = async { actix_web::rt::time::timeout(READY_WITHIN, store.ping()).await.unwrap_or(false) };
+    let (database, sessions) = futures_util::future::join(db.ping_within(READY_WITHIN), sessions).await;
     let body = serde_json::json!({"database": if database { "ok" } else { "down" }, "session_store": if sessions { "ok" } else { "down" }});
     if database && sessions { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
@@ -37,5 +40,5 @@ pub async fn metrics(
     }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render(store.count_active().await, accounts.stats())))
+        .body(metrics.render((store.count_active().await, store.writes()), accounts.stats())))
 }

@@ -1,24 +1,31 @@
-//! actix-session's Redis store, plus a per-user index so a user's sessions can be listed and
-//! ended (the database store gets that from its `user_id` column).
+//! Sessions in Redis, with a per-user index so a user's sessions can be listed and ended (the
+//! database store gets that from its `user_id` column).
 //!
-//! The index is a sorted set per user, `{REDIS_KEY_PREFIX}:user-sessions:{id}`, of session keys scored by
-//! expiry. actix-session keeps each session under its key, with Redis expiring it; index members
-//! whose session has gone are pruned whenever the index is read. The index itself expires with
-//! the longest session it lists.
+//! Each session is one string key — the session key itself, as actix-session's own Redis store
+//! names it, so sessions survive the switch — expiring with the session. Written here rather
+//! than through actix-session's store for two reasons: an update must never recreate a session
+//! that sign-out deleted (actix-session's falls back to saving it anew), and every command must
+//! give up quickly when Redis is away (one connection, with connect and response timeouts).
+//!
+//! The index is a sorted set per user, `{REDIS_KEY_PREFIX}:user-sessions:{id}`, of session keys
+//! scored by expiry; members whose session has gone are pruned whenever it is read. The index
+//! itself expires with the longest session it lists.
 
 use std::sync::LazyLock;
+use std::time::Duration as StdDuration;
 
-use actix_session::storage::{LoadError, RedisSessionStore, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_session::storage::SessionKey;
 use actix_web::cookie::time::Duration;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::store::{ListedSession, RecentLists, State, StoreError, public_id, user_of};
+use super::store::{ListedSession, RecentLists, State, StoreError, new_key, public_id, user_of};
+
+/// How long one connection attempt or one command may take before it counts as "Redis is down".
+const REDIS_TIMEOUT: StdDuration = StdDuration::from_millis(800);
 
 #[derive(Clone)]
 pub struct RedisSessions {
-    store: RedisSessionStore,
-    /// A connection of our own for the index; actix-session does not lend its own.
     conn: ConnectionManager,
     prefix: String,
     pub(super) lists: RecentLists,
@@ -29,11 +36,19 @@ fn unix_now() -> i64 {
 }
 
 impl RedisSessions {
+    /// Connects (and so checks) Redis at `url`. Later outages are survived: each command fails
+    /// within [`REDIS_TIMEOUT`] while Redis is away and the connection is re-made when it returns.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, String> {
-        let store = RedisSessionStore::new(url).await.map_err(|e| e.to_string())?;
         let client = redis::Client::open(url).map_err(|e| e.to_string())?;
-        let conn = ConnectionManager::new(client).await.map_err(|e| e.to_string())?;
-        Ok(RedisSessions { store, conn, prefix: prefix.to_string(), lists: RecentLists::default() })
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(REDIS_TIMEOUT)
+            .set_response_timeout(REDIS_TIMEOUT)
+            // Reconnect at once, then with short pauses: a request waits for at most one try.
+            .set_number_of_retries(1)
+            .set_factor(50)
+            .set_max_delay(500);
+        let conn = ConnectionManager::new_with_config(client, config).await.map_err(|e| e.to_string())?;
+        Ok(RedisSessions { conn, prefix: prefix.to_string(), lists: RecentLists::default() })
     }
 
     fn index_key(&self, user: i64) -> String {
@@ -131,37 +146,72 @@ impl RedisSessions {
     }
 }
 
-impl SessionStore for RedisSessions {
-    async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
-        self.store.load(key).await
+impl RedisSessions {
+    pub(super) async fn load(&self, key: &SessionKey) -> anyhow::Result<Option<State>> {
+        let mut conn = self.conn.clone();
+        let raw: Option<String> = conn.get(key.as_ref()).await?;
+        Ok(raw.map(|s| serde_json::from_str(&s)).transpose()?)
     }
 
-    async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
-        let key = self.store.save(state.clone(), ttl).await?;
-        self.index(&state, &key, ttl).await.map_err(SaveError::Other)?;
+    /// Stores `state` under a new key.
+    pub(super) async fn save(&self, state: &State, ttl: &Duration) -> anyhow::Result<SessionKey> {
+        let key = new_key();
+        let body = serde_json::to_string(state)?;
+        let mut conn = self.conn.clone();
+        let created: Option<String> = redis::cmd("SET")
+            .arg(key.as_ref())
+            .arg(body)
+            .arg("NX")
+            .arg("EX")
+            .arg(ttl.whole_seconds().max(1))
+            .query_async(&mut conn)
+            .await?;
+        anyhow::ensure!(created.is_some(), "a fresh session key was already taken");
+        self.index(state, &key, ttl).await?;
         Ok(key)
     }
 
-    async fn update(&self, key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
-        let key = self.store.update(key, state.clone(), ttl).await?;
-        self.index(&state, &key, ttl).await.map_err(UpdateError::Other)?;
-        Ok(key)
+    /// Replaces the state of a session that still exists; false when it is gone (ended or
+    /// expired), in which case nothing is written.
+    pub(super) async fn replace(&self, key: &SessionKey, state: &State, ttl: &Duration) -> anyhow::Result<bool> {
+        let body = serde_json::to_string(state)?;
+        let mut conn = self.conn.clone();
+        let updated: Option<String> = redis::cmd("SET")
+            .arg(key.as_ref())
+            .arg(body)
+            .arg("XX")
+            .arg("EX")
+            .arg(ttl.whole_seconds().max(1))
+            .query_async(&mut conn)
+            .await?;
+        if updated.is_some() {
+            self.index(state, key, ttl).await?;
+        }
+        Ok(updated.is_some())
     }
 
-    async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
-        self.store.update_ttl(key, ttl).await
+    pub(super) async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
+        let mut conn = self.conn.clone();
+        let _: () = conn.expire(key.as_ref(), ttl.whole_seconds().max(1)).await?;
+        Ok(())
     }
 
-    async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+    pub(super) async fn delete(&self, key: &SessionKey) -> anyhow::Result<()> {
         // Signed out here: the user's other browsers list it no more. (Sign-out is rare next to
         // reads, so the extra lookup is cheap; index entries of expired sessions go when read.)
-        let owner = self.store.load(key).await.ok().flatten().as_ref().and_then(user_of);
-        self.store.delete(key).await?;
+        let owner = self.load(key).await.ok().flatten().as_ref().and_then(user_of);
+        let mut conn = self.conn.clone();
+        let _: () = conn.del(key.as_ref()).await?;
         if let Some(user) = owner {
             self.lists.forget(Some(user));
-            let mut conn = self.conn.clone();
             let _: () = conn.zrem(self.index_key(user), key.as_ref()).await?;
         }
         Ok(())
+    }
+
+    /// Can Redis be reached?
+    pub(super) async fn ping(&self) -> bool {
+        let mut conn = self.conn.clone();
+        redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok()
     }
 }

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use actix_session::storage::{CookieSessionStore, LoadError, SaveError, SessionKey, SessionStore, UpdateError};
@@ -18,12 +19,87 @@ use crate::db::{Db, DbError};
 
 pub(super) type State = HashMap<String, String>;
 
-/// The store picked by `SESSION_STORE`.
+/// The store picked by `SESSION_STORE`, with the rules every store follows:
+///
+/// - a session nobody is signed in to (pending sign-ins, a flash notice) is kept at most
+///   [`ANONYMOUS_TTL`]; signing in gives it the full `SESSION_TTL_DAYS`;
+/// - an update never brings back a session that was ended meanwhile (sign-out, "sign out
+///   everywhere", account deletion): a request that raced the end finishes signed out;
+/// - every call gives up after [`STORE_TIMEOUT`], so an outage answers 503 instead of hanging.
 #[derive(Clone)]
-pub enum AnyStore {
-    Cookie(std::sync::Arc<CookieSessionStore>),
+pub struct AnyStore {
+    backend: Backend,
+    writes: Arc<AtomicU64>,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Cookie(Arc<CookieSessionStore>),
     Redis(RedisSessions),
     Database(DbSessionStore),
+}
+
+/// The longest a session without a signed-in user lives in any store. A pending sign-in dies
+/// after [`crate::providers::FLOW_TTL_SECS`] anyway; without this, every cookie-less
+/// `/authorize` would keep a row or key for the whole `SESSION_TTL_DAYS`.
+pub const ANONYMOUS_TTL: Duration = Duration::minutes(15);
+
+/// How long one session-store call may take before the request is answered with a 503.
+pub const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// Session keys that mean "somebody is signed in": dropped when a session that was ended
+/// meanwhile would otherwise be written again.
+fn is_anonymous_entry(key: &str) -> bool {
+    key == super::FLOWS_KEY || key == super::FLASH_KEY
+}
+
+/// The lifetime `state` gets: the configured one once somebody is signed in, else at most
+/// [`ANONYMOUS_TTL`].
+pub fn lifetime(state: &State, configured: &Duration) -> Duration {
+    if user_of(state).is_some() { *configured } else { (*configured).min(ANONYMOUS_TTL) }
+}
+
+/// Runs a listing or ending call within [`STORE_TIMEOUT`].
+async fn within<T>(call: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    actix_web::rt::time::timeout(STORE_TIMEOUT, call).await.unwrap_or_else(|_| Err(StoreError::unavailable()))
+}
+
+/// Runs a store call within [`STORE_TIMEOUT`].
+async fn bounded<T>(call: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    actix_web::rt::time::timeout(STORE_TIMEOUT, call)
+        .await
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the session store did not answer within {STORE_TIMEOUT:?}")))
+}
+
+impl AnyStore {
+    /// Sessions in the encrypted cookie itself.
+    pub fn cookie() -> Self {
+        Self::with(Backend::Cookie(Arc::new(CookieSessionStore::default())))
+    }
+
+    /// Sessions in Redis.
+    pub fn redis(store: RedisSessions) -> Self {
+        Self::with(Backend::Redis(store))
+    }
+
+    /// Sessions in the database's `sessions` table.
+    pub fn database(store: DbSessionStore) -> Self {
+        Self::with(Backend::Database(store))
+    }
+
+    fn with(backend: Backend) -> Self {
+        AnyStore { backend, writes: Arc::default() }
+    }
+
+    /// Session states written to a server-side store since start (saves and updates), for
+    /// `/metrics`: a page view that changes nothing must not add to it.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
+    }
+
+    fn wrote(&self) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// One of a user's sessions, as /profile lists it.
@@ -91,6 +167,13 @@ impl RecentLists {
 #[error("session store: {0}")]
 pub struct StoreError(String);
 
+impl StoreError {
+    /// The store did not answer in time.
+    pub(crate) fn unavailable() -> Self {
+        StoreError("the session store did not answer".into())
+    }
+}
+
 impl From<anyhow::Error> for StoreError {
     fn from(e: anyhow::Error) -> Self {
         StoreError(e.to_string())
@@ -111,42 +194,65 @@ impl From<DbError> for StoreError {
 
 impl SessionStore for AnyStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
-        match self {
-            AnyStore::Cookie(s) => s.load(key).await,
-            AnyStore::Redis(s) => s.load(key).await,
-            AnyStore::Database(s) => s.load(key).await,
+        match &self.backend {
+            Backend::Cookie(s) => s.load(key).await,
+            Backend::Redis(s) => bounded(s.load(key)).await.map_err(LoadError::Other),
+            Backend::Database(s) => bounded(s.load(key)).await.map_err(LoadError::Other),
         }
     }
 
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
-        match self {
-            AnyStore::Cookie(s) => s.save(state, ttl).await,
-            AnyStore::Redis(s) => s.save(state, ttl).await,
-            AnyStore::Database(s) => s.save(state, ttl).await,
+        let ttl = lifetime(&state, ttl);
+        match &self.backend {
+            Backend::Cookie(s) => s.save(state, &ttl).await,
+            Backend::Redis(s) => {
+                self.wrote();
+                bounded(s.save(&state, &ttl)).await.map_err(SaveError::Other)
+            }
+            Backend::Database(s) => {
+                self.wrote();
+                bounded(s.save(&state, &ttl)).await.map_err(SaveError::Other)
+            }
         }
     }
 
     async fn update(&self, key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
-        match self {
-            AnyStore::Cookie(s) => s.update(key, state, ttl).await,
-            AnyStore::Redis(s) => s.update(key, state, ttl).await,
-            AnyStore::Database(s) => s.update(key, state, ttl).await,
+        let ttl = lifetime(&state, ttl);
+        let replaced = match &self.backend {
+            Backend::Cookie(s) => return s.update(key, state, &ttl).await,
+            Backend::Redis(s) => bounded(s.replace(&key, &state, &ttl)).await,
+            Backend::Database(s) => bounded(s.replace(&key, &state, &ttl)).await,
+        };
+        self.wrote();
+        if replaced.map_err(UpdateError::Other)? {
+            return Ok(key);
         }
+        // Ended while this request ran: keep only what an anonymous visitor may have (pending
+        // sign-ins, a notice), so the request finishes signed out. Nothing left, nothing stored:
+        // the new key names no session.
+        let state: State = state.into_iter().filter(|(k, _)| is_anonymous_entry(k)).collect();
+        if state.is_empty() {
+            return Ok(new_key());
+        }
+        self.save(state, &ttl).await.map_err(|e| match e {
+            SaveError::Serialization(e) => UpdateError::Serialization(e),
+            SaveError::Other(e) => UpdateError::Other(e),
+        })
     }
 
     async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
-        match self {
-            AnyStore::Cookie(s) => s.update_ttl(key, ttl).await,
-            AnyStore::Redis(s) => s.update_ttl(key, ttl).await,
-            AnyStore::Database(s) => s.update_ttl(key, ttl).await,
+        match &self.backend {
+            Backend::Cookie(s) => s.update_ttl(key, ttl).await,
+            Backend::Redis(s) => bounded(s.update_ttl(key, ttl)).await,
+            Backend::Database(s) => bounded(s.update_ttl(key, ttl)).await,
         }
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
-        match self {
-            AnyStore::Cookie(s) => s.delete(key).await,
-            AnyStore::Redis(s) => s.delete(key).await,
-            AnyStore::Database(s) => s.delete(key).await,
+        match &self.backend {
+            Backend::Cookie(s) => s.delete(key).await,
+            Backend::Redis(s) => bounded(s.delete(key)).await,
+            Backend::Database(s) => bounded(s.delete(key)).await,
         }
     }
 }
@@ -154,47 +260,56 @@ impl SessionStore for AnyStore {
 impl AnyStore {
     /// Can the store be reached? (A lookup of a key that does not exist.)
     pub async fn ping(&self) -> bool {
-        let probe = SessionKey::try_from("readiness-probe-0000000000000000000000000000000000".to_string())
-            .expect("a valid key");
-        match self {
-            AnyStore::Cookie(_) => true,
-            _ => self.load(&probe).await.is_ok(),
-        }
+        let answered = match &self.backend {
+            Backend::Cookie(_) => return true,
+            Backend::Redis(s) => bounded(async { Ok(s.ping().await) }).await,
+            Backend::Database(s) => bounded(async { Ok(s.db.ping().await) }).await,
+        };
+        answered.unwrap_or(false)
     }
 
     /// The user's live sessions, where the store can find them (database, Redis); `None` for
     /// the cookie store, whose sessions live only in browsers.
     pub async fn sessions_of(&self, user: i64) -> Result<Option<SessionList>, StoreError> {
-        match self {
-            AnyStore::Cookie(_) => Ok(None),
-            AnyStore::Redis(s) => s.lists.get_or_read(user, s.listed(user)).await.map(Some),
-            AnyStore::Database(s) => s.lists.get_or_read(user, s.listed(user)).await.map(Some),
-        }
+        within(async {
+            match &self.backend {
+                Backend::Cookie(_) => Ok(None),
+                Backend::Redis(s) => s.lists.get_or_read(user, s.listed(user)).await.map(Some),
+                Backend::Database(s) => s.lists.get_or_read(user, s.listed(user)).await.map(Some),
+            }
+        })
+        .await
     }
 
     /// Ends the user's session named `id` (see [`ListedSession::id`]); false when no such
     /// session of theirs is live.
     pub async fn end_for_user(&self, user: i64, id: String) -> Result<bool, StoreError> {
-        match self {
-            AnyStore::Cookie(_) => Ok(false),
-            AnyStore::Redis(s) => s.end(user, &id).await,
-            AnyStore::Database(s) => s.end(user, id).await,
-        }
+        within(async {
+            match &self.backend {
+                Backend::Cookie(_) => Ok(false),
+                Backend::Redis(s) => s.end(user, &id).await,
+                Backend::Database(s) => s.end(user, id).await,
+            }
+        })
+        .await
     }
 
     /// Ends every session of the user; returns how many there were.
     pub async fn end_all_for_user(&self, user: i64) -> Result<usize, StoreError> {
-        match self {
-            AnyStore::Cookie(_) => Ok(0),
-            AnyStore::Redis(s) => s.end_all(user).await,
-            AnyStore::Database(s) => s.end_all(user).await,
-        }
+        within(async {
+            match &self.backend {
+                Backend::Cookie(_) => Ok(0),
+                Backend::Redis(s) => s.end_all(user).await,
+                Backend::Database(s) => s.end_all(user).await,
+            }
+        })
+        .await
     }
 
     /// Active signed-in sessions, where the store can count them (the database store).
     pub async fn count_active(&self) -> Option<i64> {
-        match self {
-            AnyStore::Database(s) => s.db.run(|c| SessionRow::count_active(c, now()).map_err(DbError::from)).await.ok(),
+        match &self.backend {
+            Backend::Database(s) => s.db.run(|c| SessionRow::count_active(c, now()).map_err(DbError::from)).await.ok(),
             _ => None,
         }
     }
@@ -254,30 +369,26 @@ pub(super) fn user_of(state: &State) -> Option<i64> {
     serde_json::from_str::<String>(raw).ok()?.parse().ok()
 }
 
-fn new_key() -> SessionKey {
+pub(super) fn new_key() -> SessionKey {
     let raw = oauth2::CsrfToken::new_random_len(32).secret().clone();
     SessionKey::try_from(raw).expect("43 characters is a valid session key")
 }
 
-impl SessionStore for DbSessionStore {
-    async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
+impl DbSessionStore {
+    async fn load(&self, key: &SessionKey) -> anyhow::Result<Option<State>> {
         let id = row_id(key);
-        let row = self
-            .db
-            .run(move |c| SessionRow::find_live(c, &id, now()).map_err(DbError::from))
-            .await
-            .map_err(|e| LoadError::Other(e.into()))?;
-        row.map(|r| serde_json::from_str(&r.state).map_err(|e| LoadError::Deserialization(e.into()))).transpose()
+        let row = self.db.run(move |c| SessionRow::find_live(c, &id, now()).map_err(DbError::from)).await?;
+        Ok(row.map(|r| serde_json::from_str(&r.state)).transpose()?)
     }
 
-    async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+    async fn save(&self, state: &State, ttl: &Duration) -> anyhow::Result<SessionKey> {
         let key = new_key();
-        let body = serde_json::to_string(&state).map_err(|e| SaveError::Serialization(e.into()))?;
+        let body = serde_json::to_string(state)?;
         let at = now();
-        self.lists.forget(user_of(&state));
+        self.lists.forget(user_of(state));
         let row = SessionRow {
             id: row_id(&key),
-            user_id: user_of(&state),
+            user_id: user_of(state),
             state: body,
             created_at: at,
             last_seen_at: at,
@@ -289,36 +400,28 @@ impl SessionStore for DbSessionStore {
                 SessionRow::delete_expired(c, at)?;
                 SessionRow::insert(c, &row).map_err(DbError::from)
             })
-            .await
-            .map_err(|e: DbError| SaveError::Other(e.into()))?;
+            .await?;
         Ok(key)
     }
 
-    async fn update(&self, key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
-        let id = row_id(&key);
-        let body = serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
-        let (user, expires) = (user_of(&state), expiry(ttl));
+    /// Replaces the state of a session that still exists; false when it is gone (ended or
+    /// expired), in which case nothing is written.
+    async fn replace(&self, key: &SessionKey, state: &State, ttl: &Duration) -> anyhow::Result<bool> {
+        let id = row_id(key);
+        let body = serde_json::to_string(state)?;
+        let (user, expires) = (user_of(state), expiry(ttl));
         self.lists.forget(user);
-        let updated = self
-            .db
-            .run(move |c| SessionRow::update(c, &id, &body, user, now(), expires).map_err(DbError::from))
-            .await
-            .map_err(|e| UpdateError::Other(e.into()))?;
-        if updated {
-            Ok(key)
-        } else {
-            // Deleted meanwhile (signed out elsewhere): start afresh rather than resurrect it.
-            self.save(state, ttl).await.map_err(|e| UpdateError::Other(e.into()))
-        }
+        let at = now();
+        Ok(self.db.run(move |c| SessionRow::update(c, &id, &body, user, at, expires).map_err(DbError::from)).await?)
     }
 
-    async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
+    async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
         let (id, expires) = (row_id(key), expiry(ttl));
         self.db.run(move |c| SessionRow::touch(c, &id, now(), expires).map_err(DbError::from)).await?;
         Ok(())
     }
 
-    async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+    async fn delete(&self, key: &SessionKey) -> anyhow::Result<()> {
         let id = row_id(key);
         let owner = self
             .db

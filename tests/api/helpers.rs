@@ -146,6 +146,28 @@ impl TestDb {
 }
 
 impl TestDb {
+    /// Seconds until the `sessions` row `id` expires, as the database itself keeps it.
+    pub fn seconds_left(&self, id: &str) -> i64 {
+        use diesel::sql_types::BigInt;
+        #[derive(diesel::QueryableByName)]
+        struct Left {
+            #[diesel(sql_type = BigInt)]
+            left: i64,
+        }
+        let left: Left = if let Some(path) = self.url.strip_prefix("sqlite://") {
+            let q = format!(
+                "SELECT CAST(strftime('%s', expires_at) - strftime('%s', 'now') AS BIGINT) AS left FROM sessions WHERE id = '{id}'"
+            );
+            diesel::sql_query(q).get_result(&mut diesel::SqliteConnection::establish(path).unwrap()).unwrap()
+        } else {
+            let q = format!(
+                "SELECT CAST(EXTRACT(EPOCH FROM expires_at - (now() AT TIME ZONE 'UTC')) AS BIGINT) AS left FROM sessions WHERE id = '{id}'"
+            );
+            diesel::sql_query(q).get_result(&mut PgConnection::establish(&self.url).unwrap()).unwrap()
+        };
+        left.left
+    }
+
     /// Drops a PostgreSQL database under the running app (a database outage).
     pub fn drop_now(&self) {
         self.drop_pg();
@@ -482,4 +504,39 @@ pub async fn eventually(
 /// The Redis the tests share (scripts/test.sh exports it, or starts a throwaway one).
 pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// What a session cookie value (as sent, percent-encoded) sealed with the test SESSION_KEY
+/// holds: the session state (cookie store) or the session key (server-side stores). `None`
+/// when it does not open.
+pub fn unseal_session(value: &str) -> Option<String> {
+    use actix_web::cookie::{Cookie, CookieJar, Key};
+    let mut jar = CookieJar::new();
+    jar.add_original(Cookie::new("gatehouse", percent_decode(value)));
+    jar.private(&Key::derive_from(SESSION_KEY.as_bytes())).get("gatehouse").map(|c| c.value().to_string())
+}
+
+/// The session cookie a response sets, as `name=value` ready for a `Cookie` header, if any.
+pub fn session_set_cookie(res: &reqwest::Response) -> Option<String> {
+    set_cookie_headers(res)
+        .into_iter()
+        .find(|c| c.starts_with("gatehouse=") && !c.contains("Max-Age=0"))
+        .and_then(|c| c.split(';').next().map(str::to_string))
+}
+
+fn percent_decode(s: &str) -> String {
+    // form_urlencoded would turn a literal `+` into a space; base64 has them.
+    url::form_urlencoded::parse(format!("v={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// A counter from `/metrics` (the app allows loopback), summed over its labels.
+pub async fn metric(app: &TestApp, name: &str) -> f64 {
+    let text = app.new_browser().get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }

@@ -24,6 +24,7 @@ mod restart;
 mod scale_out;
 pub mod security;
 mod session_stores;
+mod session_trust;
 mod shutdown;
 mod state;
 mod unavailable;

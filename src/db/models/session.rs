@@ -40,7 +40,8 @@ impl SessionRow {
         now: NaiveDateTime,
         expires_at: NaiveDateTime,
     ) -> QueryResult<bool> {
-        diesel::update(sessions::table.find(id))
+        // An expired row is not brought back either: it is gone as far as readers can tell.
+        diesel::update(sessions::table.find(id).filter(sessions::expires_at.gt(now)))
             .set((
                 sessions::state.eq(state),
                 sessions::user_id.eq(user_id),
@@ -52,7 +53,8 @@ impl SessionRow {
     }
 
     pub fn touch(conn: &mut AnyConnection, id: &str, now: NaiveDateTime, expires_at: NaiveDateTime) -> QueryResult<()> {
-        diesel::update(sessions::table.find(id))
+        // An expired row is not brought back either: it is gone as far as readers can tell.
+        diesel::update(sessions::table.find(id).filter(sessions::expires_at.gt(now)))
             .set((sessions::last_seen_at.eq(now), sessions::expires_at.eq(expires_at)))
             .execute(conn)
             .map(|_| ())
