@@ -64,14 +64,15 @@ fn shortened(value: &HeaderValue) -> Option<HeaderValue> {
     if !is_session_cookie(value) {
         return None;
     }
-    let mut cookie = Cookie::parse_encoded(value.to_str().ok()?).ok()?;
+    // Parsed and written back without decoding: the value goes out exactly as it came.
+    let mut cookie = Cookie::parse(value.to_str().ok()?).ok()?;
     let max_age = cookie.max_age()?;
     if max_age.is_zero() || max_age <= ANONYMOUS_TTL {
         return None;
     }
     cookie.set_max_age(ANONYMOUS_TTL);
     cookie.set_expires(None);
-    HeaderValue::from_str(&cookie.encoded().to_string()).ok()
+    HeaderValue::from_str(&cookie.to_string()).ok()
 }
 
 #[cfg(test)]
