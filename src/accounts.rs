@@ -14,7 +14,7 @@ pub mod changes;
 
 pub use cache::{Account, AccountCache};
 
-use crate::db::models::{Identity, NewIdentity, NewUser, User, UserId, now};
+use crate::db::models::{EmailChange, Identity, NewIdentity, NewUser, User, UserId, now};
 use crate::db::{AnyConnection, DbError, write_tx};
 
 /// What a provider says about the person who just signed in.
@@ -94,11 +94,15 @@ fn resolve(c: &mut AnyConnection, from: &Provenance<'_>, who: &ProviderUser) -> 
     let at = now();
     let email = who.email.as_deref();
     let name = display_name(who);
+    // Verified for the account only when this provider is trusted to verify emails.
+    let verified = who.email_verified && from.trust_email;
 
     if let Some(identity) = Identity::find_by_subject(c, from.provider, &who.subject)? {
         let user = UserId(identity.user_id);
         Identity::update_email(c, identity.id, email, who.email_verified, at)?;
-        User::update_profile(c, user, &name, email, who.avatar_url.as_deref(), at)?;
+        let current = User::find(c, user)?;
+        let change = account_email(current.as_ref(), email, verified);
+        User::update_profile(c, user, &name, change, who.avatar_url.as_deref(), at)?;
         return Ok(SignIn::Returning(user));
     }
 
@@ -113,14 +117,22 @@ fn resolve(c: &mut AnyConnection, from: &Provenance<'_>, who: &ProviderUser) -> 
             }
             let user = UserId(holder.user_id);
             insert_identity(c, user, from.provider, who, at)?;
-            User::update_profile(c, user, &name, Some(email), who.avatar_url.as_deref(), at)?;
+            let change = EmailChange::Set { email, verified: true };
+            User::update_profile(c, user, &name, change, who.avatar_url.as_deref(), at)?;
             return Ok(SignIn::Linked(user));
         }
     }
 
     let user = User::insert(
         c,
-        &NewUser { name: &name, email, avatar_url: who.avatar_url.as_deref(), created_at: at, updated_at: at },
+        &NewUser {
+            name: &name,
+            email,
+            email_verified: verified && email.is_some(),
+            avatar_url: who.avatar_url.as_deref(),
+            created_at: at,
+            updated_at: at,
+        },
     )?;
     insert_identity(c, user, from.provider, who, at)?;
     Ok(SignIn::Created(user))
@@ -146,6 +158,19 @@ fn insert_identity(
         },
     )?;
     Ok(())
+}
+
+/// The account email after a sign-in offering `offered`: a verified email always wins; an
+/// unverified one never replaces a verified one (else anyone could set their account email to
+/// `admin@corp.example` through a provider that checks nothing); no email keeps the old one.
+fn account_email<'a>(current: Option<&User>, offered: Option<&'a str>, verified: bool) -> EmailChange<'a> {
+    let holds_verified = current.is_some_and(|u| u.email_verified && u.email.is_some());
+    match offered {
+        None => EmailChange::Keep,
+        Some(email) if verified => EmailChange::Set { email, verified: true },
+        Some(_) if holds_verified => EmailChange::Keep,
+        Some(email) => EmailChange::Set { email, verified: false },
+    }
 }
 
 /// The provider's name, else the email's local part, else a neutral placeholder.
@@ -221,6 +246,9 @@ pub fn link(
 /// Removes one of the user's identities, as long as another remains.
 pub fn unlink(conn: &mut AnyConnection, user: UserId, identity_id: i64) -> Result<(), AccountError> {
     write_tx(conn, |c| {
+        // Two unlinks of a user's last two identities must not both see two: on PostgreSQL the
+        // user's row is locked until commit (SQLite's BEGIN IMMEDIATE already serialises writers).
+        lock_user(c, user)?;
         let identities = Identity::for_user(c, user)?;
         if !identities.iter().any(|i| i.id == identity_id) {
             return Err(AccountError::NoSuchIdentity);
@@ -231,6 +259,17 @@ pub fn unlink(conn: &mut AnyConnection, user: UserId, identity_id: i64) -> Resul
         Identity::delete(c, identity_id)?;
         Ok(())
     })
+}
+
+/// Holds the user's row for the rest of the transaction (PostgreSQL; a no-op on SQLite).
+fn lock_user(c: &mut AnyConnection, user: UserId) -> Result<(), AccountError> {
+    use diesel::RunQueryDsl;
+    if let AnyConnection::Postgresql(pg) = c {
+        diesel::sql_query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::BigInt, _>(user.0)
+            .execute(pg)?;
+    }
+    Ok(())
 }
 
 /// Deletes a user with every identity and server-side session, in one transaction.

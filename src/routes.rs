@@ -25,7 +25,12 @@ use crate::rate_limit::rate_limit;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::home))
         .route("/login", web::get().to(login::login))
-        .service(web::resource("/authorize/{provider}").wrap(from_fn(rate_limit)).get(authorize::authorize))
+        .service(
+            web::resource("/authorize/{provider}")
+                .wrap(from_fn(rate_limit))
+                .get(authorize::authorize)
+                .post(authorize::link),
+        )
         .service(web::resource("/callback/{provider}").wrap(from_fn(rate_limit)).get(callback::callback))
         .service(
             web::resource("/logout")
@@ -60,7 +65,7 @@ pub(crate) fn page_context(user: Option<&User>) -> Context {
     if let Some(user) = user {
         ctx.insert(
             "user",
-            &serde_json::json!({"id": user.id, "name": user.name, "email": user.email, "avatar_url": user.avatar_url}),
+            &serde_json::json!({"id": user.id, "name": user.name, "email": user.email, "email_verified": user.email_verified, "avatar_url": user.avatar_url}),
         );
     }
     ctx

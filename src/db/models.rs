@@ -9,7 +9,7 @@ mod user;
 pub use identity::{Identity, NewIdentity};
 pub use provider_metadata::CachedMetadata;
 pub use session::SessionRow;
-pub use user::{NewUser, User, UserId};
+pub use user::{EmailChange, NewUser, User, UserId};
 
 diesel::define_sql_function! {
     /// SQL `lower()`, the same on PostgreSQL and SQLite; emails compare case-insensitively.

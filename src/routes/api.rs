@@ -12,6 +12,8 @@ struct Me<'a> {
     id: i64,
     name: &'a str,
     email: Option<&'a str>,
+    /// Whether `email` was verified by a provider trusted to verify emails.
+    email_verified: bool,
     avatar_url: Option<&'a str>,
     identities: Vec<LinkedIdentity<'a>>,
 }
@@ -39,6 +41,7 @@ fn describe(account: &Account) -> Me<'_> {
         id: user.id,
         name: &user.name,
         email: user.email.as_deref(),
+        email_verified: user.email_verified && user.email.is_some(),
         avatar_url: user.avatar_url.as_deref(),
         identities: account
             .identities

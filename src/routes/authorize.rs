@@ -3,21 +3,46 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use super::login::render_login;
 use super::{query, see_other};
-use crate::auth::SignedIn;
 use crate::auth::next::safe_next;
+use crate::auth::{SignedIn, require_same_origin};
+use crate::config::Settings;
 use crate::error::{AppError, SignInError};
 use crate::providers::{AuthFlow, HttpClient, Registry};
 use crate::session::push_flow;
 
-/// `GET /authorize/{provider}[?next=PATH]`: starts a flow (state, PKCE S256, nonce) bound to
-/// this browser's session and sends the browser to the provider. Signed in, the flow links the
-/// provider account to the current user.
+/// `GET /authorize/{provider}[?next=PATH]`: starts a sign-in (state, PKCE S256, nonce) bound to
+/// this browser's session and sends the browser to the provider. Always a sign-in, even for a
+/// signed-in visitor: a link or image on another site must not be able to link an account.
 pub async fn authorize(
     req: HttpRequest,
     session: Session,
-    signed_in: Option<SignedIn>,
     registry: web::Data<Registry>,
     http: web::Data<HttpClient>,
+) -> HttpResponse {
+    start(&req, &session, None, &registry, &http).await
+}
+
+/// `POST /authorize/{provider}[?next=PATH]`: the "Link" buttons on /profile. Links the
+/// provider account that comes back to the signed-in user; needs a signed-in user and a
+/// same-origin form post.
+pub async fn link(
+    req: HttpRequest,
+    session: Session,
+    SignedIn(user): SignedIn,
+    registry: web::Data<Registry>,
+    http: web::Data<HttpClient>,
+    settings: web::Data<Settings>,
+) -> Result<HttpResponse, AppError> {
+    require_same_origin(&req, &settings.public_url)?;
+    Ok(start(&req, &session, Some(user.0), &registry, &http).await)
+}
+
+async fn start(
+    req: &HttpRequest,
+    session: &Session,
+    link_to: Option<i64>,
+    registry: &Registry,
+    http: &HttpClient,
 ) -> HttpResponse {
     let name = req.match_info().get("provider").unwrap_or_default();
     let Some(provider) = registry.get(name) else {
@@ -25,11 +50,10 @@ pub async fn authorize(
     };
     let next = safe_next(query::single(req.query_string(), "next").as_deref());
     let mut flow = AuthFlow::start(name, next.clone(), chrono::Utc::now().timestamp());
-    // Signed in: this links another account to the user rather than signing in again.
-    flow.link_to = signed_in.map(|SignedIn(user)| user.0);
+    flow.link_to = link_to;
     let result = async {
-        let url = provider.authorize_url(&http, &flow).await?;
-        push_flow(&session, flow, chrono::Utc::now().timestamp()).map_err(|e| SignInError::Session(e.to_string()))?;
+        let url = provider.authorize_url(http, &flow).await?;
+        push_flow(session, flow, chrono::Utc::now().timestamp()).map_err(|e| SignInError::Session(e.to_string()))?;
         Ok::<_, SignInError>(url)
     }
     .await;
@@ -40,7 +64,7 @@ pub async fn authorize(
         }
         Err(e) => {
             log::warn!("sign-in could not start provider={name}: {e}");
-            render_login(&registry, &next, Some(&e.message(&provider.settings().label)), e.status())
+            render_login(registry, &next, Some(&e.message(&provider.settings().label)), e.status())
         }
     }
 }

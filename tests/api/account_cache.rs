@@ -92,7 +92,7 @@ on_both_backends! {
         assert_eq!(providers(b.me().await.unwrap()), ["github"]);
         settle_and_cache(&app.addr, &b).await;
 
-        let callback = app.oidc_callback_url(&a, "corp", "/profile", AtProvider::LogIn("second")).await;
+        let callback = app.link_callback_url(&a, "corp", AtProvider::LogIn("second")).await;
         assert_eq!(a.get(&callback).await.status(), 303);
         assert_eq!(providers(b.me().await.unwrap()), ["github", "corp"]);
 

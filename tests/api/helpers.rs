@@ -370,6 +370,20 @@ impl TestApp {
         complete_at_provider(&browser.client, &to_provider, &format!("{}/callback/", self.addr), action).await
     }
 
+    /// Linking from /profile: the "Link" form's same-origin POST, then the provider's pages;
+    /// returns the callback URL without visiting it.
+    pub async fn link_callback_url(&self, browser: &Browser, provider: &str, action: AtProvider<'_>) -> String {
+        let res = browser
+            .client
+            .post(browser.url(&format!("/authorize/{provider}?next=%2Fprofile")))
+            .header("Origin", &self.addr)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_redirection(), "linking answered {}", res.status());
+        complete_at_provider(&browser.client, &location(&res), &format!("{}/callback/", self.addr), action).await
+    }
+
     /// The GitHub dance: the stand-in approves at once and redirects back.
     pub async fn github_callback_url(&self, browser: &Browser, provider: &str, next: &str) -> String {
         let res = browser.get(&format!("/authorize/{provider}?next={}", enc(next))).await;

@@ -88,7 +88,7 @@ on_both_backends! {
             spawn_app(AppOptions::new(backend).github("github", &github).oidc("corp").var("SESSION_STORE", "database")).await;
         let b = &app.browser;
         app.sign_in_github(b, "github").await;
-        let callback = app.oidc_callback_url(b, "corp", "/profile", AtProvider::LogIn("second")).await;
+        let callback = app.link_callback_url(b, "corp", AtProvider::LogIn("second")).await;
         b.get(&callback).await;
         assert_eq!(app.db.counts(), (1, 2));
 

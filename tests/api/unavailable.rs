@@ -31,6 +31,8 @@ async fn an_issuer_that_is_down_at_start_works_once_it_comes_up() {
     let page = app.browser.get("/login").await.text().await.unwrap();
     assert!(page.contains("/authorize/github"), "the other provider is offered");
     assert!(!page.contains("/authorize/late") && page.contains("temporarily unavailable"), "{page}");
+    // A real disabled control, which assistive technology announces as such.
+    assert!(page.contains(r#"<button type="button" disabled class="provider provider-oidc unavailable""#), "{page}");
     assert_eq!(app.sign_in_github(&app.new_browser(), "github").await.status(), 303);
 
     // The issuer comes up; sign-in starts working within 30 s, without a restart.

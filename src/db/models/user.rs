@@ -22,6 +22,9 @@ pub struct User {
     pub id: i64,
     pub name: String,
     pub email: Option<String>,
+    /// True when a provider trusted to verify emails (`OAUTH_{NAME}_TRUST_EMAIL`) verified
+    /// `email`. Authorise on `id`, or on an email only when this is true.
+    pub email_verified: bool,
     pub avatar_url: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -32,9 +35,17 @@ pub struct User {
 pub struct NewUser<'a> {
     pub name: &'a str,
     pub email: Option<&'a str>,
+    pub email_verified: bool,
     pub avatar_url: Option<&'a str>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+/// The account email a sign-in leaves: a new one with whether it is verified, or the old one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmailChange<'a> {
+    Keep,
+    Set { email: &'a str, verified: bool },
 }
 
 impl User {
@@ -56,19 +67,19 @@ impl User {
         conn: &mut AnyConnection,
         id: UserId,
         name: &str,
-        email: Option<&str>,
+        email: EmailChange<'_>,
         avatar_url: Option<&str>,
         at: NaiveDateTime,
     ) -> QueryResult<()> {
-        diesel::update(users::table.find(id.0))
-            .set((
-                users::name.eq(name),
-                users::email.eq(email),
-                users::avatar_url.eq(avatar_url),
-                users::updated_at.eq(at),
-            ))
-            .execute(conn)
-            .map(|_| ())
+        let row = users::table.find(id.0);
+        let profile = (users::name.eq(name), users::avatar_url.eq(avatar_url), users::updated_at.eq(at));
+        match email {
+            EmailChange::Keep => diesel::update(row).set(profile).execute(conn),
+            EmailChange::Set { email, verified } => diesel::update(row)
+                .set((profile, users::email.eq(email), users::email_verified.eq(verified)))
+                .execute(conn),
+        }
+        .map(|_| ())
     }
 
     pub fn delete(conn: &mut AnyConnection, id: UserId) -> QueryResult<()> {

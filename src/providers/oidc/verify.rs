@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use chrono::Utc;
-use openidconnect::core::{CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier, CoreUserInfoClaims};
+use openidconnect::core::{CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier};
 use openidconnect::{AccessToken, AccessTokenHash};
 
 use super::{CLOCK_SKEW_SECS, OidcClient};
@@ -112,8 +112,9 @@ pub(super) fn check_at_hash(
 }
 
 pub(super) fn from_claims(c: &CoreIdTokenClaims, raw: &serde_json::Value) -> ProviderUser {
-    // Entra marks a verified email domain owner with `xms_edov`.
-    let verified = c.email_verified() == Some(true) || raw.get("xms_edov").and_then(|v| v.as_bool()) == Some(true);
+    // Entra marks a verified email domain owner with `xms_edov`. openidconnect (feature
+    // `accept-string-booleans`) already reads `"email_verified": "true"` as true.
+    let verified = c.email_verified() == Some(true) || raw.get("xms_edov").and_then(flag) == Some(true);
     ProviderUser {
         subject: c.subject().to_string(),
         name: c.name().and_then(|n| n.get(None)).map(|n| n.to_string()),
@@ -123,20 +124,69 @@ pub(super) fn from_claims(c: &CoreIdTokenClaims, raw: &serde_json::Value) -> Pro
     }
 }
 
-/// Userinfo wins where it says something; an email keeps its own verified flag.
-pub(super) fn merge_userinfo(user: &mut ProviderUser, info: &CoreUserInfoClaims) {
-    if let Some(name) = info.name().and_then(|n| n.get(None)) {
-        user.name = Some(name.to_string());
+/// A boolean claim as providers really send it: `true`, or the string `"true"` (Amazon
+/// Cognito, some Keycloak and Okta mappers); any other value present counts as false.
+pub fn flag(value: &serde_json::Value) -> Option<bool> {
+    match value {
+        serde_json::Value::Null => None,
+        serde_json::Value::Bool(b) => Some(*b),
+        serde_json::Value::String(s) => Some(s.eq_ignore_ascii_case("true")),
+        _ => Some(false),
     }
-    if let Some(email) = info.email() {
+}
+
+/// Userinfo (a JSON object whose `sub` the caller has checked) wins where it says something;
+/// an email keeps its own verified flag.
+pub(super) fn merge_userinfo(user: &mut ProviderUser, info: &serde_json::Value) {
+    let text = |k: &str| info.get(k).and_then(|v| v.as_str()).filter(|v| !v.is_empty()).map(str::to_string);
+    if let Some(name) = text("name") {
+        user.name = Some(name);
+    }
+    if let Some(email) = text("email") {
+        let verified = info.get("email_verified").and_then(flag);
         if user.email.as_deref() != Some(email.as_str()) {
-            user.email_verified = info.email_verified() == Some(true);
-        } else if let Some(verified) = info.email_verified() {
+            user.email_verified = verified == Some(true);
+        } else if let Some(verified) = verified {
             user.email_verified = verified;
         }
-        user.email = Some(email.to_string());
+        user.email = Some(email);
     }
-    if let Some(picture) = info.picture().and_then(|p| p.get(None)) {
-        user.avatar_url = Some(picture.to_string());
+    if let Some(picture) = text("picture") {
+        user.avatar_url = Some(picture);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn email_verified_as_providers_send_it() {
+        for (value, expected) in [
+            (json!(true), Some(true)),
+            (json!("true"), Some(true)),
+            (json!("TRUE"), Some(true)),
+            (json!(false), Some(false)),
+            (json!("false"), Some(false)),
+            (json!("yes"), Some(false)),
+            (json!(1), Some(false)),
+            (json!({}), Some(false)),
+            (json!(null), None),
+        ] {
+            assert_eq!(flag(&value), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn userinfo_email_in_an_odd_shape_counts_as_unverified() {
+        let mut user = ProviderUser { subject: "s".into(), ..Default::default() };
+        merge_userinfo(&mut user, &json!({"sub": "s", "email": "a@b.test", "email_verified": "true"}));
+        assert!(user.email_verified);
+        merge_userinfo(&mut user, &json!({"sub": "s", "email": "a@b.test", "email_verified": "maybe"}));
+        assert!(!user.email_verified);
+        merge_userinfo(&mut user, &json!({"sub": "s", "email": "c@b.test", "email_verified": 1}));
+        assert!(!user.email_verified);
     }
 }

@@ -60,9 +60,13 @@ async fn case_23_hostile_claim_values_are_cleaned_before_they_are_stored() {
     assert!(me["email"].as_str().is_none_or(|e| e.len() <= 320), "the 10 KB userinfo email was dropped");
 }
 
+/// `email_verified` as providers really send it: `true` or the string `"true"` (Amazon Cognito,
+/// some Keycloak and Okta mappers) is verified; anything else is unverified, never a 502.
 #[actix_web::test]
-async fn case_23_email_verified_counts_only_as_a_boolean_true() {
-    for verified in [json!("true"), json!(1), json!(null), json!("false")] {
+async fn case_23_email_verified_true_or_the_string_true_and_nothing_else() {
+    let cases =
+        [(json!("true"), true), (json!(true), true), (json!("false"), false), (json!(1), false), (json!("yes"), false)];
+    for (verified, expected) in cases {
         let rig = rig(Backend::Sqlite).await;
         rig.op.plan(|p| p.claims.push(("email_verified", json!(false))));
         rig.op.plan(userinfo(
@@ -71,11 +75,18 @@ async fn case_23_email_verified_counts_only_as_a_boolean_true() {
             json!({"sub": "scripted-user-1", "email": "v@x.test", "email_verified": verified}).to_string().into_bytes(),
         ));
         let (browser, res) = rig.attempt().await;
-        if res.status() == 303 {
-            let me = browser.me().await.unwrap();
-            assert_eq!(me["identities"][0]["email_verified"], false, "{verified}");
-        } else {
-            assert_eq!(res.status(), 502, "{verified}: refused as malformed is also safe");
-        }
+        assert_eq!(res.status(), 303, "userinfo {verified}");
+        let me = browser.me().await.unwrap();
+        assert_eq!(me["identities"][0]["email_verified"], expected, "userinfo {verified}");
+    }
+    // In the signed ID token (no userinfo override): the strings "true" and "false".
+    for (verified, expected) in [(json!("true"), true), (json!("false"), false)] {
+        let rig = rig(Backend::Sqlite).await;
+        rig.op.plan(|p| p.claims.push(("email_verified", verified.clone())));
+        rig.op.plan(userinfo(200, "application/json", json!({"sub": "scripted-user-1"}).to_string().into_bytes()));
+        let (browser, res) = rig.attempt().await;
+        assert_eq!(res.status(), 303, "ID token {verified}");
+        let me = browser.me().await.unwrap();
+        assert_eq!(me["identities"][0]["email_verified"], expected, "ID token {verified}");
     }
 }
