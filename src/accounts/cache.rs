@@ -157,7 +157,15 @@ mod tests {
 
     fn account(id: i64, name: &str) -> Arc<Account> {
         let at = NaiveDateTime::default();
-        let user = User { id, name: name.into(), email: None, avatar_url: None, created_at: at, updated_at: at };
+        let user = User {
+            id,
+            name: name.into(),
+            email: None,
+            email_verified: false,
+            avatar_url: None,
+            created_at: at,
+            updated_at: at,
+        };
         Arc::new(Account::new(user, vec![]))
     }
 
