@@ -24,8 +24,9 @@ pub struct ProviderSettings {
     pub label: String,
     pub client_id: String,
     pub client_secret: Secret,
-    /// OIDC: discovery happens at `{issuer}/.well-known/openid-configuration`.
-    pub issuer: Option<Url>,
+    /// OIDC: the issuer exactly as configured (a trailing `/` is part of it: Auth0's has one).
+    /// Discovery happens at `{issuer without trailing /}/.well-known/openid-configuration`.
+    pub issuer: Option<String>,
     pub auth_url: Option<Url>,
     pub token_url: Option<Url>,
     /// OAuth2: the profile endpoint (`USERINFO_URL`). GitHub: the REST API base (`API_URL`).
@@ -117,7 +118,9 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         Protocol::Oidc => {
             let tenant = tenant(r, &var("TENANT"), preset);
             let default = preset.issuer.map(|i| i.replace("{tenant}", tenant.as_deref().unwrap_or_default()));
-            issuer = url_var(r, "ISSUER", default.as_deref());
+            // Validated as a URL, kept as written: the url crate would add a `/` to a bare host.
+            let raw = r.get(&var("ISSUER")).or(default.as_deref()).map(str::to_string);
+            issuer = url_var(r, "ISSUER", default.as_deref()).and(raw);
         }
         Protocol::OAuth2 | Protocol::Github => {
             auth_url = url_var(r, "AUTH_URL", preset.auth_url);

@@ -37,7 +37,7 @@ fn presets_fill_their_defaults() {
     .unwrap();
     let google = &s.providers[0];
     assert_eq!(google.preset.kind, "google");
-    assert_eq!(google.issuer.as_ref().unwrap().as_str(), "https://accounts.google.com/");
+    assert_eq!(google.issuer.as_deref(), Some("https://accounts.google.com"));
     assert_eq!(google.scopes, ["openid", "email", "profile"]);
     assert_eq!(google.label, "Google");
     assert!(google.trust_email);
@@ -165,16 +165,13 @@ fn microsoft_tenant_builds_the_issuer_and_is_validated() {
     let base =
         [("OAUTH_PROVIDERS", "microsoft"), ("OAUTH_MICROSOFT_CLIENT_ID", "x"), ("OAUTH_MICROSOFT_CLIENT_SECRET", "y")];
     let s = Settings::from_vars(&vars(&base)).unwrap();
-    assert_eq!(s.providers[0].issuer.as_ref().unwrap().as_str(), "https://login.microsoftonline.com/common/v2.0");
+    assert_eq!(s.providers[0].issuer.as_deref().unwrap(), "https://login.microsoftonline.com/common/v2.0");
     assert!(!s.providers[0].trust_email, "Entra emails never link by default");
 
     let mut with_tenant = base.to_vec();
     with_tenant.push(("OAUTH_MICROSOFT_TENANT", "organizations"));
     let s = Settings::from_vars(&vars(&with_tenant)).unwrap();
-    assert_eq!(
-        s.providers[0].issuer.as_ref().unwrap().as_str(),
-        "https://login.microsoftonline.com/organizations/v2.0"
-    );
+    assert_eq!(s.providers[0].issuer.as_deref().unwrap(), "https://login.microsoftonline.com/organizations/v2.0");
 
     let mut bad = base.to_vec();
     bad.push(("OAUTH_MICROSOFT_TENANT", "../evil"));

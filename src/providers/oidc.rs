@@ -55,7 +55,8 @@ use VerifyError::{Invalid, UnknownKey};
 
 pub struct OidcProvider {
     settings: ProviderSettings,
-    /// As configured, without a trailing slash: discovery compares issuers as exact strings.
+    /// Exactly as configured (a trailing `/` included, as Auth0's has): discovery compares
+    /// issuers as exact strings.
     issuer: String,
     redirect_uri: RedirectUrl,
     db: Option<Db>,
@@ -68,7 +69,7 @@ impl OidcProvider {
     pub fn new(settings: ProviderSettings, redirect_uri: String, db: Option<Db>) -> Self {
         let issuer = settings.issuer.as_ref().expect("config requires an issuer for OIDC kinds");
         OidcProvider {
-            issuer: issuer.as_str().trim_end_matches('/').to_string(),
+            issuer: issuer.clone(),
             redirect_uri: RedirectUrl::new(redirect_uri).expect("PUBLIC_URL is validated at start"),
             settings,
             db,
@@ -76,6 +77,10 @@ impl OidcProvider {
             last_failure: Mutex::new(None),
             last_jwks_refetch: Mutex::new(None),
         }
+    }
+
+    fn configured(&self) -> metadata::Configured<'_> {
+        metadata::Configured { issuer: &self.issuer, entra: self.settings.preset.kind == "microsoft" }
     }
 
     fn in_memory(&self) -> Option<Arc<Metadata>> {
@@ -104,7 +109,7 @@ impl OidcProvider {
     /// Fetches fresh metadata; on failure falls back to memory, then to the database.
     async fn refresh(&self, http: &HttpClient) -> Result<Arc<Metadata>, ProviderError> {
         let name = &self.settings.name;
-        match metadata::fetch(http, &self.issuer).await {
+        match metadata::fetch(http, &self.configured()).await {
             Ok(m) => {
                 self.persist(&m).await;
                 log::info!("provider={name} metadata fetched from {}", self.issuer);
@@ -136,7 +141,7 @@ impl OidcProvider {
         let db = self.db.as_ref()?;
         let name = self.settings.name.clone();
         let row = db.run(move |c| CachedMetadata::find(c, &name).map_err(DbError::from)).await.ok()??;
-        Metadata::from_row(&row, &self.issuer).ok()
+        Metadata::from_row(&row, &self.configured()).ok()
     }
 
     async fn persist(&self, m: &Metadata) {

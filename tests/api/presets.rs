@@ -170,3 +170,41 @@ on_both_backends! {
         assert!(op.calls().discovery > before.discovery, "it did try the issuer first");
     }
 }
+
+/// Entra, tenant given by domain: its discovery document names the tenant's id, and tokens
+/// carry that issuer. Signs in; a token from another tenant is still refused.
+#[actix_web::test]
+async fn microsoft_tenant_given_as_a_domain_signs_in() {
+    let tid = "3f6c1a2b-9d4e-4c1f-8a7b-0123456789ab";
+    let op = ScriptedOp::start();
+    op.tenant_mode(tid);
+    op.plan(|p| p.discovery_issuer = Some(format!("{}/{tid}/v2.0", op.issuer)));
+    let env = set_var(op.env("microsoft"), "OAUTH_MICROSOFT_KIND", "microsoft");
+    let env = set_var(env, "OAUTH_MICROSOFT_ISSUER", format!("{}/contoso.onmicrosoft.com/v2.0", op.issuer));
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
+    assert_eq!(sign_in_auto(&app.new_browser(), "microsoft").await.status(), 303);
+    assert!(op.seen().iter().any(|r| r.path == "/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration"));
+
+    op.script(Script::WrongTenant);
+    assert_eq!(sign_in_auto(&app.new_browser(), "microsoft").await.status(), 400, "another tenant's token");
+}
+
+/// An issuer whose identifier ends in `/` (Auth0: `https://tenant.auth0.com/`) is compared as
+/// written; discovery is fetched without doubling the slash.
+#[actix_web::test]
+async fn an_issuer_ending_in_a_slash_signs_in() {
+    let op = ScriptedOp::start();
+    let with_slash = format!("{}/", op.issuer);
+    op.plan(|p| {
+        p.discovery_issuer = Some(with_slash.clone());
+        p.claims.push(("iss", serde_json::json!(with_slash.clone())));
+    });
+    let env = set_var(op.env("auth0"), "OAUTH_AUTH0_ISSUER", with_slash.clone());
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
+    assert_eq!(sign_in_auto(&app.new_browser(), "auth0").await.status(), 303);
+    assert!(op.seen().iter().any(|r| r.path == "/.well-known/openid-configuration"));
+
+    // The slash is part of the identifier: a token naming the issuer without it is refused.
+    op.plan(|p| p.claims = vec![("iss", serde_json::json!(op.issuer.clone()))]);
+    assert_eq!(sign_in_auto(&app.new_browser(), "auth0").await.status(), 400);
+}

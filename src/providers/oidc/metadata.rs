@@ -66,11 +66,11 @@ impl Metadata {
     }
 
     /// Rebuilds metadata from the database row, if it was stored for this issuer.
-    pub fn from_row(row: &CachedMetadata, configured_issuer: &str) -> Result<Metadata, ProviderError> {
-        if row.issuer != configured_issuer {
+    pub fn from_row(row: &CachedMetadata, configured: &Configured<'_>) -> Result<Metadata, ProviderError> {
+        if row.issuer != configured.issuer {
             return Err(ProviderError::BadAnswer("cached metadata belongs to another issuer".into()));
         }
-        let mut m = parse(row.discovery.as_bytes(), configured_issuer)?;
+        let mut m = parse(row.discovery.as_bytes(), configured)?;
         let jwks = parse_jwks(row.jwks.as_bytes())?;
         m.provider = m.provider.set_jwks(jwks);
         m.jwks_json = row.jwks.clone();
@@ -79,11 +79,21 @@ impl Metadata {
     }
 }
 
-/// Fetches and validates the discovery document and its JWKS.
-pub async fn fetch(http: &HttpClient, issuer: &str) -> Result<Metadata, ProviderError> {
-    let url = format!("{issuer}/.well-known/openid-configuration");
+/// The issuer a provider was configured with, exactly as written, and how to read it.
+#[derive(Clone, Copy, Debug)]
+pub struct Configured<'a> {
+    pub issuer: &'a str,
+    /// Microsoft Entra: a tenant named by domain (`contoso.onmicrosoft.com`) is served a
+    /// document naming the tenant's id; that issuer is then the one tokens must carry.
+    pub entra: bool,
+}
+
+/// Fetches and validates the discovery document and its JWKS. The document lives at
+/// `{issuer without its trailing /}/.well-known/openid-configuration` (OIDC Discovery §4).
+pub async fn fetch(http: &HttpClient, configured: &Configured<'_>) -> Result<Metadata, ProviderError> {
+    let url = format!("{}/.well-known/openid-configuration", configured.issuer.trim_end_matches('/'));
     let (body, discovery_ttl) = http.get_document(&url).await?;
-    let mut m = parse(&body, issuer)?;
+    let mut m = parse(&body, configured)?;
     let (jwks_body, jwks_ttl) = http.get_document(m.provider.jwks_uri().as_str()).await?;
     let jwks = parse_jwks(&jwks_body)?;
     m.provider = m.provider.set_jwks(jwks);
@@ -113,11 +123,14 @@ fn expiry(max_age: Option<u64>) -> NaiveDateTime {
     now() + chrono::Duration::seconds(ttl as i64)
 }
 
-fn parse(body: &[u8], configured_issuer: &str) -> Result<Metadata, ProviderError> {
+fn parse(body: &[u8], configured: &Configured<'_>) -> Result<Metadata, ProviderError> {
     let bad = |why: String| ProviderError::BadAnswer(format!("discovery: {why}"));
     let raw: serde_json::Value = serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?;
     let issuer = raw.get("issuer").and_then(|i| i.as_str()).ok_or_else(|| bad("no issuer".into()))?.to_string();
-    if !issuer_matches(&issuer, configured_issuer) {
+    let configured_issuer = configured.issuer;
+    if !issuer_matches(&issuer, configured_issuer)
+        && !(configured.entra && names_domain_tenant(&issuer, configured_issuer))
+    {
         return Err(bad(format!("the document's issuer {issuer:?} is not the configured {configured_issuer:?}")));
     }
     let iss_parameter_supported =
@@ -155,6 +168,22 @@ fn issuer_matches(document: &str, configured: &str) -> bool {
         && d.iter()
             .zip(&c)
             .all(|(d, c)| d == c || (*d == "{tenantid}" && matches!(*c, "common" | "organizations" | "consumers")))
+}
+
+/// Entra, tenant given by domain: the configured issuer names `contoso.onmicrosoft.com` where
+/// the document names the tenant's id; everything else is identical.
+fn names_domain_tenant(document: &str, configured: &str) -> bool {
+    let (d, c): (Vec<&str>, Vec<&str>) = (document.split('/').collect(), configured.split('/').collect());
+    let mut differing = d.iter().zip(&c).filter(|(d, c)| d != c);
+    d.len() == c.len()
+        && matches!((differing.next(), differing.next()), (Some((d, c)), None) if c.contains('.') && is_tenant_id(d))
+}
+
+fn is_tenant_id(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes()
+            .enumerate()
+            .all(|(i, b)| if [8, 13, 18, 23].contains(&i) { b == b'-' } else { b.is_ascii_hexdigit() })
 }
 
 /// An issuer of one tenant under Entra's `{tenantid}` template (a tenant id, not a name).
