@@ -128,9 +128,9 @@ fn parse(body: &[u8], configured: &Configured<'_>) -> Result<Metadata, ProviderE
     let raw: serde_json::Value = serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?;
     let issuer = raw.get("issuer").and_then(|i| i.as_str()).ok_or_else(|| bad("no issuer".into()))?.to_string();
     let configured_issuer = configured.issuer;
-    if !issuer_matches(&issuer, configured_issuer)
-        && !(configured.entra && names_domain_tenant(&issuer, configured_issuer))
-    {
+    let accepted = issuer_matches(&issuer, configured_issuer)
+        || (configured.entra && names_domain_tenant(&issuer, configured_issuer));
+    if !accepted {
         return Err(bad(format!("the document's issuer {issuer:?} is not the configured {configured_issuer:?}")));
     }
     let iss_parameter_supported =
