@@ -13,14 +13,49 @@ use std::time::Duration;
 use actix_web::cookie::Key;
 use url::Url;
 
+use crate::net::{IpNet, TrustedProxies};
+
 pub use providers::{ClaimMap, ProviderSettings, env_prefix};
 pub use urls::is_loopback;
 
-/// Where users and identities live. The scheme of `DATABASE_URL` picks the backend.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where users and identities live. The scheme of `DATABASE_URL` picks the backend. `Debug`
+/// hides a PostgreSQL password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     Postgres(String),
     Sqlite(PathBuf),
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseUrl::Postgres(raw) => {
+                let shown = match Url::parse(raw) {
+                    Ok(mut url) => {
+                        if url.password().is_some() {
+                            let _ = url.set_password(Some("redacted"));
+                        }
+                        // libpq also takes `?password=…`.
+                        if url.query_pairs().any(|(k, _)| k == "password") {
+                            let pairs: Vec<(String, String)> = url
+                                .query_pairs()
+                                .map(|(k, v)| {
+                                    let v = if k == "password" { "redacted".into() } else { v.into_owned() };
+                                    (k.into_owned(), v)
+                                })
+                                .collect();
+                            url.query_pairs_mut().clear().extend_pairs(pairs);
+                        }
+                        url.to_string()
+                    }
+                    // Unparseable: it might still hold a password somewhere.
+                    Err(_) => "postgres://[unparseable, redacted]".into(),
+                };
+                f.debug_tuple("Postgres").field(&shown).finish()
+            }
+            DatabaseUrl::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+        }
+    }
 }
 
 /// A string that never shows up in logs or `Debug` output.
@@ -100,9 +135,12 @@ pub struct Settings {
     /// Requests per minute per client on /authorize and /callback; 0 turns limiting off.
     pub rate_limit_per_minute: u32,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<crate::rate_limit::IpNet>,
+    pub trusted_proxies: TrustedProxies,
     /// Who may read `/metrics` (`METRICS_ALLOW`; default loopback).
-    pub metrics_allow: Vec<crate::rate_limit::IpNet>,
+    pub metrics_allow: Vec<IpNet>,
+    /// A listener of its own for `/metrics` (`METRICS_BIND_ADDR`); the main listener then
+    /// serves no metrics.
+    pub metrics_bind_addr: Option<String>,
 }
 
 /// Everything wrong with the configuration, one line per problem.
@@ -189,8 +227,14 @@ impl Settings {
         let providers = providers::parse_all(&mut r);
         let link_accounts_by_email = r.boolean("LINK_ACCOUNTS_BY_EMAIL", true);
         let rate_limit_per_minute = r.number("RATE_LIMIT_PER_MINUTE", 60u32, 0, 1_000_000);
-        let trusted_proxies = parse_networks(&mut r, "TRUSTED_PROXIES", "");
+        let trusted_proxies = TrustedProxies(parse_networks(&mut r, "TRUSTED_PROXIES", ""));
         let metrics_allow = parse_networks(&mut r, "METRICS_ALLOW", "127.0.0.0/8,::1");
+        let metrics_bind_addr = r.get("METRICS_BIND_ADDR").map(str::to_string);
+        if let Some(addr) = &metrics_bind_addr
+            && addr.parse::<std::net::SocketAddr>().is_err()
+        {
+            r.problem(format!("METRICS_BIND_ADDR={addr:?} must be IP:PORT, e.g. 127.0.0.1:9090"));
+        }
 
         if !r.problems.is_empty() {
             return Err(ConfigError { problems: r.problems });
@@ -213,6 +257,7 @@ impl Settings {
             rate_limit_per_minute,
             trusted_proxies,
             metrics_allow,
+            metrics_bind_addr,
         })
     }
 
@@ -258,15 +303,13 @@ fn parse_session_store(r: &mut Reader) -> SessionStoreKind {
 }
 
 /// A comma-separated list of IP addresses and CIDR blocks.
-fn parse_networks(r: &mut Reader, var: &str, default: &str) -> Vec<crate::rate_limit::IpNet> {
+fn parse_networks(r: &mut Reader, var: &str, default: &str) -> Vec<IpNet> {
     let raw = r.get(var).unwrap_or(default);
     let mut out = Vec::new();
     for item in raw.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-        match crate::rate_limit::IpNet::parse(item) {
+        match IpNet::parse(item) {
             Some(net) => out.push(net),
-            None => {
-                r.problem(format!("TRUSTED_PROXIES: {item:?} is not an IP address or CIDR block (e.g. 10.0.0.0/8)"))
-            }
+            None => r.problem(format!("{var}: {item:?} is not an IP address or CIDR block (e.g. 10.0.0.0/8)")),
         }
     }
     out

@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod metrics;
+pub mod net;
 pub mod providers;
 pub mod rate_limit;
 pub mod routes;

@@ -4,7 +4,7 @@ mod api;
 mod assets;
 mod authorize;
 mod callback;
-mod health;
+pub(crate) mod health;
 mod home;
 pub(crate) mod login;
 pub use login::LoginPages;

@@ -40,6 +40,8 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The `METRICS_BIND_ADDR` listener, running beside the main one.
+    metrics: Option<(u16, actix_web::dev::ServerHandle)>,
 }
 
 impl Application {
@@ -60,6 +62,7 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr: settings.bind_addr.clone(), source })?
             .port();
 
+        warn_about_deployment(&settings);
         let registry = Registry::from_settings(&settings, Some(db.clone()));
         if registry.is_empty() {
             log::warn!(
@@ -83,6 +86,10 @@ impl Application {
         let settings = web::Data::new(settings);
         let metrics = web::Data::new(Metrics::default());
         let store_data = web::Data::new(store.clone());
+        let metrics_server = match &settings.metrics_bind_addr {
+            Some(addr) => Some(metrics_listener(addr, &settings, &metrics, &store_data, &accounts)?),
+            None => None,
+        };
         let shared_settings = settings.clone();
         let server = HttpServer::new(move || {
             let s = &shared_settings;
@@ -110,6 +117,7 @@ impl Application {
                 .wrap(session_middleware(s, store.clone()))
                 .wrap(from_fn(crate::session::shorten_anonymous_cookie))
                 .wrap(from_fn(crate::session::answer_store_outage))
+                .wrap(Condition::new(s.trusted_proxies.0.is_empty(), from_fn(crate::net::notice_untrusted_proxy)))
                 .wrap(security_headers(s.secure_cookies()))
                 .wrap(Condition::new(log::log_enabled!(target: ACCESS_LOG, log::Level::Info), access_log()))
         })
@@ -117,11 +125,16 @@ impl Application {
         .map_err(|source| StartupError::Bind { addr: settings.bind_addr.clone(), source })?
         .shutdown_timeout(10)
         .run();
-        Ok(Application { port, server })
+        Ok(Application { port, server, metrics: metrics_server })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port `/metrics` is served on when `METRICS_BIND_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     /// The server future, for tests that need its handle.
@@ -130,8 +143,55 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        if let Some((_, metrics)) = self.metrics {
+            metrics.stop(true).await;
+        }
+        result
     }
+}
+
+/// Start-up warnings about a deployment that works but is not what its operator meant.
+fn warn_about_deployment(settings: &Settings) {
+    if settings.secure_cookies() && settings.trusted_proxies.0.is_empty() {
+        log::warn!(
+            "PUBLIC_URL is https, so a reverse proxy terminates TLS in front of gatehouse, but \
+             TRUSTED_PROXIES is empty: every visitor shares the proxy's rate-limit bucket. Set \
+             TRUSTED_PROXIES to the proxy's address (e.g. TRUSTED_PROXIES=127.0.0.1)"
+        );
+    }
+}
+
+/// `/metrics` on a listener of its own (`METRICS_BIND_ADDR`), where the usual practice puts it:
+/// a reverse proxy in front of the main listener never reaches it. One worker is plenty.
+fn metrics_listener(
+    addr: &str,
+    settings: &web::Data<Settings>,
+    metrics: &web::Data<Metrics>,
+    store: &web::Data<AnyStore>,
+    accounts: &web::Data<AccountCache>,
+) -> Result<(u16, actix_web::dev::ServerHandle), StartupError> {
+    let bind_error = |source| StartupError::Bind { addr: addr.to_string(), source };
+    let listener = TcpListener::bind(addr).map_err(bind_error)?;
+    let port = listener.local_addr().map_err(bind_error)?.port();
+    let (settings, metrics, store, accounts) = (settings.clone(), metrics.clone(), store.clone(), accounts.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(routes::health::MetricsListener)
+            .app_data(settings.clone())
+            .app_data(metrics.clone())
+            .app_data(store.clone())
+            .app_data(accounts.clone())
+            .route("/metrics", web::get().to(routes::health::metrics))
+    })
+    .workers(1)
+    .listen(listener)
+    .map_err(bind_error)?
+    .disable_signals()
+    .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    Ok((port, handle))
 }
 
 /// Background upkeep for every provider (OIDC metadata): an issuer that is down must not

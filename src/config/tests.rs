@@ -227,7 +227,7 @@ fn two_providers_may_not_share_an_issuer() {
 fn rate_limit_and_trusted_proxies() {
     let s = Settings::from_vars(&vars(&[("TRUSTED_PROXIES", "10.0.0.0/8, ::1")])).unwrap();
     assert_eq!(s.rate_limit_per_minute, 60);
-    assert_eq!(s.trusted_proxies.len(), 2);
+    assert_eq!(s.trusted_proxies.0.len(), 2);
     let p = problems(&[("TRUSTED_PROXIES", "10.0.0.0/99"), ("RATE_LIMIT_PER_MINUTE", "-1")]).join("\n");
     assert!(p.contains("TRUSTED_PROXIES") && p.contains("RATE_LIMIT_PER_MINUTE"), "{p}");
 }
@@ -247,4 +247,28 @@ fn redis_store_takes_a_key_prefix_and_the_account_cache_its_bounds() {
     ]);
     assert!(p.iter().any(|m| m.starts_with("REDIS_KEY_PREFIX=\"has spaces\"")), "{p:?}");
     assert!(p.iter().any(|m| m.starts_with("ACCOUNT_CACHE_SECONDS=\"-1\" must be a whole number")), "{p:?}");
+}
+
+#[test]
+fn debug_output_never_shows_a_database_password() {
+    for url in [
+        "postgres://gatehouse:hunter2-secret@db.internal:5432/gatehouse",
+        "postgresql://db.internal/gatehouse?user=g&password=hunter2-secret&sslmode=require",
+    ] {
+        let s = Settings::from_vars(&vars(&[("DATABASE_URL", url)])).unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2-secret"), "{shown}");
+        assert!(shown.contains("db.internal"), "the rest stays readable: {shown}");
+    }
+}
+
+#[test]
+fn network_list_errors_name_their_own_variable() {
+    let p = problems(&[("METRICS_ALLOW", "10.0.0.0/8, nonsense")]);
+    assert!(p.iter().any(|p| p.starts_with("METRICS_ALLOW: \"nonsense\"")), "{p:?}");
+    assert!(!p.iter().any(|p| p.contains("TRUSTED_PROXIES")), "{p:?}");
+    let p = problems(&[("TRUSTED_PROXIES", "256.0.0.1")]);
+    assert!(p.iter().any(|p| p.starts_with("TRUSTED_PROXIES: \"256.0.0.1\"")), "{p:?}");
+    let p = problems(&[("METRICS_BIND_ADDR", "localhost")]);
+    assert!(p.iter().any(|p| p.starts_with("METRICS_BIND_ADDR=")), "{p:?}");
 }

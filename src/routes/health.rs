@@ -5,6 +5,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::metrics::Metrics;
+use crate::net::{FORWARDING_HEADERS, TrustedProxies};
 use crate::session::AnyStore;
 
 /// `GET /healthz`: liveness. 200 while the process serves requests, whatever its database or
@@ -26,7 +27,15 @@ pub async fn readyz(db: web::Data<Db>, store: web::Data<AnyStore>) -> HttpRespon
     if database && sessions { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 
-/// `GET /metrics`: Prometheus text, for addresses in `METRICS_ALLOW` only.
+/// Marks the app on `METRICS_BIND_ADDR`'s listener.
+#[derive(Clone, Copy)]
+pub struct MetricsListener;
+
+/// `GET /metrics`: Prometheus text, for addresses in `METRICS_ALLOW` only. With
+/// `METRICS_BIND_ADDR` it is served only there; on the main listener a request that came
+/// through a reverse proxy (forwarding headers) counts as from its real client — and is refused
+/// unless the proxy is in `TRUSTED_PROXIES` and says who that was — so a proxy on this host
+/// does not make metrics public.
 pub async fn metrics(
     req: HttpRequest,
     metrics: web::Data<Metrics>,
@@ -34,11 +43,28 @@ pub async fn metrics(
     accounts: web::Data<AccountCache>,
     settings: web::Data<Settings>,
 ) -> Result<HttpResponse, AppError> {
-    let peer = req.peer_addr().map(|a| a.ip());
-    if !peer.is_some_and(|ip| settings.metrics_allow.iter().any(|net| net.contains(ip))) {
+    let dedicated = req.app_data::<MetricsListener>().is_some();
+    if settings.metrics_bind_addr.is_some() && !dedicated {
+        return Err(AppError::NotFound);
+    }
+    let client = metrics_client(&req, &settings.trusted_proxies);
+    if !client.is_some_and(|ip| settings.metrics_allow.iter().any(|net| net.contains(ip))) {
         return Err(AppError::NotFound);
     }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(metrics.render((store.count_active().await, store.writes()), accounts.stats())))
+}
+
+/// Who is asking for metrics: the peer, or behind a trusted proxy the client it names. A
+/// forwarded request from an untrusted peer, or one whose proxy names nobody, is nobody.
+fn metrics_client(req: &HttpRequest, proxies: &TrustedProxies) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !FORWARDING_HEADERS.iter().any(|h| req.headers().contains_key(*h)) {
+        return Some(peer);
+    }
+    if !proxies.trusts(peer) {
+        return None;
+    }
+    proxies.client_of(req).filter(|client| *client != peer)
 }

@@ -216,6 +216,8 @@ pub enum TestProvider<'a> {
 
 pub struct TestApp {
     pub addr: String,
+    /// `http://127.0.0.1:{port}` of the `METRICS_BIND_ADDR` listener, when one was asked for.
+    pub metrics_addr: Option<String>,
     pub db: TestDb,
     pub browser: Browser,
     pub vars: HashMap<String, String>,
@@ -311,18 +313,19 @@ pub async fn spawn_app(opts: AppOptions<'_>) -> TestApp {
     for (k, v) in opts.vars {
         vars.insert(k.to_string(), v);
     }
-    let (addr, handle) = start(&vars, listener).await;
-    TestApp { addr: addr.clone(), db, browser: Browser::new(&addr), vars, handle }
+    let (addr, handle, metrics_addr) = start(&vars, listener).await;
+    TestApp { addr: addr.clone(), metrics_addr, db, browser: Browser::new(&addr), vars, handle }
 }
 
-async fn start(vars: &HashMap<String, String>, listener: TcpListener) -> (String, ServerHandle) {
+async fn start(vars: &HashMap<String, String>, listener: TcpListener) -> (String, ServerHandle, Option<String>) {
     let settings = Settings::from_vars(vars).expect("test configuration is valid");
     let app = Application::build_with_listener(settings, listener).await.expect("app starts");
     let addr = format!("http://127.0.0.1:{}", app.port());
+    let metrics_addr = app.metrics_port().map(|port| format!("http://127.0.0.1:{port}"));
     let server = app.into_server();
     let handle = server.handle();
     actix_web::rt::spawn(server);
-    (addr, handle)
+    (addr, handle, metrics_addr)
 }
 
 impl TestApp {
@@ -332,7 +335,7 @@ impl TestApp {
         self.handle.stop(true).await;
         let port: u16 = self.addr.rsplit(':').next().unwrap().parse().unwrap();
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("the port is free again after stop");
-        let (_, handle) = start(&self.vars, listener).await;
+        let (_, handle, _) = start(&self.vars, listener).await;
         self.handle = handle;
     }
 
@@ -340,7 +343,7 @@ impl TestApp {
     /// another port, as behind a load balancer.
     pub async fn start_sibling(&self) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let (addr, _handle) = start(&self.vars, listener).await;
+        let (addr, _handle, _) = start(&self.vars, listener).await;
         addr
     }
 

@@ -13,6 +13,7 @@ mod scripted_op;
 mod helpers;
 
 mod account_cache;
+mod behind_a_proxy;
 mod conformance;
 mod github;
 mod id_token;
