@@ -19,6 +19,7 @@ mod github;
 mod id_token;
 mod linking;
 mod oidc;
+mod outages;
 mod pages;
 mod presets;
 mod restart;
