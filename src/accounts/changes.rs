@@ -10,9 +10,15 @@
 //!
 //! Either way the listener polls every [`POLL`], which bounds how long another writer's change
 //! can go unseen. A listener that loses its connection empties the cache and reconnects.
+//!
+//! A connection can also die silently (a firewall or NAT forgets it; no FIN, no RST): reads
+//! then just find nothing. So the listener proves its connection with a round trip every
+//! [`PROBE_EVERY`], on a thread of its own watched by a supervisor: a probe or connection
+//! attempt that takes longer than [`PROBE_DEADLINE`] counts as a lost connection.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -26,6 +32,10 @@ const CHANNEL: &str = "gatehouse_accounts";
 /// How often the listener looks for changes.
 pub const POLL: Duration = Duration::from_millis(50);
 const RECONNECT: Duration = Duration::from_secs(1);
+/// How often the listener makes a round trip to prove its connection is alive.
+pub const PROBE_EVERY: Duration = Duration::from_secs(10);
+/// A round trip (or a connection attempt) taking longer than this means the connection is dead.
+pub const PROBE_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Starts the listener thread. It ends when `cache` is dropped (the server stopped).
 pub fn listen(url: &DatabaseUrl, cache: &Arc<AccountCache>) {
@@ -39,10 +49,12 @@ pub fn listen(url: &DatabaseUrl, cache: &Arc<AccountCache>) {
 }
 
 /// One backend's way of learning about changes.
-trait Watcher: Sized {
+trait Watcher: Sized + Send + 'static {
     fn open(url: &DatabaseUrl) -> Result<Self, String>;
-    /// Applies whatever changed since the last call to `cache`.
+    /// Applies whatever changed since the last call to `cache`. Never blocks.
     fn poll(&mut self, cache: &AccountCache) -> Result<(), String>;
+    /// A round trip to the database.
+    fn probe(&mut self) -> Result<(), String>;
 }
 
 fn run(url: &DatabaseUrl, cache: &Weak<AccountCache>) {
@@ -52,34 +64,123 @@ fn run(url: &DatabaseUrl, cache: &Weak<AccountCache>) {
     }
 }
 
+/// Keeps one watcher running: opens it on a thread of its own, replaces it when it fails or
+/// stops answering, and ends when the cache is dropped.
 fn watch<W: Watcher>(url: &DatabaseUrl, cache: &Weak<AccountCache>) {
-    let mut warned = false;
+    let warned = Arc::new(AtomicBool::new(false));
     while cache.strong_count() > 0 {
-        match W::open(url) {
-            Ok(mut watcher) => {
-                warned = false;
-                // Whatever changed while nobody watched is unknown: start empty.
+        let shift = Arc::new(Shift::default());
+        let (url, cache_for_thread, shift_for_thread, warned) =
+            (url.clone(), cache.clone(), shift.clone(), warned.clone());
+        let spawned = std::thread::Builder::new()
+            .name("gatehouse-changes-conn".into())
+            .spawn(move || serve::<W>(&url, &cache_for_thread, &shift_for_thread, &warned));
+        let Ok(worker) = spawned else {
+            log::error!("cannot start an account-change listener thread; retrying");
+            std::thread::sleep(RECONNECT);
+            continue;
+        };
+        while !worker.is_finished() {
+            std::thread::sleep(POLL);
+            if cache.strong_count() == 0 {
+                shift.abandoned.store(true, Ordering::Relaxed);
+                return;
+            }
+            if shift.stalled() {
+                // Left to its fate: when its read finally fails it sees it was abandoned.
+                shift.abandoned.store(true, Ordering::Relaxed);
+                log::warn!(
+                    "account-change listener: the database did not answer within {PROBE_DEADLINE:?}; \
+                     emptying the account cache and reconnecting"
+                );
                 if let Some(cache) = cache.upgrade() {
                     cache.forget_all();
                 }
-                while let Some(live) = cache.upgrade() {
-                    if let Err(e) = watcher.poll(&live) {
-                        log::warn!("account-change listener lost its connection ({e}); reconnecting");
-                        live.forget_all();
-                        break;
-                    }
-                    drop(live);
-                    std::thread::sleep(POLL);
-                }
+                break;
             }
-            Err(e) if !warned => {
-                log::warn!("account-change listener cannot connect ({e}); retrying every second");
-                warned = true;
-            }
-            Err(_) => {}
         }
         std::thread::sleep(RECONNECT);
     }
+}
+
+/// One connection's life, shared between its thread and the supervisor.
+#[derive(Default)]
+struct Shift {
+    /// Milliseconds since `EPOCH` when a blocking call began; 0 while not blocked.
+    busy_since: AtomicU64,
+    abandoned: AtomicBool,
+}
+
+static EPOCH: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
+
+impl Shift {
+    fn blocking<T>(&self, call: impl FnOnce() -> T) -> T {
+        self.busy_since.store((EPOCH.elapsed().as_millis() as u64).max(1), Ordering::Relaxed);
+        let out = call();
+        self.busy_since.store(0, Ordering::Relaxed);
+        out
+    }
+
+    fn stalled(&self) -> bool {
+        let since = self.busy_since.load(Ordering::Relaxed);
+        since != 0 && EPOCH.elapsed().as_millis() as u64 - since > PROBE_DEADLINE.as_millis() as u64
+    }
+}
+
+/// Opens a watcher and applies changes until the connection fails or is abandoned.
+fn serve<W: Watcher>(url: &DatabaseUrl, cache: &Weak<AccountCache>, shift: &Shift, warned: &AtomicBool) {
+    let mut watcher = match shift.blocking(|| W::open(url)) {
+        Ok(w) => w,
+        Err(e) => {
+            if !warned.swap(true, Ordering::Relaxed) {
+                log::warn!("account-change listener cannot connect ({e}); retrying every second");
+            }
+            return;
+        }
+    };
+    warned.store(false, Ordering::Relaxed);
+    // Whatever changed while nobody watched is unknown: start empty.
+    if let Some(cache) = cache.upgrade() {
+        cache.forget_all();
+    }
+    let mut last_probe = Instant::now();
+    while !shift.abandoned.load(Ordering::Relaxed) {
+        let Some(live) = cache.upgrade() else { return };
+        let mut result = watcher.poll(&live);
+        if result.is_ok() && last_probe.elapsed() >= PROBE_EVERY {
+            result = shift.blocking(|| watcher.probe());
+            last_probe = Instant::now();
+        }
+        if let Err(e) = result {
+            if !shift.abandoned.load(Ordering::Relaxed) {
+                log::warn!("account-change listener lost its connection ({e}); reconnecting");
+                live.forget_all();
+            }
+            return;
+        }
+        drop(live);
+        std::thread::sleep(POLL);
+    }
+}
+
+/// The listener's own connection gives up on an unreachable server instead of waiting on the
+/// operating system's defaults (minutes), and asks TCP to notice a dead peer.
+fn listener_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else { return url.to_string() };
+    let present: Vec<String> = parsed.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    let wanted = [
+        ("connect_timeout", "5"),
+        ("keepalives", "1"),
+        ("keepalives_idle", "10"),
+        ("keepalives_interval", "5"),
+        ("keepalives_count", "3"),
+    ];
+    for (k, v) in wanted {
+        if !present.iter().any(|p| p == k) {
+            parsed.query_pairs_mut().append_pair(k, v);
+        }
+    }
+    parsed.to_string()
 }
 
 struct Notifications(PgConnection);
@@ -87,9 +188,13 @@ struct Notifications(PgConnection);
 impl Watcher for Notifications {
     fn open(url: &DatabaseUrl) -> Result<Self, String> {
         let DatabaseUrl::Postgres(url) = url else { return Err("not a PostgreSQL URL".into()) };
-        let mut conn = PgConnection::establish(url).map_err(|e| e.to_string())?;
+        let mut conn = PgConnection::establish(&listener_url(url)).map_err(|e| e.to_string())?;
         conn.batch_execute(&format!("LISTEN {CHANNEL}")).map_err(|e| e.to_string())?;
         Ok(Notifications(conn))
+    }
+
+    fn probe(&mut self) -> Result<(), String> {
+        self.0.batch_execute("SELECT 1").map_err(|e| e.to_string())
     }
 
     /// Reads the socket without blocking; a closed connection shows up as an error here.
@@ -132,6 +237,11 @@ impl Watcher for DataVersion {
         Ok(DataVersion { conn, last })
     }
 
+    /// Every poll is a round trip already.
+    fn probe(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+
     fn poll(&mut self, cache: &AccountCache) -> Result<(), String> {
         let now = Self::read(&mut self.conn)?;
         if now != self.last {
@@ -139,5 +249,18 @@ impl Watcher for DataVersion {
             cache.forget_all();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listener_url;
+
+    #[test]
+    fn the_listener_connection_gives_up_and_keeps_alive() {
+        let url = listener_url("postgres://u:p@db:5432/app?sslmode=require&connect_timeout=2");
+        assert!(url.contains("sslmode=require") && url.contains("connect_timeout=2"), "{url}");
+        assert!(!url.contains("connect_timeout=5"), "an operator's own value wins: {url}");
+        assert!(url.contains("keepalives=1") && url.contains("keepalives_idle=10"), "{url}");
     }
 }

@@ -209,3 +209,111 @@ async fn a_listener_that_loses_its_connection_empties_the_cache_and_listens_agai
             .await;
     assert!(seen.is_some(), "the listener did not come back");
 }
+
+/// A TCP relay to PostgreSQL that can make the account-change listener's connection die
+/// silently: its bytes are swallowed in both directions, with no FIN and no RST, as when a
+/// firewall or NAT forgets a connection.
+struct SilentRelay {
+    port: u16,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<std::sync::Arc<RelayedConn>>>>,
+}
+
+#[derive(Default)]
+struct RelayedConn {
+    listens: std::sync::atomic::AtomicBool,
+    swallowed: std::sync::atomic::AtomicBool,
+}
+
+impl SilentRelay {
+    fn start(upstream: std::net::SocketAddr) -> SilentRelay {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let registry = conns.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                let Ok(server) = std::net::TcpStream::connect(upstream) else { continue };
+                let conn = std::sync::Arc::new(RelayedConn::default());
+                registry.lock().unwrap().push(conn.clone());
+                let pipe = move |mut from: std::net::TcpStream,
+                                 mut to: std::net::TcpStream,
+                                 conn: std::sync::Arc<RelayedConn>| {
+                    use std::io::{Read, Write};
+                    let mut buf = [0u8; 16 * 1024];
+                    loop {
+                        let n = match from.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        if buf[..n].windows(7).any(|w| w == b"LISTEN ") {
+                            conn.listens.store(true, Ordering::Relaxed);
+                        }
+                        if conn.swallowed.load(Ordering::Relaxed) {
+                            continue;
+                        }
+                        if to.write_all(&buf[..n]).is_err() {
+                            return;
+                        }
+                    }
+                };
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let conn2 = conn.clone();
+                std::thread::spawn(move || pipe(client, server, conn));
+                std::thread::spawn(move || pipe(s2, c2, conn2));
+            }
+        });
+        SilentRelay { port, conns }
+    }
+
+    /// Connections that have sent `LISTEN` so far.
+    fn listeners(&self) -> usize {
+        self.conns.lock().unwrap().iter().filter(|c| c.listens.load(std::sync::atomic::Ordering::Relaxed)).count()
+    }
+
+    /// Every listening connection now goes silent.
+    fn silence_listeners(&self) {
+        for c in self.conns.lock().unwrap().iter().filter(|c| c.listens.load(std::sync::atomic::Ordering::Relaxed)) {
+            c.swallowed.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_listener_whose_connection_dies_silently_notices_within_30_s() {
+    let db = TestDb::new(Backend::Postgres);
+    let mut url = url::Url::parse(&db.url).unwrap();
+    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let relay = SilentRelay::start(std::net::ToSocketAddrs::to_socket_addrs(&upstream).unwrap().next().unwrap());
+    url.set_port(Some(relay.port)).unwrap();
+    let github = GithubStandIn::start();
+    let app = spawn_app(
+        AppOptions::new(Backend::Sqlite)
+            .github("github", &github)
+            .var("DATABASE_URL", url.to_string())
+            .var("ACCOUNT_CACHE_SECONDS", "3600"),
+    )
+    .await;
+    app.sign_in_github(&app.browser, "github").await;
+    settle_and_cache(&app.addr, &app.browser).await;
+    assert_eq!(relay.listeners(), 1);
+
+    relay.silence_listeners();
+    db.execute("UPDATE users SET name = 'Changed while the line was dead'");
+    let noticed = eventually(Duration::from_secs(30), async || {
+        app.browser.me().await.is_ok_and(|me| me["name"] == "Changed while the line was dead")
+    })
+    .await;
+    assert!(noticed.is_some(), "the silently dead listener was never noticed; the cache kept the old name");
+    assert!(
+        eventually(Duration::from_secs(5), async || relay.listeners() == 2).await.is_some(),
+        "the listener reconnected"
+    );
+    settle_and_cache(&app.addr, &app.browser).await;
+    db.execute("UPDATE users SET name = 'Heard on the new line'");
+    let heard = eventually(Duration::from_secs(3), async || {
+        app.browser.me().await.is_ok_and(|me| me["name"] == "Heard on the new line")
+    })
+    .await;
+    assert!(heard.is_some(), "the new listener hears changes");
+}
