@@ -51,7 +51,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/delete", web::post().to(profile::delete)),
         )
         .service(web::scope("/api").wrap(from_fn(require_login)).route("/me", web::get().to(api::me)))
-        .route("/static/{file:.+}", web::get().to(assets::asset));
+        .route("/static/{file:.+}", web::get().to(assets::asset))
+        .route("/favicon.ico", web::get().to(assets::favicon));
 }
 
 /// The 404 page for every address not in the table.

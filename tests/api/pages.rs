@@ -72,6 +72,18 @@ async fn every_response_carries_the_safety_headers() {
 }
 
 #[actix_web::test]
+async fn every_page_names_a_favicon_that_exists() {
+    let app = spawn_app(AppOptions::new(Backend::Sqlite)).await;
+    let page = app.browser.get("/login").await.text().await.unwrap();
+    assert!(page.contains(r#"<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">"#), "{page}");
+    for path in ["/static/favicon.svg", "/favicon.ico"] {
+        let res = app.browser.get(path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.headers()["content-type"], "image/svg+xml", "{path}");
+    }
+}
+
+#[actix_web::test]
 async fn readyz_is_503_and_healthz_200_when_the_database_is_gone() {
     let app = spawn_app(AppOptions::new(Backend::Postgres)).await;
     assert_eq!(app.browser.get("/readyz").await.status(), 200);

@@ -134,14 +134,18 @@ async fn assert_accessible(client: &Client, page: &str) {
     assert!(serious.is_empty(), "{page}: accessibility violations {serious:#?}");
 }
 
-/// At a 320 px wide viewport nothing scrolls sideways and the buttons stay within the screen.
-async fn assert_fits_a_phone(client: &Client) {
+/// At a 320 px wide viewport nothing scrolls sideways and nothing on the page sticks out of
+/// the screen.
+async fn assert_fits_a_phone(client: &Client, screenshot: &str) {
     let (w, h) = client.get_window_size().await.unwrap();
     client.set_window_size(320, 640).await.unwrap();
     let check = client
         .execute(
-            "return {inner: window.innerWidth, scroll: document.documentElement.scrollWidth,
-                     widest: Math.max(...[...document.querySelectorAll('.provider')].map(e => e.getBoundingClientRect().right))};",
+            "const all = [...document.querySelectorAll('body *')];
+             const edge = e => e.getBoundingClientRect().right;
+             const culprit = all.reduce((a, b) => edge(b) > edge(a) ? b : a);
+             return {inner: window.innerWidth, scroll: document.documentElement.scrollWidth, widest: edge(culprit),
+                     culprit: culprit.outerHTML.slice(0, 120)};",
             vec![],
         )
         .await
@@ -150,8 +154,12 @@ async fn assert_fits_a_phone(client: &Client) {
         (check["inner"].as_f64().unwrap(), check["scroll"].as_f64().unwrap(), check["widest"].as_f64().unwrap());
     // Headless Chromium may keep a minimum window width; the page must fit whatever it got.
     assert!(inner <= 500.0, "the narrow viewport was applied: {inner}");
-    assert!(scroll <= inner && widest <= inner, "fits {inner} px: scroll width {scroll}, widest button edge {widest}");
-    save_screenshot(client, "login-phone.png").await;
+    assert!(
+        scroll <= inner && widest <= inner,
+        "fits {inner} px: scroll width {scroll}, widest element edge {widest}: {}",
+        check["culprit"]
+    );
+    save_screenshot(client, screenshot).await;
     client.set_window_size(w as u32, h as u32).await.unwrap();
 }
 
@@ -188,7 +196,7 @@ async fn a_person_signs_in_stays_signed_in_and_signs_out() {
     assert_eq!(path(&browser).await, "/login");
     save_screenshot(&browser, "login-light.png").await;
     assert_accessible(&browser, "/login").await;
-    assert_fits_a_phone(&browser).await;
+    assert_fits_a_phone(&browser, "login-phone.png").await;
 
     // The provider button, the provider's real login and consent pages, and back.
     browser.find(Locator::Css("a[data-provider=oidc]")).await.unwrap().click().await.unwrap();
@@ -228,6 +236,28 @@ async fn a_person_signs_in_stays_signed_in_and_signs_out() {
     browser.goto(&format!("{}/profile", app.addr)).await.unwrap();
     save_screenshot(&browser, "profile-dark.png").await;
     assert_accessible(&browser, "/profile (dark)").await;
+    browser.close().await.unwrap();
+}
+
+/// A long name and an email without a break anywhere still fit a 320 px screen on /profile.
+#[actix_web::test]
+async fn the_profile_fits_a_phone_with_a_long_email() {
+    let github = GithubStandIn::start();
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).github("github", &github).oidc("oidc")).await;
+    let driver = Driver::start().await;
+    let profile = TempDir::new();
+    let browser = driver.browser(&profile.0, false).await;
+    browser.goto(&format!("{}/login", app.addr)).await.unwrap();
+    browser.find(Locator::Css("a[data-provider=oidc]")).await.unwrap().click().await.unwrap();
+    log_in_at_provider(
+        &browser,
+        "maximilianalexanderbartholomewvonundzuhohenstein@averyveryverylongsubdomain.example.test",
+    )
+    .await;
+    wait_for_path(&browser, &app, "/").await;
+    browser.goto(&format!("{}/profile", app.addr)).await.unwrap();
+    assert!(text(&browser).await.contains("averyveryverylongsubdomain"), "the long email is on the page");
+    assert_fits_a_phone(&browser, "profile-phone.png").await;
     browser.close().await.unwrap();
 }
 
