@@ -98,6 +98,20 @@ fi
 export TEST_REDIS_URL
 say "Redis: $TEST_REDIS_URL"
 
+# --- throwaway servers for the outage tests (tests/api/outages.rs) ------------------------------
+# They start, stop and restart a Redis and a PostgreSQL cluster of their own on loopback ports.
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+  say "installing redis-server for the outage tests (apt)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+fi
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  say "installing the PostgreSQL server binaries for the outage tests (apt)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+  useradd --system --no-create-home postgres   # initdb refuses to run as root
+fi
+
 # --- the tests ---------------------------------------------------------------------------------
 say "cargo test"
 cargo test --locked --all-targets "$@"
