@@ -51,7 +51,9 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
         match &self.0 {
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(AnyConnection::Postgresql),
+            DatabaseUrl::Postgres(url) => {
+                PgConnection::establish(&with_network_timeouts(url)).map(AnyConnection::Postgresql)
+            }
             DatabaseUrl::Sqlite(path) => {
                 SqliteConnection::establish(&path.to_string_lossy()).map(AnyConnection::Sqlite)
             }
@@ -97,7 +99,29 @@ impl CustomizeConnection<AnyConnection, r2d2::Error> for SqlitePragmas {
 }
 
 /// How long a request waits for a database connection before it is answered with a 503.
-pub const CHECKOUT_TIMEOUT: Duration = Duration::from_millis(1500);
+pub const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// libpq parameters bounding how long a connection to an unreachable or silently dead server
+/// can hang (libpq's own defaults wait minutes): a connect timeout, TCP keepalives, and a limit
+/// on unacknowledged data. Values the operator put in `DATABASE_URL` win.
+pub(crate) fn with_network_timeouts(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else { return url.to_string() };
+    let present: Vec<String> = parsed.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    let wanted = [
+        ("connect_timeout", "3"),
+        ("keepalives", "1"),
+        ("keepalives_idle", "10"),
+        ("keepalives_interval", "5"),
+        ("keepalives_count", "3"),
+        ("tcp_user_timeout", "5000"),
+    ];
+    for (k, v) in wanted {
+        if !present.iter().any(|p| p == k) {
+            parsed.query_pairs_mut().append_pair(k, v);
+        }
+    }
+    parsed.to_string()
+}
 
 /// The connection pool, cheap to clone.
 #[derive(Clone)]
@@ -185,5 +209,18 @@ where
             Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(e),
             Err(rollback) => Err(rollback.into()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_network_timeouts;
+
+    #[test]
+    fn postgres_connections_give_up_and_keep_alive() {
+        let url = with_network_timeouts("postgres://u:p@db:5432/app?sslmode=require&connect_timeout=9");
+        assert!(url.contains("sslmode=require") && url.contains("connect_timeout=9"), "{url}");
+        assert!(!url.contains("connect_timeout=3"), "the operator's own value wins: {url}");
+        assert!(url.contains("keepalives=1") && url.contains("tcp_user_timeout=5000"), "{url}");
     }
 }

@@ -95,6 +95,15 @@ pub fn clear_flows(session: &Session) {
     session.remove(FLOWS_KEY);
 }
 
+/// The stored flows (JSON) without those that would link an account; `None` when none is left.
+/// For a session that was ended while a request ran: it may keep pending sign-ins, never a
+/// link to the user it no longer names.
+fn without_link_flows(raw: &str) -> Option<String> {
+    let flows: Vec<AuthFlow> = serde_json::from_str(raw).ok()?;
+    let kept: Vec<AuthFlow> = flows.into_iter().filter(|f| f.link_to.is_none()).collect();
+    if kept.is_empty() { None } else { serde_json::to_string(&kept).ok() }
+}
+
 fn flows(session: &Session) -> Vec<AuthFlow> {
     // An unreadable value (older format, tampering already ruled out by the cookie MAC) is
     // treated as no pending flows.

@@ -14,7 +14,7 @@
 //! A connection can also die silently (a firewall or NAT forgets it; no FIN, no RST): reads
 //! then just find nothing. So the listener proves its connection with a round trip every
 //! [`PROBE_EVERY`], on a thread of its own watched by a supervisor: a probe or connection
-//! attempt that takes longer than [`PROBE_DEADLINE`] counts as a lost connection.
+//! attempt that takes too long ([`PROBE_DEADLINE`], 15 s to connect) counts as a lost connection.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -34,8 +34,11 @@ pub const POLL: Duration = Duration::from_millis(50);
 const RECONNECT: Duration = Duration::from_secs(1);
 /// How often the listener makes a round trip to prove its connection is alive.
 pub const PROBE_EVERY: Duration = Duration::from_secs(10);
-/// A round trip (or a connection attempt) taking longer than this means the connection is dead.
+/// A round trip taking longer than this means the connection is dead.
 pub const PROBE_DEADLINE: Duration = Duration::from_secs(5);
+/// Connecting (TLS, authentication, `LISTEN`) may take longer than a round trip; libpq's own
+/// `connect_timeout` normally ends it first.
+const OPEN_DEADLINE: Duration = Duration::from_secs(15);
 
 /// Starts the listener thread. It ends when `cache` is dropped (the server stopped).
 pub fn listen(url: &DatabaseUrl, cache: &Arc<AccountCache>) {
@@ -90,8 +93,8 @@ fn watch<W: Watcher>(url: &DatabaseUrl, cache: &Weak<AccountCache>) {
                 // Left to its fate: when its read finally fails it sees it was abandoned.
                 shift.abandoned.store(true, Ordering::Relaxed);
                 log::warn!(
-                    "account-change listener: the database did not answer within {PROBE_DEADLINE:?}; \
-                     emptying the account cache and reconnecting"
+                    "account-change listener: the database stopped answering; emptying the account \
+                     cache and reconnecting"
                 );
                 if let Some(cache) = cache.upgrade() {
                     cache.forget_all();
@@ -108,13 +111,16 @@ fn watch<W: Watcher>(url: &DatabaseUrl, cache: &Weak<AccountCache>) {
 struct Shift {
     /// Milliseconds since `EPOCH` when a blocking call began; 0 while not blocked.
     busy_since: AtomicU64,
+    /// How long that call may take, in milliseconds.
+    deadline: AtomicU64,
     abandoned: AtomicBool,
 }
 
 static EPOCH: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
 
 impl Shift {
-    fn blocking<T>(&self, call: impl FnOnce() -> T) -> T {
+    fn blocking<T>(&self, deadline: Duration, call: impl FnOnce() -> T) -> T {
+        self.deadline.store(deadline.as_millis() as u64, Ordering::Relaxed);
         self.busy_since.store((EPOCH.elapsed().as_millis() as u64).max(1), Ordering::Relaxed);
         let out = call();
         self.busy_since.store(0, Ordering::Relaxed);
@@ -123,13 +129,13 @@ impl Shift {
 
     fn stalled(&self) -> bool {
         let since = self.busy_since.load(Ordering::Relaxed);
-        since != 0 && EPOCH.elapsed().as_millis() as u64 - since > PROBE_DEADLINE.as_millis() as u64
+        since != 0 && (EPOCH.elapsed().as_millis() as u64).saturating_sub(since) > self.deadline.load(Ordering::Relaxed)
     }
 }
 
 /// Opens a watcher and applies changes until the connection fails or is abandoned.
 fn serve<W: Watcher>(url: &DatabaseUrl, cache: &Weak<AccountCache>, shift: &Shift, warned: &AtomicBool) {
-    let mut watcher = match shift.blocking(|| W::open(url)) {
+    let mut watcher = match shift.blocking(OPEN_DEADLINE, || W::open(url)) {
         Ok(w) => w,
         Err(e) => {
             if !warned.swap(true, Ordering::Relaxed) {
@@ -148,7 +154,7 @@ fn serve<W: Watcher>(url: &DatabaseUrl, cache: &Weak<AccountCache>, shift: &Shif
         let Some(live) = cache.upgrade() else { return };
         let mut result = watcher.poll(&live);
         if result.is_ok() && last_probe.elapsed() >= PROBE_EVERY {
-            result = shift.blocking(|| watcher.probe());
+            result = shift.blocking(PROBE_DEADLINE, || watcher.probe());
             last_probe = Instant::now();
         }
         if let Err(e) = result {
@@ -163,32 +169,12 @@ fn serve<W: Watcher>(url: &DatabaseUrl, cache: &Weak<AccountCache>, shift: &Shif
     }
 }
 
-/// The listener's own connection gives up on an unreachable server instead of waiting on the
-/// operating system's defaults (minutes), and asks TCP to notice a dead peer.
-fn listener_url(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else { return url.to_string() };
-    let present: Vec<String> = parsed.query_pairs().map(|(k, _)| k.into_owned()).collect();
-    let wanted = [
-        ("connect_timeout", "5"),
-        ("keepalives", "1"),
-        ("keepalives_idle", "10"),
-        ("keepalives_interval", "5"),
-        ("keepalives_count", "3"),
-    ];
-    for (k, v) in wanted {
-        if !present.iter().any(|p| p == k) {
-            parsed.query_pairs_mut().append_pair(k, v);
-        }
-    }
-    parsed.to_string()
-}
-
 struct Notifications(PgConnection);
 
 impl Watcher for Notifications {
     fn open(url: &DatabaseUrl) -> Result<Self, String> {
         let DatabaseUrl::Postgres(url) = url else { return Err("not a PostgreSQL URL".into()) };
-        let mut conn = PgConnection::establish(&listener_url(url)).map_err(|e| e.to_string())?;
+        let mut conn = PgConnection::establish(&crate::db::with_network_timeouts(url)).map_err(|e| e.to_string())?;
         conn.batch_execute(&format!("LISTEN {CHANNEL}")).map_err(|e| e.to_string())?;
         Ok(Notifications(conn))
     }
@@ -249,18 +235,5 @@ impl Watcher for DataVersion {
             cache.forget_all();
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::listener_url;
-
-    #[test]
-    fn the_listener_connection_gives_up_and_keeps_alive() {
-        let url = listener_url("postgres://u:p@db:5432/app?sslmode=require&connect_timeout=2");
-        assert!(url.contains("sslmode=require") && url.contains("connect_timeout=2"), "{url}");
-        assert!(!url.contains("connect_timeout=5"), "an operator's own value wins: {url}");
-        assert!(url.contains("keepalives=1") && url.contains("keepalives_idle=10"), "{url}");
     }
 }

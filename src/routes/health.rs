@@ -57,7 +57,9 @@ pub async fn metrics(
 }
 
 /// Who is asking for metrics: the peer, or behind a trusted proxy the client it names. A
-/// forwarded request from an untrusted peer, or one whose proxy names nobody, is nobody.
+/// forwarded request from an untrusted peer is nobody, and so is one whose named client is
+/// loopback or a proxy: a proxy that passes the client's own `X-Forwarded-For` along (nginx
+/// setting only `X-Real-IP`, say) would otherwise let anyone claim to be `::1`.
 fn metrics_client(req: &HttpRequest, proxies: &TrustedProxies) -> Option<std::net::IpAddr> {
     let peer = req.peer_addr()?.ip();
     if !FORWARDING_HEADERS.iter().any(|h| req.headers().contains_key(*h)) {
@@ -66,5 +68,5 @@ fn metrics_client(req: &HttpRequest, proxies: &TrustedProxies) -> Option<std::ne
     if !proxies.trusts(peer) {
         return None;
     }
-    proxies.client_of(req).filter(|client| *client != peer)
+    proxies.client_of(req).filter(|client| !client.is_loopback() && !proxies.trusts(*client))
 }

@@ -11,6 +11,7 @@ use actix_web::http::header::{HeaderValue, SET_COOKIE};
 use actix_web::middleware::Next;
 
 use super::ANONYMOUS_TTL;
+use super::store::IDENTITY_KEY;
 
 /// Notes on the response that the session ends the request without a signed-in user. Runs
 /// inside the session middleware, where the session's final state is still readable.
@@ -46,9 +47,6 @@ pub async fn shorten_anonymous_cookie(
     }
     Ok(res)
 }
-
-/// actix-identity's key: present exactly when somebody is signed in.
-const IDENTITY_KEY: &str = "actix_identity.user_id";
 
 #[derive(Clone, Copy)]
 struct Anonymous;

@@ -11,7 +11,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, COOKIE, HeaderValue, RETRY_AFTER, X_CONTENT_TYPE_OPTIONS};
+use actix_web::http::header::{COOKIE, HeaderName, HeaderValue, RETRY_AFTER};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 
@@ -44,7 +44,8 @@ pub async fn answer_store_outage(
 }
 
 /// The answer while the store is away. An error rather than a response (the request is gone
-/// by now), so it carries the headers the outer layers would have added.
+/// by now, and outer layers do not add headers to errors), so it carries the security headers
+/// itself.
 #[derive(Debug, thiserror::Error)]
 #[error("the session store is unavailable")]
 struct StoreOutage {
@@ -61,8 +62,11 @@ impl ResponseError for StoreOutage {
         let mut res = if self.api { ApiError(outage).error_response() } else { outage.error_response() };
         let headers = res.headers_mut();
         headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        for (name, value) in crate::startup::SECURITY_HEADERS {
+            if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+                headers.insert(name, HeaderValue::from_static(value));
+            }
+        }
         res
     }
 }

@@ -55,30 +55,37 @@ impl RedisSessions {
         format!("{}:user-sessions:{user}", self.prefix)
     }
 
-    /// Adds `key` to its user's index, when the session belongs to a signed-in user.
-    async fn index(&self, state: &State, key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
-        let Some(user) = user_of(state) else { return Ok(()) };
-        self.lists.forget(Some(user));
-        let expires = unix_now() + ttl.whole_seconds();
+    /// Writes a session (`SET NX` for a new key, `SET XX` for an existing one) and, when it
+    /// belongs to a signed-in user, adds it to their index — in one script, so "sign out
+    /// everywhere" can never fall between the two and miss it. False when the condition failed
+    /// (`XX`: the session was ended meanwhile), in which case nothing was written.
+    async fn write(&self, key: &SessionKey, state: &State, ttl: &Duration, only_if: &str) -> anyhow::Result<bool> {
+        static WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
+            redis::Script::new(
+                r"if not redis.call('SET', KEYS[1], ARGV[1], ARGV[3], 'EX', ARGV[2]) then return 0 end
+                  if KEYS[2] then
+                    redis.call('ZADD', KEYS[2], ARGV[4], KEYS[1])
+                    -- Never shorten the index below a session it lists.
+                    redis.call('EXPIREAT', KEYS[2], ARGV[4], 'GT')
+                    redis.call('EXPIREAT', KEYS[2], ARGV[4], 'NX')
+                  end
+                  return 1",
+            )
+        });
+        let body = serde_json::to_string(state)?;
+        let ttl = ttl.whole_seconds().max(1);
+        let user = user_of(state);
+        let mut call = WRITE.key(key.as_ref());
+        if let Some(user) = user {
+            call.key(self.index_key(user));
+        }
+        call.arg(body).arg(ttl).arg(only_if).arg(unix_now() + ttl);
         let mut conn = self.conn.clone();
-        let index = self.index_key(user);
-        redis::pipe()
-            .zadd(&index, key.as_ref(), expires)
-            .ignore()
-            // Never shorten the index below a session it lists.
-            .cmd("EXPIREAT")
-            .arg(&index)
-            .arg(expires)
-            .arg("GT")
-            .ignore()
-            .cmd("EXPIREAT")
-            .arg(&index)
-            .arg(expires)
-            .arg("NX")
-            .ignore()
-            .exec_async(&mut conn)
-            .await?;
-        Ok(())
+        let written: i64 = call.invoke_async(&mut conn).await?;
+        if written == 1 {
+            self.lists.forget(user);
+        }
+        Ok(written == 1)
     }
 
     /// The user's live sessions, pruning index entries whose session expired, was deleted, or
@@ -156,38 +163,14 @@ impl RedisSessions {
     /// Stores `state` under a new key.
     pub(super) async fn save(&self, state: &State, ttl: &Duration) -> anyhow::Result<SessionKey> {
         let key = new_key();
-        let body = serde_json::to_string(state)?;
-        let mut conn = self.conn.clone();
-        let created: Option<String> = redis::cmd("SET")
-            .arg(key.as_ref())
-            .arg(body)
-            .arg("NX")
-            .arg("EX")
-            .arg(ttl.whole_seconds().max(1))
-            .query_async(&mut conn)
-            .await?;
-        anyhow::ensure!(created.is_some(), "a fresh session key was already taken");
-        self.index(state, &key, ttl).await?;
+        anyhow::ensure!(self.write(&key, state, ttl, "NX").await?, "a fresh session key was already taken");
         Ok(key)
     }
 
     /// Replaces the state of a session that still exists; false when it is gone (ended or
     /// expired), in which case nothing is written.
     pub(super) async fn replace(&self, key: &SessionKey, state: &State, ttl: &Duration) -> anyhow::Result<bool> {
-        let body = serde_json::to_string(state)?;
-        let mut conn = self.conn.clone();
-        let updated: Option<String> = redis::cmd("SET")
-            .arg(key.as_ref())
-            .arg(body)
-            .arg("XX")
-            .arg("EX")
-            .arg(ttl.whole_seconds().max(1))
-            .query_async(&mut conn)
-            .await?;
-        if updated.is_some() {
-            self.index(state, key, ttl).await?;
-        }
-        Ok(updated.is_some())
+        self.write(key, state, ttl, "XX").await
     }
 
     pub(super) async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {

@@ -1,6 +1,6 @@
 //! Where sessions live: the encrypted cookie itself (zero setup, cannot be revoked early), Redis
-//! (actix-session's store), or this service's own database (a Diesel-backed store; nothing like
-//! it ships with actix-session). With a server-side store, sign-out deletes the session, so a
+//! ([`super::redis`]), or this service's own database (a Diesel-backed store; nothing like it
+//! ships with actix-session). With a server-side store, sign-out deletes the session, so a
 //! copied cookie is refused afterwards.
 
 use std::collections::HashMap;
@@ -47,10 +47,17 @@ pub const ANONYMOUS_TTL: Duration = Duration::minutes(15);
 /// How long one session-store call may take before the request is answered with a 503.
 pub const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1500);
 
-/// Session keys that mean "somebody is signed in": dropped when a session that was ended
-/// meanwhile would otherwise be written again.
-fn is_anonymous_entry(key: &str) -> bool {
-    key == super::FLOWS_KEY || key == super::FLASH_KEY
+/// What of a session that was ended meanwhile may still be written: what an anonymous visitor
+/// may hold (pending sign-ins that link nothing, a notice). The identity and everything else go.
+fn anonymous_part(state: State) -> State {
+    state
+        .into_iter()
+        .filter_map(|(k, v)| match k.as_str() {
+            super::FLASH_KEY => Some((k, v)),
+            super::FLOWS_KEY => super::without_link_flows(&v).map(|v| (k, v)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The lifetime `state` gets: the configured one once somebody is signed in, else at most
@@ -61,7 +68,7 @@ pub fn lifetime(state: &State, configured: &Duration) -> Duration {
 
 /// Runs a listing or ending call within [`STORE_TIMEOUT`].
 async fn within<T>(call: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
-    actix_web::rt::time::timeout(STORE_TIMEOUT, call).await.unwrap_or_else(|_| Err(StoreError::unavailable()))
+    bounded(async { call.await.map_err(anyhow::Error::from) }).await.map_err(StoreError::from)
 }
 
 /// Runs a store call within [`STORE_TIMEOUT`].
@@ -97,7 +104,15 @@ impl AnyStore {
         self.writes.load(Ordering::Relaxed)
     }
 
-    fn wrote(&self) {
+    /// Counts the write when it happened.
+    fn wrote<T>(&self, result: anyhow::Result<T>) -> anyhow::Result<T> {
+        if result.is_ok() {
+            self.count_write();
+        }
+        result
+    }
+
+    fn count_write(&self) {
         self.writes.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -194,25 +209,25 @@ impl From<DbError> for StoreError {
 
 impl SessionStore for AnyStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
-        match &self.backend {
-            Backend::Cookie(s) => s.load(key).await,
-            Backend::Redis(s) => bounded(s.load(key)).await.map_err(LoadError::Other),
-            Backend::Database(s) => bounded(s.load(key)).await.map_err(LoadError::Other),
-        }
+        let loaded = match &self.backend {
+            Backend::Cookie(s) => return s.load(key).await,
+            Backend::Redis(s) => bounded(s.load(key)).await,
+            Backend::Database(s) => bounded(s.load(key)).await,
+        };
+        // A state that does not parse is a fresh session (as actix-session treats it), not an
+        // outage: answering 503 would lock the browser out until the session expired.
+        loaded.map_err(|e| match e.downcast_ref::<serde_json::Error>() {
+            Some(_) => LoadError::Deserialization(e),
+            None => LoadError::Other(e),
+        })
     }
 
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
         let ttl = lifetime(&state, ttl);
         match &self.backend {
             Backend::Cookie(s) => s.save(state, &ttl).await,
-            Backend::Redis(s) => {
-                self.wrote();
-                bounded(s.save(&state, &ttl)).await.map_err(SaveError::Other)
-            }
-            Backend::Database(s) => {
-                self.wrote();
-                bounded(s.save(&state, &ttl)).await.map_err(SaveError::Other)
-            }
+            Backend::Redis(s) => self.wrote(bounded(s.save(&state, &ttl)).await).map_err(SaveError::Other),
+            Backend::Database(s) => self.wrote(bounded(s.save(&state, &ttl)).await).map_err(SaveError::Other),
         }
     }
 
@@ -223,14 +238,13 @@ impl SessionStore for AnyStore {
             Backend::Redis(s) => bounded(s.replace(&key, &state, &ttl)).await,
             Backend::Database(s) => bounded(s.replace(&key, &state, &ttl)).await,
         };
-        self.wrote();
         if replaced.map_err(UpdateError::Other)? {
+            self.count_write();
             return Ok(key);
         }
-        // Ended while this request ran: keep only what an anonymous visitor may have (pending
-        // sign-ins, a notice), so the request finishes signed out. Nothing left, nothing stored:
-        // the new key names no session.
-        let state: State = state.into_iter().filter(|(k, _)| is_anonymous_entry(k)).collect();
+        // Ended while this request ran: keep only what an anonymous visitor may have, so the
+        // request finishes signed out. Nothing left, nothing stored: the new key names no session.
+        let state = anonymous_part(state);
         if state.is_empty() {
             return Ok(new_key());
         }
@@ -363,9 +377,12 @@ fn expiry(ttl: &Duration) -> NaiveDateTime {
     now() + chrono::Duration::seconds(ttl.whole_seconds())
 }
 
+/// actix-identity's key: present exactly when somebody is signed in.
+pub(super) const IDENTITY_KEY: &str = "actix_identity.user_id";
+
 /// The signed-in user, so a user's sessions can be listed and ended together.
 pub(super) fn user_of(state: &State) -> Option<i64> {
-    let raw = state.get("actix_identity.user_id")?;
+    let raw = state.get(IDENTITY_KEY)?;
     serde_json::from_str::<String>(raw).ok()?.parse().ok()
 }
 

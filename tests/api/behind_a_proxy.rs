@@ -41,6 +41,18 @@ async fn metrics_through_a_trusted_proxy_count_as_from_its_client() {
     assert_eq!(get_with(&app, "/metrics", &[("X-Real-IP", "10.1.2.3")]).await, 404, "the proxy names nobody");
 }
 
+/// A trusted proxy that passes the client's own `X-Forwarded-For` along (it sets only
+/// `X-Real-IP`): the client cannot claim to be loopback, and default METRICS_ALLOW is loopback.
+#[actix_web::test]
+async fn a_client_cannot_claim_to_be_loopback_through_a_trusted_proxy() {
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).var("TRUSTED_PROXIES", "127.0.0.1")).await;
+    for claimed in ["::1", "127.0.0.2", "127.0.0.1", "::ffff:127.0.0.1"] {
+        let headers = [("X-Real-IP", "203.0.113.5"), ("X-Forwarded-For", claimed)];
+        assert_eq!(get_with(&app, "/metrics", &headers).await, 404, "claimed {claimed}");
+    }
+    assert_eq!(get_with(&app, "/metrics", &[]).await, 200, "loopback itself, directly");
+}
+
 #[actix_web::test]
 async fn metrics_bind_addr_serves_metrics_on_their_own_listener_only() {
     let app = spawn_app(AppOptions::new(Backend::Sqlite).var("METRICS_BIND_ADDR", "127.0.0.1:0")).await;
@@ -105,10 +117,23 @@ async fn a_forgotten_trusted_proxies_is_pointed_out() {
     for _ in 0..3 {
         client.get(format!("{base}/login")).header("X-Forwarded-For", "203.0.113.5").send().await.unwrap();
     }
-    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    let mut lines: Vec<String> = Vec::new();
+    let warned = eventually(Duration::from_secs(10), async || {
+        lines.extend(rx.try_iter());
+        lines.iter().any(|l| l.contains("carries X-Forwarded-For"))
+    })
+    .await;
+    assert!(warned.is_some(), "no warning about the proxied request: {lines:#?}");
+    // Three more proxied requests: still one warning.
+    for _ in 0..3 {
+        client.get(format!("{base}/login")).header("X-Forwarded-For", "203.0.113.5").send().await.unwrap();
+    }
     let _ = child.kill();
     let _ = child.wait();
-    let lines: Vec<String> = rx.try_iter().collect();
+    // Everything it wrote, up to the end of its stderr.
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+        lines.push(line);
+    }
     let at_start = lines.iter().filter(|l| l.contains("PUBLIC_URL is https") && l.contains("TRUSTED_PROXIES")).count();
     let at_run = lines.iter().filter(|l| l.contains("carries X-Forwarded-For")).count();
     assert_eq!((at_start, at_run), (1, 1), "{lines:#?}");

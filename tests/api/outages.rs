@@ -165,6 +165,9 @@ async fn while_down(app: &TestApp, what: &str) {
     let res = b.get("/api/me").await;
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"), "{what}: JSON for /api");
     assert!(res.headers().contains_key("retry-after"), "{what}: Retry-After");
+    for header in ["cache-control", "content-security-policy", "x-frame-options", "referrer-policy"] {
+        assert!(res.headers().contains_key(header), "{what}: the outage answer carries {header}");
+    }
     let (status, ..) = timed(b, "/healthz").await;
     assert_eq!(status, 200, "{what} down: the process itself is healthy");
     let (status, ..) = timed(b, "/static/style.css").await;

@@ -171,12 +171,17 @@ fn issuer_matches(document: &str, configured: &str) -> bool {
 }
 
 /// Entra, tenant given by domain: the configured issuer names `contoso.onmicrosoft.com` where
-/// the document names the tenant's id; everything else is identical.
+/// the document names the tenant's id, in the first path segment; everything else (scheme,
+/// host, the rest of the path) is identical.
 fn names_domain_tenant(document: &str, configured: &str) -> bool {
     let (d, c): (Vec<&str>, Vec<&str>) = (document.split('/').collect(), configured.split('/').collect());
-    let mut differing = d.iter().zip(&c).filter(|(d, c)| d != c);
+    // ["https:", "", host, tenant, ...]
+    const TENANT: usize = 3;
     d.len() == c.len()
-        && matches!((differing.next(), differing.next()), (Some((d, c)), None) if c.contains('.') && is_tenant_id(d))
+        && d.len() > TENANT
+        && d.iter().zip(&c).enumerate().all(|(i, (d, c))| if i == TENANT { d != c } else { d == c })
+        && c[TENANT].contains('.')
+        && is_tenant_id(d[TENANT])
 }
 
 fn is_tenant_id(s: &str) -> bool {
@@ -230,8 +235,29 @@ fn check_endpoints(m: &CoreProviderMetadata) -> Result<(), ProviderError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{check_capabilities, issuer_matches};
+    use super::{check_capabilities, issuer_matches, names_domain_tenant};
     use serde_json::json;
+
+    #[test]
+    fn a_domain_tenant_may_become_its_id_and_nothing_else() {
+        let configured = "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0";
+        let id = "https://login.microsoftonline.com/3f6c1a2b-9d4e-4c1f-8a7b-0123456789ab/v2.0";
+        assert!(names_domain_tenant(id, configured));
+        for other in [
+            // another host
+            "https://3f6c1a2b-9d4e-4c1f-8a7b-0123456789ab/contoso.onmicrosoft.com/v2.0",
+            "https://evil.example/3f6c1a2b-9d4e-4c1f-8a7b-0123456789ab/v2.0",
+            // not an id, or another segment changed too
+            "https://login.microsoftonline.com/fabrikam.onmicrosoft.com/v2.0",
+            "https://login.microsoftonline.com/3f6c1a2b-9d4e-4c1f-8a7b-0123456789ab/v1.0",
+            "https://login.microsoftonline.com/3f6c1a2b-9d4e-4c1f-8a7b-0123456789ab/v2.0/x",
+            "https://login.microsoftonline.com/{tenantid}/v2.0",
+        ] {
+            assert!(!names_domain_tenant(other, configured), "{other}");
+        }
+        // A tenant given by id or as common is not a domain.
+        assert!(!names_domain_tenant(id, "https://login.microsoftonline.com/common/v2.0"));
+    }
 
     #[test]
     fn unsafe_capabilities_are_refused() {

@@ -125,12 +125,13 @@ pub(super) fn from_claims(c: &CoreIdTokenClaims, raw: &serde_json::Value) -> Pro
 }
 
 /// A boolean claim as providers really send it: `true`, or the string `"true"` (Amazon
-/// Cognito, some Keycloak and Okta mappers); any other value present counts as false.
+/// Cognito, some Keycloak and Okta mappers); any other value present counts as false. Exactly
+/// what openidconnect's `accept-string-booleans` reads in ID tokens.
 pub fn flag(value: &serde_json::Value) -> Option<bool> {
     match value {
         serde_json::Value::Null => None,
         serde_json::Value::Bool(b) => Some(*b),
-        serde_json::Value::String(s) => Some(s.eq_ignore_ascii_case("true")),
+        serde_json::Value::String(s) => Some(s == "true"),
         _ => Some(false),
     }
 }
@@ -167,7 +168,7 @@ mod tests {
         for (value, expected) in [
             (json!(true), Some(true)),
             (json!("true"), Some(true)),
-            (json!("TRUE"), Some(true)),
+            (json!("TRUE"), Some(false)),
             (json!(false), Some(false)),
             (json!("false"), Some(false)),
             (json!("yes"), Some(false)),

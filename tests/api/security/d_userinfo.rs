@@ -89,4 +89,11 @@ async fn case_23_email_verified_true_or_the_string_true_and_nothing_else() {
         let me = browser.me().await.unwrap();
         assert_eq!(me["identities"][0]["email_verified"], expected, "ID token {verified}");
     }
+    // The known limit: openidconnect types the claim before the signature is checked, so any
+    // other value in a signed ID token is a malformed token (502), not an unverified email.
+    let rig = rig(Backend::Sqlite).await;
+    rig.op.plan(|p| p.claims.push(("email_verified", json!("yes"))));
+    let (browser, res) = rig.attempt().await;
+    assert_eq!(res.status(), 502, "ID token \"yes\"");
+    assert_eq!(browser.me().await, Err(401));
 }
