@@ -115,3 +115,6 @@ fi
 # --- the tests ---------------------------------------------------------------------------------
 say "cargo test"
 cargo test --locked --all-targets "$@"
+# --all-targets leaves out the examples in doc comments: they must compile too.
+say "cargo test --doc"
+cargo test --locked --doc "$@"

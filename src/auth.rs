@@ -6,6 +6,6 @@ pub mod middleware;
 pub mod next;
 pub mod origin;
 
-pub use guard::{CurrentUser, SignedIn, require_login};
+pub use guard::{CurrentUser, OptionalUser, SignedIn, require_login, wants_json};
 pub use middleware::attach_identity;
 pub use origin::require_same_origin;

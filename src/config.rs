@@ -141,6 +141,9 @@ pub struct Settings {
     /// A listener of its own for `/metrics` (`METRICS_BIND_ADDR`); the main listener then
     /// serves no metrics.
     pub metrics_bind_addr: Option<String>,
+    /// Path prefixes whose refusals are JSON (`401`) rather than a redirect to the sign-in page
+    /// (`JSON_PATHS`, comma-separated; default `/api/`). See [`crate::auth::wants_json`].
+    pub json_paths: Vec<String>,
 }
 
 /// Everything wrong with the configuration, one line per problem.
@@ -230,6 +233,17 @@ impl Settings {
         let trusted_proxies = TrustedProxies(parse_networks(&mut r, "TRUSTED_PROXIES", ""));
         let metrics_allow = parse_networks(&mut r, "METRICS_ALLOW", "127.0.0.0/8,::1");
         let metrics_bind_addr = r.get("METRICS_BIND_ADDR").map(str::to_string);
+        let json_paths: Vec<String> = r
+            .get("JSON_PATHS")
+            .unwrap_or("/api/")
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(String::from)
+            .collect();
+        if let Some(bad) = json_paths.iter().find(|p| !p.starts_with('/')) {
+            r.problem(format!("JSON_PATHS: {bad:?} must be a path prefix starting with / (e.g. /api/,/v1/)"));
+        }
         if let Some(addr) = &metrics_bind_addr
             && addr.parse::<std::net::SocketAddr>().is_err()
         {
@@ -258,6 +272,7 @@ impl Settings {
             trusted_proxies,
             metrics_allow,
             metrics_bind_addr,
+            json_paths,
         })
     }
 

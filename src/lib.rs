@@ -1,10 +1,14 @@
 //! gatehouse: sign-in with OAuth2 / OpenID Connect providers for actix-web.
+//!
+//! Run it as a service (the `gatehouse` binary), or mount it into an actix-web app of your own
+//! with [`Gatehouse`] and guard your handlers with [`CurrentUser`] or [`auth::require_login`].
 
 pub mod accounts;
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+mod gatehouse;
 pub mod metrics;
 pub mod net;
 pub mod providers;
@@ -13,3 +17,9 @@ pub mod routes;
 pub mod session;
 pub mod startup;
 pub mod templates;
+
+pub use accounts::Account;
+pub use auth::{CurrentUser, OptionalUser};
+pub use config::Settings;
+pub use db::Db;
+pub use gatehouse::{Gatehouse, StartupError};

@@ -2,7 +2,7 @@
 //!
 //! A provider turns an [`AuthFlow`] into the URL the browser is sent to, and an authorization
 //! code back into a [`ProviderUser`]. Adding a provider means implementing [`Provider`] in a
-//! file of its own and adding its kind to [`build`].
+//! file of its own and adding its kind to `build`.
 
 pub mod flow;
 pub mod github;

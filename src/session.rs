@@ -1,4 +1,4 @@
-//! Sessions: where they are stored ([`store`]), and what they hold besides the identity — the
+//! Sessions: where they are stored (`store`), and what they hold besides the identity — the
 //! pending sign-ins of this browser.
 //!
 //! The session cookie is encrypted and signed (actix-session, `Private`), so flows kept in it

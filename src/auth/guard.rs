@@ -9,6 +9,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, ResponseError, web};
 
 use crate::accounts::{Account, AccountCache};
+use crate::config::Settings;
 use crate::db::Db;
 use crate::db::models::UserId;
 use crate::error::AppError;
@@ -41,7 +42,20 @@ pub(crate) fn unauthenticated(req: &HttpRequest) -> AppError {
         "" => req.path().to_string(),
         q => format!("{}?{q}", req.path()),
     };
-    AppError::Unauthenticated { next: target, api: req.path().starts_with("/api/") }
+    AppError::Unauthenticated { next: target, api: wants_json(req) }
+}
+
+/// Does this request get JSON (a `401` with a JSON body) rather than a page (a `303` to the
+/// sign-in page) when it is refused? Decided by route, never by `Accept`: yes exactly when its
+/// path starts with one of `JSON_PATHS` (default `/api/`). A page redirects even when asked for
+/// JSON, and an API answers 401 even when asked for HTML, so neither can be talked into the
+/// other's behaviour.
+pub fn wants_json(req: &HttpRequest) -> bool {
+    let path = req.path();
+    match req.app_data::<web::Data<Settings>>() {
+        Some(s) => s.json_paths.iter().any(|p| path.starts_with(p.as_str())),
+        None => path.starts_with("/api/"),
+    }
 }
 
 impl FromRequest for SignedIn {
@@ -50,6 +64,30 @@ impl FromRequest for SignedIn {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         std::future::ready(req.extensions().get::<SignedIn>().copied().ok_or_else(|| unauthenticated(req)))
+    }
+}
+
+/// The signed-in user when there is one: for pages that show more to a signed-in visitor.
+/// Unlike `Option<CurrentUser>`, a database outage is an error (503), not "signed out".
+pub struct OptionalUser(pub Option<Arc<Account>>);
+
+impl FromRequest for OptionalUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let signed_in = req.extensions().get::<SignedIn>().is_some();
+        let user = CurrentUser::from_request(req, payload);
+        Box::pin(async move {
+            if !signed_in {
+                return Ok(OptionalUser(None));
+            }
+            match user.await {
+                Ok(CurrentUser(account)) => Ok(OptionalUser(Some(account))),
+                Err(AppError::Unauthenticated { .. }) => Ok(OptionalUser(None)),
+                Err(e) => Err(e),
+            }
+        })
     }
 }
 

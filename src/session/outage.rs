@@ -32,7 +32,7 @@ pub async fn answer_store_outage(
     if needs_no_session(req.path()) {
         req.headers_mut().remove(COOKIE);
     }
-    let api = req.path().starts_with("/api/");
+    let api = crate::auth::wants_json(req.request());
     next.call(req).await.map_err(|e| {
         if is_store_failure(&e) {
             log::error!("session store unavailable: {e}");
@@ -62,7 +62,7 @@ impl ResponseError for StoreOutage {
         let mut res = if self.api { ApiError(outage).error_response() } else { outage.error_response() };
         let headers = res.headers_mut();
         headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
-        for (name, value) in crate::startup::SECURITY_HEADERS {
+        for (name, value) in crate::gatehouse::SECURITY_HEADERS {
             if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
                 headers.insert(name, HeaderValue::from_static(value));
             }

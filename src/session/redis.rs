@@ -37,7 +37,7 @@ fn unix_now() -> i64 {
 
 impl RedisSessions {
     /// Connects (and so checks) Redis at `url`. Later outages are survived: each command fails
-    /// within [`REDIS_TIMEOUT`] while Redis is away and the connection is re-made when it returns.
+    /// within `REDIS_TIMEOUT` (800 ms) while Redis is away and the connection is re-made when it returns.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, String> {
         let client = redis::Client::open(url).map_err(|e| e.to_string())?;
         let config = ConnectionManagerConfig::new()

@@ -40,7 +40,7 @@ enum Backend {
 }
 
 /// The longest a session without a signed-in user lives in any store. A pending sign-in dies
-/// after [`crate::providers::FLOW_TTL_SECS`] anyway; without this, every cookie-less
+/// after [`crate::providers::flow::FLOW_TTL_SECS`] anyway; without this, every cookie-less
 /// `/authorize` would keep a row or key for the whole `SESSION_TTL_DAYS`.
 pub const ANONYMOUS_TTL: Duration = Duration::minutes(15);
 

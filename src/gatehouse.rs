@@ -1,0 +1,304 @@
+//! gatehouse as a library: one value holding everything gatehouse shares between workers, which
+//! mounts its routes into an app and wraps the app with its middleware.
+//!
+//! Middleware runs in reverse order of `.wrap`: the last one added sees the request first. So:
+//! access log → headers → outage answer → session → identity → attach_identity → handlers.
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer, Responder, web};
+//! use gatehouse::{CurrentUser, Gatehouse, Settings};
+//!
+//! async fn dashboard(CurrentUser(account): CurrentUser) -> impl Responder {
+//!     format!("Hello, {}", account.user.name)
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> anyhow::Result<()> {
+//!     let gatehouse = Gatehouse::new(Settings::from_env()?).await?;
+//!     let bind = gatehouse.settings().bind_addr.clone();
+//!     HttpServer::new(move || {
+//!         let app = App::new()
+//!             .configure(|cfg| gatehouse.configure(cfg))
+//!             .route("/dashboard", web::get().to(dashboard));
+//!         gatehouse.wrap(app)
+//!     })
+//!     .bind(bind)?
+//!     .run()
+//!     .await?;
+//!     Ok(())
+//! }
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_identity::IdentityMiddleware;
+use actix_session::SessionMiddleware;
+use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensionPolicy};
+use actix_web::body::MessageBody;
+use actix_web::cookie::{SameSite, time};
+use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Condition, DefaultHeaders, Logger, from_fn};
+use actix_web::{App, Error, web};
+
+use crate::accounts::{AccountCache, changes};
+use crate::auth::attach_identity;
+use crate::config::{SessionStoreKind, Settings};
+use crate::db::{Db, DbError};
+use crate::metrics::Metrics;
+use crate::providers::{HttpClient, Registry};
+use crate::rate_limit::RateLimits;
+use crate::routes;
+use crate::session::{AnyStore, DbSessionStore, RedisSessions};
+
+/// Why gatehouse could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("templates: {0}")]
+    Templates(String),
+    #[error("session store: {0}")]
+    SessionStore(String),
+}
+
+/// Everything gatehouse shares between workers: settings, providers, the database pool, the
+/// session store, the account cache, rate limits and metrics. Build it once with
+/// [`Gatehouse::new`]; it is cheap to clone into every worker's `App` (see the module docs).
+#[derive(Clone)]
+pub struct Gatehouse {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    settings: web::Data<Settings>,
+    registry: web::Data<Registry>,
+    db: web::Data<Db>,
+    store: AnyStore,
+    store_data: web::Data<AnyStore>,
+    accounts: web::Data<AccountCache>,
+    login_pages: web::Data<routes::LoginPages>,
+    rate_limits: web::Data<RateLimits>,
+    metrics: web::Data<Metrics>,
+}
+
+impl Gatehouse {
+    /// Opens the database (running gatehouse's migrations), connects the session store, and
+    /// starts gatehouse's background work (provider metadata upkeep, the account-change
+    /// listener). Call it inside the actix runtime, before `HttpServer::new`.
+    pub async fn new(settings: Settings) -> Result<Self, StartupError> {
+        crate::templates::check().map_err(StartupError::Templates)?;
+        let (url, pool_size) = (settings.database_url.clone(), settings.database_pool_size);
+        let db = web::block(move || Db::connect(&url, pool_size)).await.map_err(|_| DbError::Cancelled)??;
+
+        warn_about_deployment(&settings);
+        let registry = Registry::from_settings(&settings, Some(db.clone()));
+        if registry.is_empty() {
+            log::warn!(
+                "no sign-in providers are configured: set OAUTH_PROVIDERS and the OAUTH_{{NAME}}_* \
+                 variables (see .env.example and README.md)"
+            );
+        }
+        maintain_providers(&registry, &settings);
+
+        let store = session_store(&settings, &db).await?;
+        let accounts = Arc::new(AccountCache::new(settings.account_cache_size, settings.account_cache_ttl));
+        if accounts.enabled() {
+            changes::listen(&settings.database_url, &accounts);
+        }
+        let rate_limits = RateLimits::new(settings.rate_limit_per_minute, settings.trusted_proxies.clone());
+        Ok(Gatehouse {
+            shared: Arc::new(Shared {
+                registry: web::Data::new(registry),
+                db: web::Data::new(db),
+                store_data: web::Data::new(store.clone()),
+                store,
+                accounts: web::Data::from(accounts),
+                login_pages: web::Data::new(routes::LoginPages::default()),
+                rate_limits: web::Data::new(rate_limits),
+                metrics: web::Data::new(Metrics::default()),
+                settings: web::Data::new(settings),
+            }),
+        })
+    }
+
+    /// The settings gatehouse was built with.
+    pub fn settings(&self) -> &Settings {
+        &self.shared.settings
+    }
+
+    /// gatehouse's database pool, for an app's own tables (gatehouse owns `users`,
+    /// `identities`, `sessions` and `provider_metadata`, and their migrations).
+    pub fn db(&self) -> &Db {
+        &self.shared.db
+    }
+
+    /// Registers gatehouse's shared state and its routes (`/login`, `/authorize/{p}`,
+    /// `/callback/{p}`, `/logout`, `/profile`, `/api/me`, `/healthz`, `/readyz`, `/metrics`,
+    /// `/static/…`, `/favicon.ico`, `/`) for `App::configure`. Leaves the app's default
+    /// service alone.
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        let s = &self.shared;
+        // awc clients are not Send: one per worker (configure runs once per worker).
+        cfg.app_data(web::Data::new(HttpClient::new(&s.settings.http)))
+            .app_data(s.registry.clone())
+            .app_data(s.db.clone())
+            .app_data(s.settings.clone())
+            .app_data(s.rate_limits.clone())
+            .app_data(s.metrics.clone())
+            .app_data(s.store_data.clone())
+            .app_data(s.accounts.clone())
+            .app_data(s.login_pages.clone());
+        routes::configure(cfg);
+    }
+
+    /// Wraps `app` with gatehouse's middleware: sessions (per `SESSION_STORE`), identity, the
+    /// middleware that attaches the signed-in user to every request, security headers and the
+    /// access log. Call it last, on the whole app.
+    pub fn wrap<T, B>(
+        &self,
+        app: App<T>,
+    ) -> App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody + use<T, B>>,
+            Error = Error,
+            InitError = (),
+        > + use<T, B>,
+    >
+    where
+        T: ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<B>, Error = Error, InitError = ()>
+            + 'static,
+        T::Service: 'static,
+        <T::Service as Service<ServiceRequest>>::Future: 'static,
+        B: MessageBody + 'static,
+    {
+        let s = &self.shared.settings;
+        app.wrap(from_fn(attach_identity))
+            .wrap(
+                IdentityMiddleware::builder()
+                    .login_deadline(Some(Duration::from_secs(s.session_ttl_days as u64 * 86_400)))
+                    .visit_deadline(s.session_idle_minutes.map(|m| Duration::from_secs(m * 60)))
+                    .build(),
+            )
+            .wrap(from_fn(crate::session::mark_anonymous))
+            .wrap(session_middleware(s, self.shared.store.clone()))
+            .wrap(from_fn(crate::session::shorten_anonymous_cookie))
+            .wrap(from_fn(crate::session::answer_store_outage))
+            .wrap(Condition::new(s.trusted_proxies.0.is_empty(), from_fn(crate::net::notice_untrusted_proxy)))
+            .wrap(security_headers(s.secure_cookies()))
+            .wrap(Condition::new(log::log_enabled!(target: ACCESS_LOG, log::Level::Info), access_log()))
+    }
+
+    pub(crate) fn metrics(&self) -> &web::Data<Metrics> {
+        &self.shared.metrics
+    }
+
+    pub(crate) fn store(&self) -> &web::Data<AnyStore> {
+        &self.shared.store_data
+    }
+
+    pub(crate) fn accounts(&self) -> &web::Data<AccountCache> {
+        &self.shared.accounts
+    }
+
+    pub(crate) fn settings_data(&self) -> &web::Data<Settings> {
+        &self.shared.settings
+    }
+}
+
+/// Start-up warnings about a deployment that works but is not what its operator meant.
+fn warn_about_deployment(settings: &Settings) {
+    if settings.secure_cookies() && settings.trusted_proxies.0.is_empty() {
+        log::warn!(
+            "PUBLIC_URL is https, so a reverse proxy terminates TLS in front of gatehouse, but \
+             TRUSTED_PROXIES is empty: every visitor shares the proxy's rate-limit bucket. Set \
+             TRUSTED_PROXIES to the proxy's address (e.g. TRUSTED_PROXIES=127.0.0.1)"
+        );
+    }
+}
+
+/// Background upkeep for every provider (OIDC metadata): an issuer that is down must not
+/// stop start-up. Each task ends when its provider is dropped (server stopped).
+fn maintain_providers(registry: &Registry, settings: &Settings) {
+    for provider in registry.iter() {
+        let provider = Arc::downgrade(provider);
+        let http = HttpClient::new(&settings.http);
+        actix_web::rt::spawn(async move {
+            loop {
+                let Some(p) = provider.upgrade() else { break };
+                let Some(delay) = p.maintain(&http).await else { break };
+                drop(p);
+                actix_web::rt::time::sleep(delay).await;
+            }
+        });
+    }
+}
+
+/// The session store `SESSION_STORE` names; Redis is connected (and checked) at start.
+async fn session_store(settings: &Settings, db: &Db) -> Result<AnyStore, StartupError> {
+    Ok(match &settings.session_store {
+        SessionStoreKind::Cookie => AnyStore::cookie(),
+        SessionStoreKind::Database => AnyStore::database(DbSessionStore::new(db.clone())),
+        SessionStoreKind::Redis { url, prefix } => AnyStore::redis(
+            RedisSessions::connect(url.expose(), prefix)
+                .await
+                .map_err(|e| StartupError::SessionStore(format!("cannot reach REDIS_URL: {e}")))?,
+        ),
+    })
+}
+
+/// Sessions (stored per `SESSION_STORE`) that persist across visits (remember-me) for
+/// `SESSION_TTL_DAYS`. `Secure` exactly when the public URL is https, where the `__Host-`
+/// prefix also pins the cookie to this host.
+fn session_middleware(s: &Settings, store: AnyStore) -> SessionMiddleware<AnyStore> {
+    let secure = s.secure_cookies();
+    let name = if secure { "__Host-gatehouse" } else { "gatehouse" };
+    SessionMiddleware::builder(store, s.session_key.key.clone())
+        .cookie_name(name.to_string())
+        .cookie_secure(secure)
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_path("/".to_string())
+        .cookie_content_security(CookieContentSecurity::Private)
+        .session_lifecycle(
+            PersistentSession::default()
+                .session_ttl(time::Duration::days(s.session_ttl_days))
+                .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+        )
+        .build()
+}
+
+/// Safe defaults for every response. Pages are personal: nothing is cached unless a route
+/// says otherwise (static assets do).
+pub(crate) const SECURITY_HEADERS: [(&str, &str); 6] = [
+    ("Cache-Control", "no-store"),
+    ("Pragma", "no-cache"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+    (
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
+];
+
+/// [`SECURITY_HEADERS`] on every response, and HSTS on https.
+fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = SECURITY_HEADERS.into_iter().fold(DefaultHeaders::new(), DefaultHeaders::add);
+    if https { headers.add(("Strict-Transport-Security", "max-age=31536000; includeSubDomains")) } else { headers }
+}
+
+const ACCESS_LOG: &str = "gatehouse::access";
+
+/// The path only: query strings carry `code` and `state` on /callback and never reach the log.
+/// Left out entirely when its target logs nothing (`RUST_LOG=warn`): preparing each line costs
+/// as much as some handlers.
+fn access_log() -> Logger {
+    Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)
+        .log_target(ACCESS_LOG)
+        .custom_request_replace("method", |req| req.method().to_string())
+}
