@@ -227,7 +227,10 @@ impl Settings {
         if production && public_url.as_ref().is_some_and(|u| u.scheme() != "https") {
             r.problem("PUBLIC_URL must be https when APP_ENV=production (session cookies must be Secure)".into());
         }
-        let providers = providers::parse_all(&mut r);
+        let mut providers = providers::parse_all(&mut r);
+        if let Some(public_url) = &public_url {
+            demo_provider(&mut r, &mut providers, public_url, production);
+        }
         let link_accounts_by_email = r.boolean("LINK_ACCOUNTS_BY_EMAIL", true);
         let rate_limit_per_minute = r.number("RATE_LIMIT_PER_MINUTE", 60u32, 0, 1_000_000);
         let trusted_proxies = TrustedProxies(parse_networks(&mut r, "TRUSTED_PROXIES", ""));
@@ -276,6 +279,11 @@ impl Settings {
         })
     }
 
+    /// The built-in demo provider, when it is on.
+    pub fn demo(&self) -> Option<&ProviderSettings> {
+        self.providers.iter().find(|p| p.preset.kind == "demo")
+    }
+
     /// `{PUBLIC_URL}/callback/{provider}`: the one redirect URI registered with each provider.
     pub fn redirect_uri(&self, provider: &str) -> String {
         format!("{}/callback/{provider}", self.public_url.as_str().trim_end_matches('/'))
@@ -284,6 +292,42 @@ impl Settings {
     /// Cookies get `Secure` exactly when the public URL is https.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"
+    }
+}
+
+/// The demo provider: on by itself when nothing else is configured (`DEMO_SIGN_IN=auto`, the
+/// default) on a loopback `PUBLIC_URL` outside production, or named in `OAUTH_PROVIDERS`
+/// (kind `demo`). Anyone can be anyone with it, so production and public hosts refuse it.
+fn demo_provider(r: &mut Reader, providers: &mut Vec<ProviderSettings>, public_url: &Url, production: bool) {
+    let auto = match r.get("DEMO_SIGN_IN").unwrap_or("auto") {
+        "auto" => true,
+        "off" => false,
+        other => {
+            r.problem(format!("DEMO_SIGN_IN={other:?} must be auto or off"));
+            false
+        }
+    };
+    if auto && providers.is_empty() && !production && urls::is_loopback(public_url) {
+        providers.push(providers::demo("demo"));
+    }
+    let issuer = format!("{}/demo-idp", public_url.as_str().trim_end_matches('/'));
+    for p in providers.iter_mut().filter(|p| p.preset.kind == "demo") {
+        if production {
+            r.problem(format!(
+                "OAUTH_PROVIDERS names the demo provider {:?}, which lets anyone sign in as anyone; \
+                 it is refused with APP_ENV=production: remove it from OAUTH_PROVIDERS",
+                p.name
+            ));
+        } else if !urls::is_loopback(public_url) {
+            r.problem(format!(
+                "OAUTH_PROVIDERS names the demo provider {:?}, which lets anyone sign in as anyone; \
+                 it is refused on PUBLIC_URL={:?} (only 127.0.0.1, localhost and [::1] may use it): \
+                 remove it from OAUTH_PROVIDERS",
+                p.name,
+                public_url.as_str()
+            ));
+        }
+        p.issuer = Some(issuer.clone());
     }
 }
 

@@ -45,6 +45,7 @@ use crate::accounts::{AccountCache, changes};
 use crate::auth::attach_identity;
 use crate::config::{SessionStoreKind, Settings};
 use crate::db::{Db, DbError};
+use crate::demo::DemoIdp;
 use crate::metrics::Metrics;
 use crate::providers::{HttpClient, Registry};
 use crate::rate_limit::RateLimits;
@@ -62,6 +63,8 @@ pub enum StartupError {
     Templates(String),
     #[error("session store: {0}")]
     SessionStore(String),
+    #[error("demo provider: {0}")]
+    Demo(String),
 }
 
 /// Everything gatehouse shares between workers: settings, providers, the database pool, the
@@ -82,6 +85,8 @@ struct Shared {
     login_pages: web::Data<routes::LoginPages>,
     rate_limits: web::Data<RateLimits>,
     metrics: web::Data<Metrics>,
+    /// The built-in demo provider, when it is on.
+    demo: Option<web::Data<DemoIdp>>,
 }
 
 impl Gatehouse {
@@ -99,6 +104,14 @@ impl Gatehouse {
             log::warn!(
                 "no sign-in providers are configured: set OAUTH_PROVIDERS and the OAUTH_{{NAME}}_* \
                  variables (see .env.example and README.md)"
+            );
+        }
+        let demo = DemoIdp::for_settings(&settings).await.map_err(StartupError::Demo)?;
+        if let Some(p) = settings.demo() {
+            log::warn!(
+                "demo sign-in is on (provider {:?}): anyone can sign in as anyone. Configure a real \
+                 provider in OAUTH_PROVIDERS (see .env.example) before real people use this",
+                p.name
             );
         }
         maintain_providers(&registry, &settings);
@@ -119,6 +132,7 @@ impl Gatehouse {
                 login_pages: web::Data::new(routes::LoginPages::default()),
                 rate_limits: web::Data::new(rate_limits),
                 metrics: web::Data::new(Metrics::default()),
+                demo: demo.map(web::Data::from),
                 settings: web::Data::new(settings),
             }),
         })
@@ -151,6 +165,10 @@ impl Gatehouse {
             .app_data(s.store_data.clone())
             .app_data(s.accounts.clone())
             .app_data(s.login_pages.clone());
+        if let Some(demo) = &s.demo {
+            cfg.app_data(demo.clone());
+            crate::demo::configure(cfg);
+        }
         routes::configure(cfg);
     }
 
@@ -188,6 +206,7 @@ impl Gatehouse {
             .wrap(session_middleware(s, self.shared.store.clone()))
             .wrap(from_fn(crate::session::shorten_anonymous_cookie))
             .wrap(from_fn(crate::session::answer_store_outage))
+            .wrap(Condition::new(self.shared.demo.is_some(), from_fn(crate::demo::demo_notice)))
             .wrap(Condition::new(s.trusted_proxies.0.is_empty(), from_fn(crate::net::notice_untrusted_proxy)))
             .wrap(security_headers(s.secure_cookies()))
             .wrap(Condition::new(log::log_enabled!(target: ACCESS_LOG, log::Level::Info), access_log()))

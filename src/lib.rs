@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
 mod gatehouse;
 pub mod metrics;

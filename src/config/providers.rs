@@ -99,6 +99,13 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         }),
     }?;
 
+    if preset.kind == "demo" {
+        if r.boolean(&var("TRUST_EMAIL"), false) {
+            r.problem(format!("{} cannot be true: the demo provider lets anyone claim any email", var("TRUST_EMAIL")));
+        }
+        return Some(demo(name));
+    }
+
     let client_id = required(r, &var("CLIENT_ID"));
     let client_secret = required(r, &var("CLIENT_SECRET")).map(Secret::new);
 
@@ -165,6 +172,33 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         hosted_domain,
         claims,
     })
+}
+
+/// The built-in demo provider: its client credentials are made up at start (the provider is in
+/// this process); its issuer, `{PUBLIC_URL}/demo-idp`, is set once `PUBLIC_URL` is known.
+pub(crate) fn demo(name: &str) -> ProviderSettings {
+    let preset = presets::find("demo").expect("the demo preset exists");
+    ProviderSettings {
+        name: name.to_string(),
+        preset,
+        label: preset.label.unwrap_or("Demo").to_string(),
+        client_id: "gatehouse-demo".into(),
+        client_secret: Secret::new(oauth2::CsrfToken::new_random_len(32).secret().clone()),
+        issuer: None,
+        auth_url: None,
+        token_url: None,
+        api_url: None,
+        scopes: preset.scopes.split_whitespace().map(str::to_string).collect(),
+        trust_email: false,
+        hosted_domain: None,
+        claims: ClaimMap {
+            id: preset.claims.id.into(),
+            email: preset.claims.email.into(),
+            name: preset.claims.name.into(),
+            avatar: preset.claims.avatar.into(),
+            email_verified: preset.claims.email_verified.map(str::to_string),
+        },
+    }
 }
 
 /// `OAUTH_{NAME}_TENANT` for presets whose issuer has `{tenant}`: a tenant id or name.

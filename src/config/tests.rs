@@ -22,7 +22,8 @@ fn defaults_need_nothing() {
     assert!(s.session_key.ephemeral);
     assert_eq!(s.session_ttl_days, 30);
     assert!(!s.secure_cookies());
-    assert!(s.providers.is_empty());
+    // Only the demo provider, so the first run can sign someone in.
+    assert_eq!(s.providers.iter().map(|p| p.preset.kind).collect::<Vec<_>>(), ["demo"]);
 }
 
 #[test]
@@ -271,4 +272,42 @@ fn network_list_errors_name_their_own_variable() {
     assert!(p.iter().any(|p| p.starts_with("TRUSTED_PROXIES: \"256.0.0.1\"")), "{p:?}");
     let p = problems(&[("METRICS_BIND_ADDR", "localhost")]);
     assert!(p.iter().any(|p| p.starts_with("METRICS_BIND_ADDR=")), "{p:?}");
+}
+
+#[test]
+fn the_demo_provider_turns_itself_on_only_where_it_is_safe() {
+    // Nothing configured, loopback, not production: on.
+    let s = Settings::from_vars(&HashMap::new()).unwrap();
+    let demo = s.demo().expect("the demo provider is on");
+    assert_eq!(demo.issuer.as_deref(), Some("http://127.0.0.1:8080/demo-idp"));
+    assert!(!demo.trust_email);
+    // Turned off, or a real provider configured: off.
+    assert!(Settings::from_vars(&vars(&[("DEMO_SIGN_IN", "off")])).unwrap().demo().is_none());
+    let s = Settings::from_vars(&vars(&[
+        ("OAUTH_PROVIDERS", "github"),
+        ("OAUTH_GITHUB_CLIENT_ID", "id"),
+        ("OAUTH_GITHUB_CLIENT_SECRET", "secret"),
+    ]))
+    .unwrap();
+    assert!(s.demo().is_none());
+    // A public host: silently off when not asked for...
+    let s = Settings::from_vars(&vars(&[("PUBLIC_URL", "https://auth.example.com"), ("SESSION_KEY", KEY)])).unwrap();
+    assert!(s.demo().is_none());
+}
+
+#[test]
+fn the_demo_provider_is_refused_in_production_and_on_public_hosts() {
+    let p = problems(&[("OAUTH_PROVIDERS", "demo"), ("PUBLIC_URL", "https://auth.example.com"), ("SESSION_KEY", KEY)]);
+    assert!(p.iter().any(|p| p.contains("PUBLIC_URL") && p.contains("OAUTH_PROVIDERS")), "{p:?}");
+    let p = problems(&[
+        ("OAUTH_PROVIDERS", "demo"),
+        ("APP_ENV", "production"),
+        ("PUBLIC_URL", "https://localhost"),
+        ("SESSION_KEY", KEY),
+    ]);
+    assert!(p.iter().any(|p| p.contains("APP_ENV=production") && p.contains("OAUTH_PROVIDERS")), "{p:?}");
+    let p = problems(&[("OAUTH_PROVIDERS", "demo"), ("OAUTH_DEMO_TRUST_EMAIL", "true")]);
+    assert!(p.iter().any(|p| p.starts_with("OAUTH_DEMO_TRUST_EMAIL")), "{p:?}");
+    let p = problems(&[("DEMO_SIGN_IN", "yes")]);
+    assert!(p.iter().any(|p| p.starts_with("DEMO_SIGN_IN")), "{p:?}");
 }

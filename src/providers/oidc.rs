@@ -10,7 +10,7 @@
 //! must equal the token's.
 
 mod metadata;
-mod verify;
+pub(crate) mod verify;
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};

@@ -1,6 +1,7 @@
 //! The provider kinds people pick by name. A preset is defaults plus the protocol that speaks
 //! to it; adding one is a file in `presets/` and a line in [`PRESETS`].
 
+mod demo;
 mod discord;
 mod facebook;
 mod github;
@@ -70,6 +71,7 @@ pub const PRESETS: &[&Preset] = &[
     &discord::PRESET,
     &oidc::PRESET,
     &oauth2::PRESET,
+    &demo::PRESET,
 ];
 
 pub fn find(kind: &str) -> Option<&'static Preset> {

@@ -276,6 +276,8 @@ pub async fn spawn_app(opts: AppOptions<'_>) -> TestApp {
     vars.insert("SESSION_KEY".into(), SESSION_KEY.into());
     vars.insert("HTTP_TIMEOUT_SECS".into(), "3".into());
     vars.insert("HTTP_CONNECT_TIMEOUT_SECS".into(), "2".into());
+    // The demo provider is tested on purpose (tests/api/demo.rs), not wherever nothing else is.
+    vars.insert("DEMO_SIGN_IN".into(), "off".into());
     // Tests share one Redis, and every test's first user is id 1.
     vars.insert("REDIS_KEY_PREFIX".into(), format!("gatehouse-test-{}", unique()));
     let mut names = Vec::new();

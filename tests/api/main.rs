@@ -15,6 +15,7 @@ mod helpers;
 mod account_cache;
 mod behind_a_proxy;
 mod conformance;
+mod demo;
 mod embedded;
 mod github;
 mod id_token;
