@@ -120,7 +120,8 @@ pub struct Settings {
     /// How long a cached user may be shown before it is read again (`ACCOUNT_CACHE_SECONDS`).
     pub account_cache_ttl: Duration,
     pub bind_addr: String,
-    /// External base URL without a trailing slash; redirect URIs are built from it.
+    /// External base URL, with the path gatehouse is mounted under if any; redirect URIs,
+    /// links and redirects are built from it.
     pub public_url: Url,
     pub session_key: SessionKey,
     pub session_ttl_days: i64,
@@ -144,6 +145,8 @@ pub struct Settings {
     /// Path prefixes whose refusals are JSON (`401`) rather than a redirect to the sign-in page
     /// (`JSON_PATHS`, comma-separated; default `/api/`). See [`crate::auth::wants_json`].
     pub json_paths: Vec<String>,
+    /// Replaces "gatehouse" in page titles and the header (`APP_NAME`).
+    pub app_name: String,
 }
 
 /// Everything wrong with the configuration, one line per problem.
@@ -216,6 +219,10 @@ impl Settings {
         }
         let public_url = urls::public_url(&mut r, &bind_addr);
         let production = matches!(r.get("APP_ENV"), Some("production" | "prod"));
+        let app_name = r.get("APP_NAME").unwrap_or("gatehouse").to_string();
+        if app_name.chars().count() > 60 || app_name.chars().any(char::is_control) {
+            r.problem("APP_NAME must be at most 60 characters, without control characters".into());
+        }
         let session_key = parse_session_key(&mut r, production);
         let session_ttl_days = r.number("SESSION_TTL_DAYS", 30i64, 1, 3650);
         let session_idle_minutes = Some(r.number("SESSION_IDLE_MINUTES", 0u64, 0, 5_256_000)).filter(|m| *m > 0);
@@ -236,9 +243,11 @@ impl Settings {
         let trusted_proxies = TrustedProxies(parse_networks(&mut r, "TRUSTED_PROXIES", ""));
         let metrics_allow = parse_networks(&mut r, "METRICS_ALLOW", "127.0.0.0/8,::1");
         let metrics_bind_addr = r.get("METRICS_BIND_ADDR").map(str::to_string);
+        // Default: gatehouse's own API, under PUBLIC_URL's path.
+        let default_json = format!("{}/api/", public_url.as_ref().map_or("", |u| u.path().trim_end_matches('/')));
         let json_paths: Vec<String> = r
             .get("JSON_PATHS")
-            .unwrap_or("/api/")
+            .unwrap_or(&default_json)
             .split(',')
             .map(str::trim)
             .filter(|p| !p.is_empty())
@@ -276,12 +285,18 @@ impl Settings {
             metrics_allow,
             metrics_bind_addr,
             json_paths,
+            app_name,
         })
     }
 
     /// The built-in demo provider, when it is on.
     pub fn demo(&self) -> Option<&ProviderSettings> {
         self.providers.iter().find(|p| p.preset.kind == "demo")
+    }
+
+    /// The path gatehouse is mounted under, from `PUBLIC_URL`: `""` at the root, else `/auth`.
+    pub fn base_path(&self) -> String {
+        self.public_url.path().trim_end_matches('/').to_string()
     }
 
     /// `{PUBLIC_URL}/callback/{provider}`: the one redirect URI registered with each provider.

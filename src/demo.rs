@@ -93,7 +93,7 @@ fn generate_key() -> Result<CoreRsaPrivateSigningKey, String> {
     CoreRsaPrivateSigningKey::from_pem(&pem, Some(JsonWebKeyId::new(KID.into())))
 }
 
-/// The demo provider's routes, under `/demo-idp`.
+/// The demo provider's routes, under `/demo-idp` (inside the site's prefix).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/demo-idp")
@@ -360,8 +360,9 @@ fn page(status: actix_web::http::StatusCode, body: &str) -> HttpResponse {
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark"><title>Demo sign-in</title>
-<link rel="icon" href="/static/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/static/style.css"></head>
-<body><main id="main"><section class="card" aria-labelledby="demo-title">{body}</section></main></body></html>"#
+<link rel="icon" href="{base}/static/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="{base}/static/style.css"></head>
+<body><main id="main"><section class="card" aria-labelledby="demo-title">{body}</section></main></body></html>"#,
+        base = crate::site::current().base
     ))
 }
 

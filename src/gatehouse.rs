@@ -155,6 +155,8 @@ impl Gatehouse {
     /// service alone.
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         let s = &self.shared;
+        // Links, redirects and titles on this worker follow PUBLIC_URL's path and APP_NAME.
+        crate::site::set(crate::site::Site { base: s.settings.base_path(), app_name: s.settings.app_name.clone() });
         // awc clients are not Send: one per worker (configure runs once per worker).
         cfg.app_data(web::Data::new(HttpClient::new(&s.settings.http)))
             .app_data(s.registry.clone())
@@ -167,9 +169,20 @@ impl Gatehouse {
             .app_data(s.login_pages.clone());
         if let Some(demo) = &s.demo {
             cfg.app_data(demo.clone());
-            crate::demo::configure(cfg);
         }
-        routes::configure(cfg);
+        let demo = s.demo.is_some();
+        let mount = move |cfg: &mut web::ServiceConfig| {
+            if demo {
+                crate::demo::configure(cfg);
+            }
+            routes::configure(cfg);
+        };
+        match s.settings.base_path() {
+            base if base.is_empty() => mount(cfg),
+            base => {
+                cfg.service(web::scope(&base).configure(mount));
+            }
+        }
     }
 
     /// Wraps `app` with gatehouse's middleware: sessions (per `SESSION_STORE`), identity, the

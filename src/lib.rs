@@ -16,6 +16,7 @@ pub mod providers;
 pub mod rate_limit;
 pub mod routes;
 pub mod session;
+pub mod site;
 pub mod startup;
 pub mod templates;
 

@@ -27,7 +27,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    log::info!("gatehouse is listening; open {addr}login");
+    log::info!("gatehouse is listening; open {}/login", addr.as_str().trim_end_matches('/'));
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

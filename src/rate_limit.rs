@@ -45,7 +45,7 @@ pub async fn rate_limit(
     let Some(limiter) = &limits.limiter else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
-    let endpoint = if req.path().starts_with("/callback/") { "callback" } else { "authorize" };
+    let endpoint = if crate::site::local(req.path()).starts_with("/callback/") { "callback" } else { "authorize" };
     let Some(client) = limits.trusted_proxies.client_of(req.request()) else {
         return Ok(next.call(req).await?.map_into_left_body());
     };

@@ -25,10 +25,15 @@ pub fn check() -> Result<(), String> {
     TERA.as_ref().map(|_| ()).map_err(Clone::clone)
 }
 
-/// Renders a page. Errors carry Tera's reason for the log, never for the browser.
+/// Renders a page, with the site's `base` (path prefix) and `app_name` added to `ctx`. Errors
+/// carry Tera's reason for the log, never for the browser.
 pub fn render(name: &str, ctx: &Context) -> Result<String, String> {
     let tera = TERA.as_ref().map_err(Clone::clone)?;
-    tera.render(name, ctx).map_err(|e| {
+    let site = crate::site::current();
+    let mut ctx = ctx.clone();
+    ctx.insert("base", &site.base);
+    ctx.insert("app_name", &site.app_name);
+    tera.render(name, &ctx).map_err(|e| {
         let mut why = e.to_string();
         let mut source = std::error::Error::source(&e);
         while let Some(s) = source {

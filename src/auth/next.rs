@@ -26,10 +26,10 @@ fn is_safe(next: &str) -> bool {
     base.join(next).is_ok_and(|u| u.origin() == base.origin())
 }
 
-/// `/login?next=…` for a guard redirect, percent-encoded.
+/// `/login?next=…` (under the site's prefix) for a guard redirect, percent-encoded.
 pub fn login_redirect(next: &str) -> String {
     let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
-    format!("/login?next={encoded}")
+    crate::site::path(&format!("/login?next={encoded}"))
 }
 
 #[cfg(test)]

@@ -130,7 +130,7 @@ fn every_problem_is_reported_at_once_without_secrets() {
     let p = problems(&[
         ("DATABASE_URL", "mysql://root:hunter2@db/x"),
         ("SESSION_TTL_DAYS", "forever"),
-        ("PUBLIC_URL", "https://auth.example.com/prefix"),
+        ("PUBLIC_URL", "https://auth.example.com/prefix?x=1"),
         ("OAUTH_PROVIDERS", "Bad Name,github"),
         ("OAUTH_GITHUB_CLIENT_SECRET", "s3cret-value"),
     ]);

@@ -42,7 +42,8 @@ pub(crate) fn endpoint(r: &mut Reader, var: &str, raw: &str) -> Option<Url> {
     }
 }
 
-/// `PUBLIC_URL`, defaulting to `http://{BIND_ADDR}`; an origin with no path, query or fragment.
+/// `PUBLIC_URL`, defaulting to `http://{BIND_ADDR}`: an origin, optionally with a path that
+/// gatehouse is mounted under (`https://example.com/auth`); no query, fragment or credentials.
 pub(crate) fn public_url(r: &mut Reader, bind_addr: &str) -> Option<Url> {
     let raw = r.get("PUBLIC_URL").map(str::to_string).unwrap_or_else(|| format!("http://{bind_addr}"));
     let url = match Url::parse(&raw) {
@@ -52,10 +53,21 @@ pub(crate) fn public_url(r: &mut Reader, bind_addr: &str) -> Option<Url> {
             return None;
         }
     };
-    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
         r.problem(format!(
-            "PUBLIC_URL={raw:?} must be an origin only (scheme, host, port); \
-             serving under a path prefix is not supported"
+            "PUBLIC_URL={raw:?} must be an origin, optionally with a path (https://example.com/auth), \
+             without query, fragment or credentials"
+        ));
+        return None;
+    }
+    let path = url.path().trim_end_matches('/');
+    let segment_ok = |s: &str| {
+        !s.is_empty() && s != "." && s != ".." && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    };
+    if !path.is_empty() && !path[1..].split('/').all(segment_ok) {
+        r.problem(format!(
+            "PUBLIC_URL={raw:?}: the path gatehouse is mounted under may use letters, digits and -._~ only \
+             (e.g. https://example.com/auth)"
         ));
         return None;
     }

@@ -61,9 +61,9 @@ fn login_body(registry: &Registry, next: &str, message: Option<&str>) -> Option<
         .map(|p| {
             let s = p.settings();
             let href = if next == "/" {
-                format!("/authorize/{}", s.name)
+                crate::site::path(&format!("/authorize/{}", s.name))
             } else {
-                format!("/authorize/{}?next={encoded_next}", s.name)
+                crate::site::path(&format!("/authorize/{}?next={encoded_next}", s.name))
             };
             let available = p.availability() == Availability::Ready;
             serde_json::json!({"name": s.name, "label": s.label, "kind": s.preset.kind, "logo": logo(s.preset.kind), "href": href, "available": available})

@@ -25,5 +25,5 @@ pub async fn logout(
     if was_signed_in {
         set_flash(&session, "You have been signed out.");
     }
-    Ok(see_other("/"))
+    Ok(see_other(&crate::site::path("/")))
 }

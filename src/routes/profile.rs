@@ -104,7 +104,7 @@ pub async fn end_session_by_id(
     if !ended {
         return Err(AppError::NotFound);
     }
-    Ok(see_other("/profile"))
+    Ok(see_other(&crate::site::path("/profile")))
 }
 
 /// `POST /profile/sessions/end-all`: signs the user out everywhere, this browser included.
@@ -121,7 +121,7 @@ pub async fn end_all_sessions(
     log::info!("signed out everywhere user_id={user} sessions={n}");
     crate::session::end_session(&session);
     crate::session::set_flash(&session, "You have been signed out on every device.");
-    Ok(see_other("/"))
+    Ok(see_other(&crate::site::path("/")))
 }
 
 /// `POST /profile/identities/{id}/unlink`: removes one of the user's identities while another
@@ -139,7 +139,7 @@ pub async fn unlink(
     db.run(move |c| accounts::unlink(c, id, identity)).await?;
     cache.forget(id);
     log::info!("identity unlinked user_id={id} identity_id={identity}");
-    Ok(see_other("/profile"))
+    Ok(see_other(&crate::site::path("/profile")))
 }
 
 /// `GET /profile/delete`: asks before deleting the account.
@@ -168,5 +168,5 @@ pub async fn delete(
     log::info!("account deleted user_id={id}");
     crate::session::end_session(&session);
     crate::session::set_flash(&session, "Your account has been deleted.");
-    Ok(see_other("/"))
+    Ok(see_other(&crate::site::path("/")))
 }

@@ -226,13 +226,15 @@ pub struct TestApp {
 
 pub struct AppOptions<'a> {
     pub backend: Backend,
+    /// The path gatehouse is mounted under (`PUBLIC_URL`'s path), e.g. `/auth`.
+    pub mount: &'a str,
     pub providers: Vec<TestProvider<'a>>,
     pub vars: Vec<(&'a str, String)>,
 }
 
 impl<'a> AppOptions<'a> {
     pub fn new(backend: Backend) -> Self {
-        AppOptions { backend, providers: Vec::new(), vars: Vec::new() }
+        AppOptions { backend, mount: "", providers: Vec::new(), vars: Vec::new() }
     }
     pub fn oidc(mut self, name: &'a str) -> Self {
         self.providers.push(TestProvider::Oidc { name, extra: Vec::new() });
@@ -248,6 +250,11 @@ impl<'a> AppOptions<'a> {
     }
     pub fn provider_env(mut self, vars: Vec<(String, String)>) -> Self {
         self.providers.push(TestProvider::Env(vars));
+        self
+    }
+    /// Mounts gatehouse under `path` (`PUBLIC_URL=http://127.0.0.1:{port}{path}`).
+    pub fn mounted_at(mut self, path: &'a str) -> Self {
+        self.mount = path;
         self
     }
     pub fn var(mut self, name: &'a str, value: impl Into<String>) -> Self {
@@ -272,7 +279,8 @@ pub async fn spawn_app(opts: AppOptions<'_>) -> TestApp {
     let mut vars: HashMap<String, String> = HashMap::new();
     vars.insert("DATABASE_URL".into(), db.url.clone());
     vars.insert("BIND_ADDR".into(), "127.0.0.1:0".into());
-    vars.insert("PUBLIC_URL".into(), addr.clone());
+    let public = format!("{addr}{}", opts.mount);
+    vars.insert("PUBLIC_URL".into(), public.clone());
     vars.insert("SESSION_KEY".into(), SESSION_KEY.into());
     vars.insert("HTTP_TIMEOUT_SECS".into(), "3".into());
     vars.insert("HTTP_CONNECT_TIMEOUT_SECS".into(), "2".into());
@@ -285,7 +293,7 @@ pub async fn spawn_app(opts: AppOptions<'_>) -> TestApp {
         match p {
             TestProvider::Oidc { name, extra } => {
                 let op = OidcServer::shared();
-                let (id, secret) = op.register_client(&format!("{addr}/callback/{name}")).await;
+                let (id, secret) = op.register_client(&format!("{public}/callback/{name}")).await;
                 let pre = prefix(name);
                 vars.insert(format!("{pre}KIND"), "oidc".into());
                 vars.insert(format!("{pre}ISSUER"), op.issuer.clone());

@@ -20,6 +20,7 @@ mod embedded;
 mod github;
 mod id_token;
 mod linking;
+mod mounted;
 mod oidc;
 mod outages;
 mod pages;

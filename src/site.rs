@@ -1,0 +1,73 @@
+//! Where gatehouse lives inside the site, and what it is called there: the path prefix taken
+//! from `PUBLIC_URL` (`https://example.com/auth` → `/auth`) and `APP_NAME`.
+//!
+//! Every link, form, redirect and page title goes through here. It is kept per worker thread:
+//! [`crate::Gatehouse::configure`] sets it on each worker as the app is built, so error pages,
+//! which are rendered where no request or app data is at hand, follow it too.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// One site's placement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Site {
+    /// `""` at the root of the host, else `/auth` (no trailing slash).
+    pub base: String,
+    /// Replaces "gatehouse" in titles and the header (`APP_NAME`).
+    pub app_name: String,
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Site { base: String::new(), app_name: "gatehouse".into() }
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Rc<Site>> = RefCell::new(Rc::new(Site::default()));
+}
+
+/// Makes `site` this worker thread's.
+pub fn set(site: Site) {
+    CURRENT.with(|c| *c.borrow_mut() = Rc::new(site));
+}
+
+/// This worker thread's site.
+pub fn current() -> Rc<Site> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// `path` (absolute, from gatehouse's root: `/login`) as the browser must ask for it.
+pub fn path(path: &str) -> String {
+    format!("{}{path}", current().base)
+}
+
+/// A request path without the site's prefix: `/auth/static/x.css` → `/static/x.css`.
+pub fn local(path: &str) -> &str {
+    let site = current();
+    match path.strip_prefix(site.base.as_str()) {
+        Some(rest) if !site.base.is_empty() && (rest.is_empty() || rest.starts_with('/')) => {
+            // `rest` borrows from `path`, not from `site`.
+            let offset = path.len() - rest.len();
+            if rest.is_empty() { "/" } else { &path[offset..] }
+        }
+        _ => path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_follow_the_prefix() {
+        set(Site { base: "/auth".into(), app_name: "Notes".into() });
+        assert_eq!(path("/login?next=%2F"), "/auth/login?next=%2F");
+        assert_eq!(local("/auth/static/style.css"), "/static/style.css");
+        assert_eq!(local("/auth"), "/");
+        assert_eq!(local("/authorize/x"), "/authorize/x", "a prefix is a whole segment");
+        assert_eq!(local("/dashboard"), "/dashboard");
+        set(Site::default());
+        assert_eq!(path("/login"), "/login");
+    }
+}

@@ -1,0 +1,94 @@
+//! `PUBLIC_URL` with a path (`http://127.0.0.1:{port}/auth`): every gatehouse route, link,
+//! form, redirect URI and guard redirect lives under it, and `next` may still name any local
+//! path of the host (`/dashboard`).
+
+use crate::helpers::*;
+
+#[actix_web::test]
+async fn every_route_link_and_redirect_follows_the_path() {
+    let app =
+        spawn_app(AppOptions::new(Backend::Sqlite).mounted_at("/auth").oidc("corp").var("APP_NAME", "Acme Notes"))
+            .await;
+    let b = &app.browser;
+
+    // Routes live under the prefix, and only there.
+    for path in ["/auth/login", "/auth/healthz", "/auth/readyz", "/auth/static/style.css", "/auth/"] {
+        assert_eq!(b.get(path).await.status(), 200, "{path}");
+    }
+    for path in ["/login", "/static/style.css", "/healthz"] {
+        assert_eq!(b.get(path).await.status(), 404, "{path} is the host's, not gatehouse's");
+    }
+
+    // Links and forms on the pages, and the name.
+    let login = b.get("/auth/login?next=%2Fdashboard").await.text().await.unwrap();
+    for needle in [
+        r#"href="/auth/static/style.css""#,
+        r#"href="/auth/authorize/corp?next=%2Fdashboard""#,
+        r#"<a class="brand" href="/auth/">Acme Notes</a>"#,
+        "<title>Sign in · Acme Notes</title>",
+    ] {
+        assert!(login.contains(needle), "{needle} in {login}");
+    }
+    assert!(!login.contains(r#"="/static"#) && !login.contains("gatehouse"), "nothing points outside: {login}");
+    let missing = b.get("/auth/nothing-here").await.text().await.unwrap();
+    assert!(missing.contains(r#"href="/auth/login""#) && missing.contains("Acme Notes"), "error pages too");
+
+    // The guard sends a signed-out visitor to the prefixed sign-in page, and back.
+    let res = b.get("/auth/profile").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/auth/login?next=%2Fauth%2Fprofile");
+    assert_eq!(b.get("/auth/api/me").await.status(), 401, "the API under the prefix answers JSON");
+
+    // Sign in through the real OpenID Provider: the redirect URI carries the prefix, and the
+    // browser lands on the host's own /dashboard.
+    let res = b.get("/auth/authorize/corp?next=%2Fdashboard").await;
+    assert_eq!(res.status(), 303);
+    let to_provider = location(&res);
+    assert_eq!(
+        query_param(&to_provider, "redirect_uri").as_deref(),
+        Some(format!("{}/auth/callback/corp", app.addr).as_str())
+    );
+    let callback = complete_at_provider(
+        &b.client,
+        &to_provider,
+        &format!("{}/auth/callback/", app.addr),
+        AtProvider::LogIn("ada.lovelace"),
+    )
+    .await;
+    let res = b.get(&callback).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/dashboard", "next may name any local path of the host");
+    let me: serde_json::Value = b.get("/auth/api/me").await.json().await.unwrap();
+    assert_eq!(me["name"], "Ada Lovelace");
+
+    // Signed in: the profile's forms, and sign-out's redirect.
+    let profile = b.get("/auth/profile").await.text().await.unwrap();
+    assert!(
+        profile.contains(r#"action="/auth/logout""#) && profile.contains(r#"href="/auth/profile/delete""#),
+        "{profile}"
+    );
+    let res = b.post("/auth/logout").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/auth/");
+    assert_eq!(b.get("/auth/api/me").await.status(), 401);
+}
+
+#[actix_web::test]
+async fn the_demo_provider_follows_the_path_too() {
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).mounted_at("/auth").var("DEMO_SIGN_IN", "auto")).await;
+    let b = &app.browser;
+    let res = b.get("/auth/authorize/demo").await;
+    assert_eq!(res.status(), 303);
+    let at_provider = location(&res);
+    assert!(at_provider.starts_with(&format!("{}/auth/demo-idp/authorize?", app.addr)), "{at_provider}");
+    let page = b.get(&at_provider).await.text().await.unwrap();
+    assert!(page.contains(r#"href="/auth/static/style.css""#), "{page}");
+}
+
+#[test]
+fn a_path_with_odd_characters_is_refused() {
+    let vars: std::collections::HashMap<String, String> =
+        [("PUBLIC_URL".to_string(), "http://127.0.0.1:8080/a%20b".to_string())].into();
+    let err = gatehouse::Settings::from_vars(&vars).expect_err("refused");
+    assert!(err.problems.iter().any(|p| p.starts_with("PUBLIC_URL=")), "{err}");
+}
