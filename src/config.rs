@@ -147,6 +147,8 @@ pub struct Settings {
     pub json_paths: Vec<String>,
     /// Replaces "gatehouse" in page titles and the header (`APP_NAME`).
     pub app_name: String,
+    /// A folder of templates replacing the built-in ones of the same name (`TEMPLATES_DIR`).
+    pub templates_dir: Option<PathBuf>,
 }
 
 /// Everything wrong with the configuration, one line per problem.
@@ -286,6 +288,7 @@ impl Settings {
             metrics_bind_addr,
             json_paths,
             app_name,
+            templates_dir: r.get("TEMPLATES_DIR").map(PathBuf::from),
         })
     }
 

@@ -87,6 +87,8 @@ struct Shared {
     metrics: web::Data<Metrics>,
     /// The built-in demo provider, when it is on.
     demo: Option<web::Data<DemoIdp>>,
+    /// The site's own templates (`TEMPLATES_DIR`).
+    templates: Option<Arc<tera::Tera>>,
 }
 
 impl Gatehouse {
@@ -95,6 +97,10 @@ impl Gatehouse {
     /// listener). Call it inside the actix runtime, before `HttpServer::new`.
     pub async fn new(settings: Settings) -> Result<Self, StartupError> {
         crate::templates::check().map_err(StartupError::Templates)?;
+        let templates = match &settings.templates_dir {
+            Some(dir) => Some(crate::templates::with_overrides(dir).map_err(StartupError::Templates)?),
+            None => None,
+        };
         let (url, pool_size) = (settings.database_url.clone(), settings.database_pool_size);
         let db = web::block(move || Db::connect(&url, pool_size)).await.map_err(|_| DbError::Cancelled)??;
 
@@ -133,6 +139,7 @@ impl Gatehouse {
                 rate_limits: web::Data::new(rate_limits),
                 metrics: web::Data::new(Metrics::default()),
                 demo: demo.map(web::Data::from),
+                templates,
                 settings: web::Data::new(settings),
             }),
         })
@@ -156,7 +163,11 @@ impl Gatehouse {
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         let s = &self.shared;
         // Links, redirects and titles on this worker follow PUBLIC_URL's path and APP_NAME.
-        crate::site::set(crate::site::Site { base: s.settings.base_path(), app_name: s.settings.app_name.clone() });
+        crate::site::set(crate::site::Site {
+            base: s.settings.base_path(),
+            app_name: s.settings.app_name.clone(),
+            templates: s.templates.clone(),
+        });
         // awc clients are not Send: one per worker (configure runs once per worker).
         cfg.app_data(web::Data::new(HttpClient::new(&s.settings.http)))
             .app_data(s.registry.clone())

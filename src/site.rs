@@ -8,18 +8,20 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-/// One site's placement.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One site's placement and look.
+#[derive(Clone)]
 pub struct Site {
     /// `""` at the root of the host, else `/auth` (no trailing slash).
     pub base: String,
     /// Replaces "gatehouse" in titles and the header (`APP_NAME`).
     pub app_name: String,
+    /// The site's own templates (`TEMPLATES_DIR`), checked at start; `None`: the built-in ones.
+    pub templates: Option<std::sync::Arc<tera::Tera>>,
 }
 
 impl Default for Site {
     fn default() -> Self {
-        Site { base: String::new(), app_name: "gatehouse".into() }
+        Site { base: String::new(), app_name: "gatehouse".into(), templates: None }
     }
 }
 
@@ -61,7 +63,7 @@ mod tests {
 
     #[test]
     fn paths_follow_the_prefix() {
-        set(Site { base: "/auth".into(), app_name: "Notes".into() });
+        set(Site { base: "/auth".into(), app_name: "Notes".into(), templates: None });
         assert_eq!(path("/login?next=%2F"), "/auth/login?next=%2F");
         assert_eq!(local("/auth/static/style.css"), "/static/style.css");
         assert_eq!(local("/auth"), "/");

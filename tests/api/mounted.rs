@@ -92,3 +92,52 @@ fn a_path_with_odd_characters_is_refused() {
     let err = gatehouse::Settings::from_vars(&vars).expect_err("refused");
     assert!(err.problems.iter().any(|p| p.starts_with("PUBLIC_URL=")), "{err}");
 }
+
+/// `TEMPLATES_DIR` replaces built-in templates by name, with the same variables.
+#[actix_web::test]
+async fn templates_dir_replaces_built_in_templates() {
+    let dir = TempDir::new();
+    std::fs::write(
+        dir.0.join("login.html"),
+        r#"{% extends "base.html" %}{% block content %}<h1>Welcome to {{ app_name }}</h1>
+{% for p in providers %}<a class="mine" href="{{ p.href | safe }}">{{ p.label }}</a>{% endfor %}{% endblock content %}"#,
+    )
+    .unwrap();
+    let app = spawn_app(
+        AppOptions::new(Backend::Sqlite)
+            .oidc("corp")
+            .var("TEMPLATES_DIR", dir.0.display().to_string())
+            .var("APP_NAME", "Acme"),
+    )
+    .await;
+    let page = app.browser.get("/login").await.text().await.unwrap();
+    assert!(page.contains("<h1>Welcome to Acme</h1>"), "{page}");
+    assert!(page.contains(r#"<a class="mine" href="/authorize/corp">Corp</a>"#), "{page}");
+    assert!(page.contains(r#"<a class="brand" href="/">Acme</a>"#), "the built-in base.html is kept: {page}");
+}
+
+/// Checked at start: a file that is no template of gatehouse's, or one that does not parse, stops
+/// it with a message naming the file (and the line).
+#[actix_web::test]
+async fn templates_dir_is_checked_at_start() {
+    let start = |dir: &TempDir| {
+        let vars: std::collections::HashMap<String, String> = [
+            ("DATABASE_URL".to_string(), format!("sqlite://{}/g.db", dir.0.display())),
+            ("TEMPLATES_DIR".to_string(), dir.0.join("t").display().to_string()),
+            ("DEMO_SIGN_IN".to_string(), "off".to_string()),
+        ]
+        .into();
+        let settings = gatehouse::Settings::from_vars(&vars).unwrap();
+        async move { gatehouse::Gatehouse::new(settings).await.err().map(|e| e.to_string()) }
+    };
+    let dir = TempDir::new();
+    std::fs::create_dir(dir.0.join("t")).unwrap();
+    std::fs::write(dir.0.join("t/logn.html"), "typo").unwrap();
+    let err = start(&dir).await.expect("refused");
+    assert!(err.contains("logn.html") && err.contains("login.html"), "{err}");
+
+    std::fs::remove_file(dir.0.join("t/logn.html")).unwrap();
+    std::fs::write(dir.0.join("t/error.html"), "line one\nline two {% if %}\n").unwrap();
+    let err = start(&dir).await.expect("refused");
+    assert!(err.contains("error.html") && err.contains("2:"), "names the file and line: {err}");
+}
