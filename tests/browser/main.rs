@@ -261,6 +261,39 @@ async fn the_profile_fits_a_phone_with_a_long_email() {
     browser.close().await.unwrap();
 }
 
+/// The README's first command, as a newcomer meets it: nothing configured, "Sign in with Demo",
+/// a name and an email typed into the demo provider's form, signed in — and remembered.
+#[actix_web::test]
+async fn a_newcomer_signs_in_through_the_demo_provider() {
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).var("DEMO_SIGN_IN", "auto")).await;
+    let driver = Driver::start().await;
+    let profile = TempDir::new();
+    let browser = driver.browser(&profile.0, false).await;
+    browser.goto(&format!("{}/profile", app.addr)).await.unwrap();
+    assert_eq!(path(&browser).await, "/login");
+    assert!(text(&browser).await.contains("Demo sign-in is on"), "the notice");
+    browser.find(Locator::Css("a[data-provider=demo]")).await.unwrap().click().await.unwrap();
+
+    let name = browser.wait().for_element(Locator::Css("input[name=name]")).await.unwrap();
+    assert_eq!(path(&browser).await, "/demo-idp/authorize");
+    save_screenshot(&browser, "demo-light.png").await;
+    assert_accessible(&browser, "/demo-idp/authorize").await;
+    name.send_keys("Katherine Johnson").await.unwrap();
+    browser.find(Locator::Css("input[name=email]")).await.unwrap().send_keys("katherine@example.test").await.unwrap();
+    browser.find(Locator::Css(".demo-form button[type=submit]")).await.unwrap().click().await.unwrap();
+
+    wait_for_path(&browser, &app, "/profile").await;
+    let page = text(&browser).await;
+    assert!(page.contains("Katherine Johnson") && page.contains("katherine@example.test"), "{page}");
+    browser.close().await.unwrap();
+
+    // Closed and opened again on the same profile: still signed in.
+    let browser = driver.browser(&profile.0, false).await;
+    browser.goto(&format!("{}/profile", app.addr)).await.unwrap();
+    assert_eq!(path(&browser).await, "/profile", "remembered across a browser restart");
+    browser.close().await.unwrap();
+}
+
 #[actix_web::test]
 async fn cancelling_at_the_provider_says_so() {
     let app = spawn_app(AppOptions::new(Backend::Sqlite).oidc("oidc")).await;
