@@ -5,6 +5,7 @@
 //! are bound to this browser and cannot be read or forged by it; with a server-side store the
 //! cookie holds only a random key.
 
+mod database;
 mod lifetime;
 mod outage;
 mod redis;
@@ -13,10 +14,11 @@ mod store;
 use actix_session::Session;
 use chrono::NaiveDateTime;
 
+pub use database::DbSessionStore;
 pub use lifetime::{mark_anonymous, shorten_anonymous_cookie};
 pub use outage::answer_store_outage;
 pub use redis::RedisSessions;
-pub use store::{ANONYMOUS_TTL, AnyStore, DbSessionStore, ListedSession, STORE_TIMEOUT, StoreError};
+pub use store::{ANONYMOUS_TTL, AnyStore, ListedSession, STORE_TIMEOUT, StoreError};
 
 use crate::providers::AuthFlow;
 

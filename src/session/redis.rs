@@ -19,7 +19,7 @@ use actix_web::cookie::time::Duration;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::store::{ListedSession, RecentLists, State, StoreError, new_key, public_id, user_of};
+use super::store::{ListedSession, State, StoreError, new_key, public_id, user_of};
 
 /// How long one connection attempt or one command may take before it counts as "Redis is down".
 const REDIS_TIMEOUT: StdDuration = StdDuration::from_millis(800);
@@ -28,7 +28,6 @@ const REDIS_TIMEOUT: StdDuration = StdDuration::from_millis(800);
 pub struct RedisSessions {
     conn: ConnectionManager,
     prefix: String,
-    pub(super) lists: RecentLists,
 }
 
 fn unix_now() -> i64 {
@@ -48,7 +47,7 @@ impl RedisSessions {
             .set_factor(50)
             .set_max_delay(500);
         let conn = ConnectionManager::new_with_config(client, config).await.map_err(|e| e.to_string())?;
-        Ok(RedisSessions { conn, prefix: prefix.to_string(), lists: RecentLists::default() })
+        Ok(RedisSessions { conn, prefix: prefix.to_string() })
     }
 
     fn index_key(&self, user: i64) -> String {
@@ -82,9 +81,6 @@ impl RedisSessions {
         call.arg(body).arg(ttl).arg(only_if).arg(unix_now() + ttl);
         let mut conn = self.conn.clone();
         let written: i64 = call.invoke_async(&mut conn).await?;
-        if written == 1 {
-            self.lists.forget(user);
-        }
         Ok(written == 1)
     }
 
@@ -125,7 +121,6 @@ impl RedisSessions {
 
     /// Ends the user's session whose public id is `id`; false when there is none.
     pub(super) async fn end(&self, user: i64, id: &str) -> Result<bool, StoreError> {
-        self.lists.forget(Some(user));
         let Some((key, _)) = self.list(user).await?.into_iter().find(|(key, _)| public_id(key) == id) else {
             return Ok(false);
         };
@@ -136,7 +131,6 @@ impl RedisSessions {
 
     /// Ends every session of the user; returns how many there were.
     pub(super) async fn end_all(&self, user: i64) -> Result<usize, StoreError> {
-        self.lists.forget(Some(user));
         let live = self.list(user).await?;
         let mut conn = self.conn.clone();
         let mut pipe = redis::pipe();
@@ -179,17 +173,16 @@ impl RedisSessions {
         Ok(())
     }
 
-    pub(super) async fn delete(&self, key: &SessionKey) -> anyhow::Result<()> {
-        // Signed out here: the user's other browsers list it no more. (Sign-out is rare next to
-        // reads, so the extra lookup is cheap; index entries of expired sessions go when read.)
+    /// Deletes the session and its index entry; returns whose it was. (Sign-out is rare next to
+    /// reads, so the extra lookup is cheap; index entries of expired sessions go when read.)
+    pub(super) async fn delete(&self, key: &SessionKey) -> anyhow::Result<Option<i64>> {
         let owner = self.load(key).await.ok().flatten().as_ref().and_then(user_of);
         let mut conn = self.conn.clone();
         let _: () = conn.del(key.as_ref()).await?;
         if let Some(user) = owner {
-            self.lists.forget(Some(user));
             let _: () = conn.zrem(self.index_key(user), key.as_ref()).await?;
         }
-        Ok(())
+        Ok(owner)
     }
 
     /// Can Redis be reached?

@@ -1,7 +1,7 @@
-//! Where sessions live: the encrypted cookie itself (zero setup, cannot be revoked early), Redis
-//! ([`super::redis`]), or this service's own database (a Diesel-backed store; nothing like it
-//! ships with actix-session). With a server-side store, sign-out deletes the session, so a
-//! copied cookie is refused afterwards.
+//! Where sessions live, and the rules every store follows: the encrypted cookie itself (zero
+//! setup, cannot be revoked early), Redis ([`super::redis`]), or this service's own database
+//! ([`super::database`]). With a server-side store, sign-out deletes the session, so a copied
+//! cookie is refused afterwards.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,9 +13,9 @@ use actix_web::cookie::time::Duration;
 use chrono::NaiveDateTime;
 use sha2::{Digest, Sha256};
 
+use super::database::DbSessionStore;
 use super::redis::RedisSessions;
-use crate::db::models::{SessionRow, now};
-use crate::db::{Db, DbError};
+use crate::db::DbError;
 
 pub(super) type State = HashMap<String, String>;
 
@@ -30,6 +30,9 @@ pub(super) type State = HashMap<String, String>;
 pub struct AnyStore {
     backend: Backend,
     writes: Arc<AtomicU64>,
+    /// Each user's session list as last read; dropped here, and only here, whenever this
+    /// instance writes or ends one of that user's sessions.
+    lists: RecentLists,
 }
 
 #[derive(Clone)]
@@ -95,7 +98,7 @@ impl AnyStore {
     }
 
     fn with(backend: Backend) -> Self {
-        AnyStore { backend, writes: Arc::default() }
+        AnyStore { backend, writes: Arc::default(), lists: RecentLists::default() }
     }
 
     /// Session states written to a server-side store since start (saves and updates), for
@@ -104,16 +107,13 @@ impl AnyStore {
         self.writes.load(Ordering::Relaxed)
     }
 
-    /// Counts the write when it happened.
-    fn wrote<T>(&self, result: anyhow::Result<T>) -> anyhow::Result<T> {
+    /// After a write of `user`'s session: counts it and drops their cached session list.
+    fn wrote<T>(&self, user: Option<i64>, result: anyhow::Result<T>) -> anyhow::Result<T> {
         if result.is_ok() {
-            self.count_write();
+            self.writes.fetch_add(1, Ordering::Relaxed);
+            self.lists.forget(user);
         }
         result
-    }
-
-    fn count_write(&self) {
-        self.writes.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -224,11 +224,12 @@ impl SessionStore for AnyStore {
 
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
         let ttl = lifetime(&state, ttl);
-        match &self.backend {
-            Backend::Cookie(s) => s.save(state, &ttl).await,
-            Backend::Redis(s) => self.wrote(bounded(s.save(&state, &ttl)).await).map_err(SaveError::Other),
-            Backend::Database(s) => self.wrote(bounded(s.save(&state, &ttl)).await).map_err(SaveError::Other),
-        }
+        let saved = match &self.backend {
+            Backend::Cookie(s) => return s.save(state, &ttl).await,
+            Backend::Redis(s) => bounded(s.save(&state, &ttl)).await,
+            Backend::Database(s) => bounded(s.save(&state, &ttl)).await,
+        };
+        self.wrote(user_of(&state), saved).map_err(SaveError::Other)
     }
 
     async fn update(&self, key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
@@ -238,8 +239,7 @@ impl SessionStore for AnyStore {
             Backend::Redis(s) => bounded(s.replace(&key, &state, &ttl)).await,
             Backend::Database(s) => bounded(s.replace(&key, &state, &ttl)).await,
         };
-        if replaced.map_err(UpdateError::Other)? {
-            self.count_write();
+        if self.wrote(user_of(&state), replaced).map_err(UpdateError::Other)? {
             return Ok(key);
         }
         // Ended while this request ran: keep only what an anonymous visitor may have, so the
@@ -263,11 +263,14 @@ impl SessionStore for AnyStore {
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
-        match &self.backend {
-            Backend::Cookie(s) => s.delete(key).await,
-            Backend::Redis(s) => bounded(s.delete(key)).await,
-            Backend::Database(s) => bounded(s.delete(key)).await,
-        }
+        let owner = match &self.backend {
+            Backend::Cookie(s) => return s.delete(key).await,
+            Backend::Redis(s) => bounded(s.delete(key)).await?,
+            Backend::Database(s) => bounded(s.delete(key)).await?,
+        };
+        // Signed out here: the user's other browsers list it no more.
+        self.lists.forget(owner);
+        Ok(())
     }
 }
 
@@ -277,7 +280,7 @@ impl AnyStore {
         let answered = match &self.backend {
             Backend::Cookie(_) => return true,
             Backend::Redis(s) => bounded(async { Ok(s.ping().await) }).await,
-            Backend::Database(s) => bounded(async { Ok(s.db.ping().await) }).await,
+            Backend::Database(s) => bounded(async { Ok(s.ping().await) }).await,
         };
         answered.unwrap_or(false)
     }
@@ -288,8 +291,8 @@ impl AnyStore {
         within(async {
             match &self.backend {
                 Backend::Cookie(_) => Ok(None),
-                Backend::Redis(s) => s.lists.get_or_read(user, s.listed(user)).await.map(Some),
-                Backend::Database(s) => s.lists.get_or_read(user, s.listed(user)).await.map(Some),
+                Backend::Redis(s) => self.lists.get_or_read(user, s.listed(user)).await.map(Some),
+                Backend::Database(s) => self.lists.get_or_read(user, s.listed(user)).await.map(Some),
             }
         })
         .await
@@ -298,83 +301,44 @@ impl AnyStore {
     /// Ends the user's session named `id` (see [`ListedSession::id`]); false when no such
     /// session of theirs is live.
     pub async fn end_for_user(&self, user: i64, id: String) -> Result<bool, StoreError> {
-        within(async {
+        let ended = within(async {
             match &self.backend {
                 Backend::Cookie(_) => Ok(false),
                 Backend::Redis(s) => s.end(user, &id).await,
                 Backend::Database(s) => s.end(user, id).await,
             }
         })
-        .await
+        .await;
+        self.lists.forget(Some(user));
+        ended
     }
 
     /// Ends every session of the user; returns how many there were.
     pub async fn end_all_for_user(&self, user: i64) -> Result<usize, StoreError> {
-        within(async {
+        let ended = within(async {
             match &self.backend {
                 Backend::Cookie(_) => Ok(0),
                 Backend::Redis(s) => s.end_all(user).await,
                 Backend::Database(s) => s.end_all(user).await,
             }
         })
-        .await
+        .await;
+        self.lists.forget(Some(user));
+        ended
     }
 
     /// Active signed-in sessions, where the store can count them (the database store).
     pub async fn count_active(&self) -> Option<i64> {
         match &self.backend {
-            Backend::Database(s) => s.db.run(|c| SessionRow::count_active(c, now()).map_err(DbError::from)).await.ok(),
+            Backend::Database(s) => s.count_active().await,
             _ => None,
         }
     }
 }
 
-/// Sessions in the `sessions` table, keyed by the SHA-256 of a 256-bit random session key.
-#[derive(Clone)]
-pub struct DbSessionStore {
-    db: Db,
-    lists: RecentLists,
-}
-
-impl DbSessionStore {
-    pub fn new(db: Db) -> Self {
-        DbSessionStore { db, lists: RecentLists::default() }
-    }
-
-    async fn listed(&self, user: i64) -> Result<Vec<ListedSession>, StoreError> {
-        let rows = self.db.run(move |c| SessionRow::for_user(c, user, now()).map_err(DbError::from)).await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| ListedSession {
-                last_seen: Some(r.last_seen_at),
-                signed_in: Some(r.created_at),
-                ..ListedSession::from_state(r.id, &r.state)
-            })
-            .collect())
-    }
-
-    async fn end(&self, user: i64, id: String) -> Result<bool, StoreError> {
-        self.lists.forget(Some(user));
-        Ok(self.db.run(move |c| SessionRow::delete_for_user(c, &id, user).map_err(DbError::from)).await?)
-    }
-
-    async fn end_all(&self, user: i64) -> Result<usize, StoreError> {
-        self.lists.forget(Some(user));
-        Ok(self.db.run(move |c| SessionRow::delete_all_for_user(c, user).map_err(DbError::from)).await?)
-    }
-}
-
-fn row_id(key: &SessionKey) -> String {
-    public_id(key.as_ref())
-}
-
 /// A session key's SHA-256 in hex: how a session is named outside the cookie.
 pub(super) fn public_id(key: &str) -> String {
     Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn expiry(ttl: &Duration) -> NaiveDateTime {
-    now() + chrono::Duration::seconds(ttl.whole_seconds())
 }
 
 /// actix-identity's key: present exactly when somebody is signed in.
@@ -389,67 +353,4 @@ pub(super) fn user_of(state: &State) -> Option<i64> {
 pub(super) fn new_key() -> SessionKey {
     let raw = oauth2::CsrfToken::new_random_len(32).secret().clone();
     SessionKey::try_from(raw).expect("43 characters is a valid session key")
-}
-
-impl DbSessionStore {
-    async fn load(&self, key: &SessionKey) -> anyhow::Result<Option<State>> {
-        let id = row_id(key);
-        let row = self.db.run(move |c| SessionRow::find_live(c, &id, now()).map_err(DbError::from)).await?;
-        Ok(row.map(|r| serde_json::from_str(&r.state)).transpose()?)
-    }
-
-    async fn save(&self, state: &State, ttl: &Duration) -> anyhow::Result<SessionKey> {
-        let key = new_key();
-        let body = serde_json::to_string(state)?;
-        let at = now();
-        self.lists.forget(user_of(state));
-        let row = SessionRow {
-            id: row_id(&key),
-            user_id: user_of(state),
-            state: body,
-            created_at: at,
-            last_seen_at: at,
-            expires_at: expiry(ttl),
-        };
-        self.db
-            .run(move |c| {
-                // Expired rows go when new ones come; no background job needed.
-                SessionRow::delete_expired(c, at)?;
-                SessionRow::insert(c, &row).map_err(DbError::from)
-            })
-            .await?;
-        Ok(key)
-    }
-
-    /// Replaces the state of a session that still exists; false when it is gone (ended or
-    /// expired), in which case nothing is written.
-    async fn replace(&self, key: &SessionKey, state: &State, ttl: &Duration) -> anyhow::Result<bool> {
-        let id = row_id(key);
-        let body = serde_json::to_string(state)?;
-        let (user, expires) = (user_of(state), expiry(ttl));
-        self.lists.forget(user);
-        let at = now();
-        Ok(self.db.run(move |c| SessionRow::update(c, &id, &body, user, at, expires).map_err(DbError::from)).await?)
-    }
-
-    async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
-        let (id, expires) = (row_id(key), expiry(ttl));
-        self.db.run(move |c| SessionRow::touch(c, &id, now(), expires).map_err(DbError::from)).await?;
-        Ok(())
-    }
-
-    async fn delete(&self, key: &SessionKey) -> anyhow::Result<()> {
-        let id = row_id(key);
-        let owner = self
-            .db
-            .run(move |c| {
-                let owner = SessionRow::find_live(c, &id, now())?.and_then(|r| r.user_id);
-                SessionRow::delete(c, &id)?;
-                Ok::<_, DbError>(owner)
-            })
-            .await?;
-        // Signed out here: the user's other browsers list it no more.
-        self.lists.forget(owner);
-        Ok(())
-    }
 }
