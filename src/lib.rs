@@ -12,6 +12,7 @@ pub mod error;
 mod gatehouse;
 pub mod metrics;
 pub mod net;
+pub mod presets;
 pub mod providers;
 pub mod rate_limit;
 pub mod routes;

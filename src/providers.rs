@@ -9,7 +9,6 @@ pub mod github;
 pub mod http;
 pub mod oauth2;
 pub mod oidc;
-pub mod presets;
 
 use std::sync::Arc;
 
@@ -22,7 +21,7 @@ pub use http::{HttpClient, HttpError};
 use crate::accounts::ProviderUser;
 use crate::config::{ProviderSettings, Settings};
 use crate::db::Db;
-use presets::Protocol;
+use crate::presets::Protocol;
 
 /// Why talking to a provider failed, sorted by what the browser is told.
 #[derive(Debug, thiserror::Error)]

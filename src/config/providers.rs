@@ -3,7 +3,7 @@
 use url::Url;
 
 use super::{Reader, Secret, urls};
-use crate::providers::presets::{self, Preset, Protocol};
+use crate::presets::{self, Preset, Protocol};
 
 /// Where an OAuth2 profile keeps each field (see [`presets::Claims`]); owned, so
 /// `OAUTH_{NAME}_CLAIM_*` can override a preset's.

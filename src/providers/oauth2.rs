@@ -143,7 +143,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn claims(p: &crate::providers::presets::Claims) -> ClaimMap {
+    fn claims(p: &crate::presets::Claims) -> ClaimMap {
         ClaimMap {
             id: p.id.into(),
             email: p.email.into(),
@@ -155,7 +155,7 @@ mod tests {
 
     #[test]
     fn discord_profile() {
-        let preset = crate::providers::presets::find("discord").unwrap();
+        let preset = crate::presets::find("discord").unwrap();
         let user = map_profile(
             &json!({"id": "80351110224678912", "username": "nelly", "global_name": null, "avatar": "8342729096ea3675442027381ff50dfe", "email": "nelly@discord.test", "verified": true}),
             &claims(&preset.claims),
@@ -173,7 +173,7 @@ mod tests {
 
     #[test]
     fn facebook_profile_has_numeric_id_nested_picture_and_no_verified_flag() {
-        let preset = crate::providers::presets::find("facebook").unwrap();
+        let preset = crate::presets::find("facebook").unwrap();
         let user = map_profile(
             &json!({"id": 10158000000000001u64, "name": "Fay Book", "email": "fay@fb.test", "picture": {"data": {"url": "https://fb.test/p.jpg"}}}),
             &claims(&preset.claims),

@@ -1,5 +1,6 @@
 //! The provider kinds people pick by name. A preset is defaults plus the protocol that speaks
-//! to it; adding one is a file in `presets/` and a line in [`PRESETS`].
+//! to it; adding one is a file in `presets/` and a line in [`PRESETS`]. Data only: the
+//! configuration reads it, and `crate::providers` builds a provider from it.
 
 mod demo;
 mod discord;
@@ -92,7 +93,7 @@ mod tests {
     /// The README's preset table lists every kind with its console URL.
     #[test]
     fn readme_lists_every_preset() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../README.md");
         for p in super::PRESETS {
             let row = readme.lines().find(|l| l.starts_with(&format!("| `{}` |", p.kind)));
             let row = row.unwrap_or_else(|| panic!("README has no row for {}", p.kind));
