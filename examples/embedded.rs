@@ -82,7 +82,7 @@ async fn list_notes(CurrentUser(account): CurrentUser, db: web::Data<Db>) -> Res
     let found: Vec<Note> = db
         .run(move |c| notes::table.filter(notes::user_id.eq(user)).order(notes::id).load(c).map_err(DbError::from))
         .await
-        .map_err(actix_web::error::ErrorServiceUnavailable)?;
+        .map_err(unavailable)?;
     Ok(HttpResponse::Ok().json(found))
 }
 
@@ -106,8 +106,14 @@ async fn add_note(
             .map_err(DbError::from)
     })
     .await
-    .map_err(actix_web::error::ErrorServiceUnavailable)?;
+    .map_err(unavailable)?;
     Ok(HttpResponse::Created().finish())
+}
+
+/// A database failure, logged here and answered 503 without its details.
+fn unavailable(e: DbError) -> actix_web::Error {
+    log::error!("notes: {e}");
+    actix_web::error::ErrorServiceUnavailable("The notes are unavailable for a moment.")
 }
 
 fn page(body: &str) -> HttpResponse {

@@ -16,7 +16,7 @@ use url::Url;
 use crate::net::{IpNet, TrustedProxies};
 
 pub use providers::{ClaimMap, ProviderSettings, env_prefix};
-pub use urls::is_loopback;
+pub use urls::{is_loopback, is_mount_path};
 
 /// Where users and identities live. The scheme of `DATABASE_URL` picks the backend. `Debug`
 /// hides a PostgreSQL password.
@@ -238,23 +238,27 @@ impl Settings {
         }
         let mut providers = providers::parse_all(&mut r);
         if let Some(public_url) = &public_url {
-            demo_provider(&mut r, &mut providers, public_url, production);
+            demo_provider(&mut r, &mut providers, public_url, &bind_addr, production);
         }
         let link_accounts_by_email = r.boolean("LINK_ACCOUNTS_BY_EMAIL", true);
         let rate_limit_per_minute = r.number("RATE_LIMIT_PER_MINUTE", 60u32, 0, 1_000_000);
         let trusted_proxies = TrustedProxies(parse_networks(&mut r, "TRUSTED_PROXIES", ""));
         let metrics_allow = parse_networks(&mut r, "METRICS_ALLOW", "127.0.0.0/8,::1");
         let metrics_bind_addr = r.get("METRICS_BIND_ADDR").map(str::to_string);
-        // Default: gatehouse's own API, under PUBLIC_URL's path.
-        let default_json = format!("{}/api/", public_url.as_ref().map_or("", |u| u.path().trim_end_matches('/')));
-        let json_paths: Vec<String> = r
+        // gatehouse's own API (under PUBLIC_URL's path) always answers JSON; the default adds the
+        // host's /api/.
+        let own_api = format!("{}/api/", public_url.as_ref().map_or("", |u| u.path().trim_end_matches('/')));
+        let mut json_paths: Vec<String> = r
             .get("JSON_PATHS")
-            .unwrap_or(&default_json)
+            .unwrap_or("/api/")
             .split(',')
             .map(str::trim)
             .filter(|p| !p.is_empty())
             .map(String::from)
             .collect();
+        if !json_paths.contains(&own_api) {
+            json_paths.push(own_api);
+        }
         if let Some(bad) = json_paths.iter().find(|p| !p.starts_with('/')) {
             r.problem(format!("JSON_PATHS: {bad:?} must be a path prefix starting with / (e.g. /api/,/v1/)"));
         }
@@ -314,9 +318,16 @@ impl Settings {
 }
 
 /// The demo provider: on by itself when nothing else is configured (`DEMO_SIGN_IN=auto`, the
-/// default) on a loopback `PUBLIC_URL` outside production, or named in `OAUTH_PROVIDERS`
-/// (kind `demo`). Anyone can be anyone with it, so production and public hosts refuse it.
-fn demo_provider(r: &mut Reader, providers: &mut Vec<ProviderSettings>, public_url: &Url, production: bool) {
+/// default) and both `PUBLIC_URL` and `BIND_ADDR` are loopback outside production, or named in
+/// `OAUTH_PROVIDERS` (kind `demo`). Anyone can be anyone with it, so production, public hosts
+/// and a listener reachable from other machines refuse it.
+fn demo_provider(
+    r: &mut Reader,
+    providers: &mut Vec<ProviderSettings>,
+    public_url: &Url,
+    bind_addr: &str,
+    production: bool,
+) {
     let auto = match r.get("DEMO_SIGN_IN").unwrap_or("auto") {
         "auto" => true,
         "off" => false,
@@ -325,26 +336,41 @@ fn demo_provider(r: &mut Reader, providers: &mut Vec<ProviderSettings>, public_u
             false
         }
     };
-    if auto && providers.is_empty() && !production && urls::is_loopback(public_url) {
+    let bind_loopback = bind_addr.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().is_loopback())
+        || bind_addr.starts_with("localhost:");
+    if auto && providers.is_empty() && !production && urls::is_loopback(public_url) && bind_loopback {
         providers.push(providers::demo("demo"));
     }
     let issuer = format!("{}/demo-idp", public_url.as_str().trim_end_matches('/'));
-    for p in providers.iter_mut().filter(|p| p.preset.kind == "demo") {
-        if production {
-            r.problem(format!(
-                "OAUTH_PROVIDERS names the demo provider {:?}, which lets anyone sign in as anyone; \
-                 it is refused with APP_ENV=production: remove it from OAUTH_PROVIDERS",
-                p.name
-            ));
+    let named: Vec<String> = providers.iter().filter(|p| p.preset.kind == "demo").map(|p| p.name.clone()).collect();
+    let refuse = |r: &mut Reader, name: &str, why: String| {
+        r.problem(format!(
+            "OAUTH_PROVIDERS names the demo provider {name:?}, which lets anyone sign in as anyone; \
+             {why}: remove it from OAUTH_PROVIDERS"
+        ))
+    };
+    for name in &named {
+        if !auto {
+            refuse(r, name, "DEMO_SIGN_IN=off forbids it".into());
+        } else if production {
+            refuse(r, name, "it is refused with APP_ENV=production".into());
         } else if !urls::is_loopback(public_url) {
-            r.problem(format!(
-                "OAUTH_PROVIDERS names the demo provider {:?}, which lets anyone sign in as anyone; \
-                 it is refused on PUBLIC_URL={:?} (only 127.0.0.1, localhost and [::1] may use it): \
-                 remove it from OAUTH_PROVIDERS",
-                p.name,
-                public_url.as_str()
-            ));
+            refuse(
+                r,
+                name,
+                format!(
+                    "it is refused on PUBLIC_URL={:?} (only 127.0.0.1, localhost and [::1] may use it)",
+                    public_url.as_str()
+                ),
+            );
+        } else if !bind_loopback {
+            refuse(r, name, format!("it is refused with BIND_ADDR={bind_addr:?}, which other machines can reach"));
         }
+    }
+    if named.len() > 1 {
+        r.problem("OAUTH_PROVIDERS names more than one demo provider; one is all there is".into());
+    }
+    for p in providers.iter_mut().filter(|p| p.preset.kind == "demo") {
         p.issuer = Some(issuer.clone());
     }
 }

@@ -17,7 +17,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, ContentType};
 use actix_web::middleware::Next;
-use actix_web::web::{self, Bytes};
+use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use base64::Engine;
 use openidconnect::core::{CoreJwsSigningAlgorithm, CoreRsaPrivateSigningKey};
@@ -27,8 +27,6 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
 
-/// The key's id in the JWKS and in every token's header.
-const KID: &str = "demo-1";
 /// How long an authorization code may wait for its token request.
 const CODE_TTL: Duration = Duration::from_secs(120);
 /// Codes waiting at once; beyond it the oldest go (the demo is for one person at a laptop).
@@ -44,6 +42,10 @@ const SAMPLE_PEOPLE: [(&str, &str); 3] = [
 /// The demo provider's state: its key, its one client, and the codes it has handed out.
 pub struct DemoIdp {
     issuer: String,
+    /// A new key id for each process's new key: a JWKS cached from an earlier run (the
+    /// database keeps provider metadata) then names an unknown key, which makes gatehouse
+    /// fetch the new one, instead of a known id whose signature fails.
+    kid: String,
     client_id: String,
     client_secret: String,
     redirect_uri: String,
@@ -70,9 +72,16 @@ impl DemoIdp {
     /// thread: key generation takes a moment). `None` when the demo is off.
     pub async fn for_settings(settings: &Settings) -> Result<Option<Arc<DemoIdp>>, String> {
         let Some(demo) = settings.demo() else { return Ok(None) };
-        let key = web::block(generate_key).await.map_err(|e| e.to_string())??;
+        // Checked again here for settings built in code rather than read by `Settings::from_env`.
+        if settings.production || !crate::config::is_loopback(&settings.public_url) {
+            return Err("the demo provider runs only on a loopback PUBLIC_URL, outside APP_ENV=production".into());
+        }
+        let kid = format!("demo-{}", &oauth2::CsrfToken::new_random_len(9).secret()[..12]);
+        let key_id = kid.clone();
+        let key = web::block(move || generate_key(&key_id)).await.map_err(|e| e.to_string())??;
         Ok(Some(Arc::new(DemoIdp {
             issuer: demo.issuer.clone().ok_or("the demo provider has no issuer")?,
+            kid,
             client_id: demo.client_id.clone(),
             client_secret: demo.client_secret.expose().to_string(),
             redirect_uri: settings.redirect_uri(&demo.name),
@@ -86,11 +95,11 @@ impl DemoIdp {
     }
 }
 
-fn generate_key() -> Result<CoreRsaPrivateSigningKey, String> {
+fn generate_key(kid: &str) -> Result<CoreRsaPrivateSigningKey, String> {
     use rsa::pkcs1::EncodeRsaPrivateKey;
     let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).map_err(|e| e.to_string())?;
     let pem = key.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).map_err(|e| e.to_string())?;
-    CoreRsaPrivateSigningKey::from_pem(&pem, Some(JsonWebKeyId::new(KID.into())))
+    CoreRsaPrivateSigningKey::from_pem(&pem, Some(JsonWebKeyId::new(kid.into())))
 }
 
 /// The demo provider's routes, under `/demo-idp` (inside the site's prefix).
@@ -273,7 +282,7 @@ async fn token(req: HttpRequest, idp: web::Data<DemoIdp>, form: web::Form<TokenR
         Some(pair) => pair,
         None => (form.client_id.clone().unwrap_or_default(), form.client_secret.clone().unwrap_or_default()),
     };
-    if id != idp.client_id || !constant_time_eq(secret.as_bytes(), idp.client_secret.as_bytes()) {
+    if id != idp.client_id || !crate::session::constant_time_eq(secret.as_bytes(), idp.client_secret.as_bytes()) {
         return token_error(StatusCode::UNAUTHORIZED, "invalid_client");
     }
     if form.grant_type != "authorization_code" {
@@ -286,7 +295,8 @@ async fn token(req: HttpRequest, idp: web::Data<DemoIdp>, form: web::Form<TokenR
     };
     let challenge =
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(form.code_verifier.as_bytes()));
-    if form.redirect_uri != idp.redirect_uri || !constant_time_eq(challenge.as_bytes(), grant.code_challenge.as_bytes())
+    if form.redirect_uri != idp.redirect_uri
+        || !crate::session::constant_time_eq(challenge.as_bytes(), grant.code_challenge.as_bytes())
     {
         return token_error(StatusCode::BAD_REQUEST, "invalid_grant");
     }
@@ -325,7 +335,7 @@ fn id_token(idp: &DemoIdp, grant: &Grant) -> Result<String, String> {
     if let Some(nonce) = &grant.nonce {
         claims["nonce"] = nonce.clone().into();
     }
-    let header = serde_json::json!({"alg": "RS256", "kid": KID, "typ": "JWT"});
+    let header = serde_json::json!({"alg": "RS256", "kid": idp.kid, "typ": "JWT"});
     let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
     let signature =
         idp.key.sign(&CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, input.as_bytes()).map_err(|e| e.to_string())?;
@@ -340,10 +350,6 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
     let unescape =
         |s: &str| url::form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
     Some((unescape(id)?, unescape(secret)?))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -369,48 +375,64 @@ fn page(status: actix_web::http::StatusCode, body: &str) -> HttpResponse {
 /// The notice every HTML page carries while the demo provider is on, right after `<body>`.
 const NOTICE: &str = r#"<p class="demo-notice" role="note"><strong>Demo sign-in is on:</strong> anyone can be anyone. Configure a real provider before real people use this.</p>"#;
 
+/// The largest page the notice is added to; a bigger (or streamed) one passes untouched.
+const NOTICE_MAX_PAGE: usize = 1 << 20;
+
 /// Wrapped only while the demo provider is on: puts a notice at the top of every HTML page,
-/// gatehouse's and the app's alike, so nobody mistakes a demo for the real thing.
+/// gatehouse's and the app's alike, so nobody mistakes a demo for the real thing. Pages that
+/// are compressed, streamed, larger than `NOTICE_MAX_PAGE` or without a `<body>` pass unchanged.
 pub async fn demo_notice(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let res = next.call(req).await?;
-    let is_html = res
-        .headers()
+    let headers = res.headers();
+    let is_html = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("text/html"));
-    if !is_html {
+        .is_some_and(|t| t.to_ascii_lowercase().starts_with("text/html"));
+    let small = match res.response().body().size() {
+        actix_web::body::BodySize::Sized(n) => n <= NOTICE_MAX_PAGE as u64,
+        _ => false,
+    };
+    if !is_html || !small || headers.contains_key(header::CONTENT_ENCODING) {
         return Ok(res.map_into_boxed_body());
     }
     let (req, res) = res.into_parts();
     let (mut res, body) = res.into_parts();
+    let bytes = actix_web::body::to_bytes_limited(body, NOTICE_MAX_PAGE)
+        .await
+        .map_err(|_| actix_web::error::ErrorInternalServerError("page too large"))?
+        .map_err(|e| actix_web::error::ErrorInternalServerError(e.into().to_string()))?;
     res.headers_mut().remove(header::CONTENT_LENGTH);
-    let Ok(bytes) = actix_web::body::to_bytes(body).await else {
-        return Ok(ServiceResponse::new(req, res.set_body(BoxBody::new(Bytes::new()))));
-    };
-    let html = String::from_utf8_lossy(&bytes);
-    let body = match html.find("<body>") {
-        Some(at) => format!("{}{NOTICE}{}", &html[..at + "<body>".len()], &html[at + "<body>".len()..]),
-        None => html.into_owned(),
+    let body = match after_body_tag(&bytes) {
+        Some(at) => [&bytes[..at], NOTICE.as_bytes(), &bytes[at..]].concat(),
+        None => bytes.to_vec(),
     };
     Ok(ServiceResponse::new(req, res.set_body(BoxBody::new(body))))
 }
 
+/// Where the content of `<body …>` starts, matching the tag in any case and with attributes.
+fn after_body_tag(html: &[u8]) -> Option<usize> {
+    let start = html.windows(5).position(|w| w.eq_ignore_ascii_case(b"<body"))?;
+    let end = html[start..].iter().position(|b| *b == b'>')?;
+    Some(start + end + 1)
+}
+
 #[cfg(test)]
 mod tests {
-    use actix_web::{App, test};
+    use actix_web::{App, test as actix_test};
 
     use super::*;
 
     fn idp() -> DemoIdp {
         DemoIdp {
             issuer: "http://127.0.0.1:8080/demo-idp".into(),
+            kid: "demo-test".into(),
             client_id: "gatehouse-demo".into(),
             client_secret: "s3cret".into(),
             redirect_uri: "http://127.0.0.1:8080/callback/demo".into(),
-            key: generate_key().unwrap(),
+            key: generate_key("demo-test").unwrap(),
             codes: Mutex::new(HashMap::new()),
         }
     }
@@ -448,19 +470,22 @@ mod tests {
 
     #[actix_web::test]
     async fn codes_need_the_verifier_and_work_once() {
-        let app = test::init_service(App::new().app_data(web::Data::new(idp())).configure(configure)).await;
+        let app = actix_test::init_service(App::new().app_data(web::Data::new(idp())).configure(configure)).await;
         let code = || async {
-            let req = test::TestRequest::post()
+            let req = actix_test::TestRequest::post()
                 .uri("/demo-idp/authorize")
                 .set_form(authorize_form("http://127.0.0.1:8080/callback/demo"))
                 .to_request();
-            let res = test::call_service(&app, req).await;
+            let res = actix_test::call_service(&app, req).await;
             assert_eq!(res.status(), 303);
             let to = res.headers().get(header::LOCATION).unwrap().to_str().unwrap().to_string();
             url::Url::parse(&to).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned()
         };
         let token = |form: Vec<(&'static str, String)>| {
-            test::call_service(&app, test::TestRequest::post().uri("/demo-idp/token").set_form(form).to_request())
+            actix_test::call_service(
+                &app,
+                actix_test::TestRequest::post().uri("/demo-idp/token").set_form(form).to_request(),
+            )
         };
 
         let first = code().await;
@@ -475,21 +500,29 @@ mod tests {
         let third = code().await;
         let res = token(token_form(&third, VERIFIER)).await;
         assert_eq!(res.status(), 200);
-        let body: serde_json::Value = test::read_body_json(res).await;
+        let body: serde_json::Value = actix_test::read_body_json(res).await;
         let id_token = body["id_token"].as_str().unwrap();
         let claims = crate::providers::oidc::verify::compact_segment(id_token, 1).unwrap();
         assert_eq!((claims["nonce"].as_str(), claims["email_verified"].as_bool()), (Some("no"), Some(false)));
         assert_eq!(token(token_form(&third, VERIFIER)).await.status(), 400, "a used code is gone");
     }
 
+    #[test]
+    fn the_notice_goes_after_any_body_tag() {
+        assert_eq!(after_body_tag(b"<html><body>x"), Some(12));
+        assert_eq!(after_body_tag(b"<HTML><BODY class=\"a\">x"), Some(22));
+        assert_eq!(after_body_tag(b"<p>no body</p>"), None);
+        assert_eq!(after_body_tag(b"<body"), None, "an unfinished tag");
+    }
+
     #[actix_web::test]
     async fn only_gatehouse_s_own_redirect_uri_is_served() {
-        let app = test::init_service(App::new().app_data(web::Data::new(idp())).configure(configure)).await;
-        let req = test::TestRequest::post()
+        let app = actix_test::init_service(App::new().app_data(web::Data::new(idp())).configure(configure)).await;
+        let req = actix_test::TestRequest::post()
             .uri("/demo-idp/authorize")
             .set_form(authorize_form("https://evil.example/callback/demo"))
             .to_request();
-        let res = test::call_service(&app, req).await;
+        let res = actix_test::call_service(&app, req).await;
         assert_eq!(res.status(), 400);
         assert!(res.headers().get(header::LOCATION).is_none());
     }

@@ -2,7 +2,8 @@
 //! mounts its routes into an app and wraps the app with its middleware.
 //!
 //! Middleware runs in reverse order of `.wrap`: the last one added sees the request first. So:
-//! access log → headers → outage answer → session → identity → attach_identity → handlers.
+//! access log → security headers → proxy notice → demo notice → store-outage answer → anonymous
+//! cookie lifetime → session → anonymous marker → identity → attach_identity → handlers.
 //!
 //! ```no_run
 //! use actix_web::{App, HttpServer, Responder, web};
@@ -55,14 +56,22 @@ use crate::session::{AnyStore, DbSessionStore, RedisSessions};
 /// Why gatehouse could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    /// The database could not be opened or migrated.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// A listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    /// A template (built in, or from `TEMPLATES_DIR`) is missing or does not parse.
     #[error("templates: {0}")]
     Templates(String),
+    /// Redis (`REDIS_URL`) could not be reached.
     #[error("session store: {0}")]
     SessionStore(String),
+    /// Settings that `Settings::from_env` would have refused (built in code).
+    #[error("settings: {0}")]
+    Settings(String),
+    /// The demo provider could not start (or may not run with these settings).
     #[error("demo provider: {0}")]
     Demo(String),
 }
@@ -97,6 +106,12 @@ impl Gatehouse {
     /// listener). Call it inside the actix runtime, before `HttpServer::new`.
     pub async fn new(settings: Settings) -> Result<Self, StartupError> {
         crate::templates::check().map_err(StartupError::Templates)?;
+        if !crate::config::is_mount_path(&settings.base_path()) {
+            return Err(StartupError::Settings(format!(
+                "PUBLIC_URL={:?}: the path gatehouse is mounted under may use letters, digits and -._~ only",
+                settings.public_url.as_str()
+            )));
+        }
         let templates = match &settings.templates_dir {
             Some(dir) => Some(crate::templates::with_overrides(dir).map_err(StartupError::Templates)?),
             None => None,
@@ -158,8 +173,9 @@ impl Gatehouse {
 
     /// Registers gatehouse's shared state and its routes (`/login`, `/authorize/{p}`,
     /// `/callback/{p}`, `/logout`, `/profile`, `/api/me`, `/healthz`, `/readyz`, `/metrics`,
-    /// `/static/…`, `/favicon.ico`, `/`) for `App::configure`. Leaves the app's default
-    /// service alone.
+    /// `/static/…`, `/favicon.ico`, `/`), under `PUBLIC_URL`'s path if it has one, for
+    /// `App::configure`. Call it once per `App`, at its root (not inside a `web::scope`: the
+    /// path comes from `PUBLIC_URL`). Leaves the app's default service alone.
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         let s = &self.shared;
         // Links, redirects and titles on this worker follow PUBLIC_URL's path and APP_NAME.
@@ -191,6 +207,15 @@ impl Gatehouse {
         match s.settings.base_path() {
             base if base.is_empty() => mount(cfg),
             base => {
+                // `/auth` itself: on to gatehouse's home, `/auth/`.
+                let home = format!("{base}/");
+                cfg.route(
+                    &base,
+                    web::get().to(move || {
+                        let home = home.clone();
+                        async move { routes::see_other(&home) }
+                    }),
+                );
                 cfg.service(web::scope(&base).configure(mount));
             }
         }

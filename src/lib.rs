@@ -7,7 +7,7 @@ pub mod accounts;
 pub mod auth;
 pub mod config;
 pub mod db;
-pub mod demo;
+pub(crate) mod demo;
 pub mod error;
 mod gatehouse;
 pub mod metrics;
@@ -17,7 +17,7 @@ pub mod providers;
 pub mod rate_limit;
 pub mod routes;
 pub mod session;
-pub mod site;
+pub(crate) mod site;
 pub mod startup;
 pub mod templates;
 

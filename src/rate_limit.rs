@@ -45,7 +45,8 @@ pub async fn rate_limit(
     let Some(limiter) = &limits.limiter else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
-    let endpoint = if crate::site::local(req.path()).starts_with("/callback/") { "callback" } else { "authorize" };
+    let callback = crate::site::local(req.path()).is_some_and(|p| p.starts_with("/callback/"));
+    let endpoint = if callback { "callback" } else { "authorize" };
     let Some(client) = limits.trusted_proxies.client_of(req.request()) else {
         return Ok(next.call(req).await?.map_into_left_body());
     };

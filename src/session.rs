@@ -112,7 +112,8 @@ fn flows(session: &Session) -> Vec<AuthFlow> {
     session.get::<Vec<AuthFlow>>(FLOWS_KEY).ok().flatten().unwrap_or_default()
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares secrets without revealing, by timing, how much of them matched.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

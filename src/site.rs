@@ -44,16 +44,18 @@ pub fn path(path: &str) -> String {
     format!("{}{path}", current().base)
 }
 
-/// A request path without the site's prefix: `/auth/static/x.css` → `/static/x.css`.
-pub fn local(path: &str) -> &str {
+/// A request path as gatehouse's own routes see it: `/auth/static/x.css` → `/static/x.css`;
+/// `None` for a path outside the prefix (the host app's own).
+pub fn local(path: &str) -> Option<&str> {
     let site = current();
-    match path.strip_prefix(site.base.as_str()) {
-        Some(rest) if !site.base.is_empty() && (rest.is_empty() || rest.starts_with('/')) => {
-            // `rest` borrows from `path`, not from `site`.
-            let offset = path.len() - rest.len();
-            if rest.is_empty() { "/" } else { &path[offset..] }
-        }
-        _ => path,
+    if site.base.is_empty() {
+        return Some(path);
+    }
+    let rest = path.strip_prefix(site.base.as_str())?;
+    match rest {
+        "" => Some("/"),
+        r if r.starts_with('/') => Some(&path[path.len() - r.len()..]),
+        _ => None,
     }
 }
 
@@ -65,11 +67,12 @@ mod tests {
     fn paths_follow_the_prefix() {
         set(Site { base: "/auth".into(), app_name: "Notes".into(), templates: None });
         assert_eq!(path("/login?next=%2F"), "/auth/login?next=%2F");
-        assert_eq!(local("/auth/static/style.css"), "/static/style.css");
-        assert_eq!(local("/auth"), "/");
-        assert_eq!(local("/authorize/x"), "/authorize/x", "a prefix is a whole segment");
-        assert_eq!(local("/dashboard"), "/dashboard");
+        assert_eq!(local("/auth/static/style.css"), Some("/static/style.css"));
+        assert_eq!(local("/auth"), Some("/"));
+        assert_eq!(local("/authorize/x"), None, "a prefix is a whole segment");
+        assert_eq!(local("/static/style.css"), None, "the host's own");
         set(Site::default());
         assert_eq!(path("/login"), "/login");
+        assert_eq!(local("/static/style.css"), Some("/static/style.css"));
     }
 }

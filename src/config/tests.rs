@@ -311,3 +311,22 @@ fn the_demo_provider_is_refused_in_production_and_on_public_hosts() {
     let p = problems(&[("DEMO_SIGN_IN", "yes")]);
     assert!(p.iter().any(|p| p.starts_with("DEMO_SIGN_IN")), "{p:?}");
 }
+
+#[test]
+fn the_demo_provider_needs_a_loopback_listener_and_no_off_switch() {
+    // Reachable from other machines (Docker's 0.0.0.0): not by itself, and refused when named.
+    let s =
+        Settings::from_vars(&vars(&[("BIND_ADDR", "0.0.0.0:8080"), ("PUBLIC_URL", "http://127.0.0.1:8080")])).unwrap();
+    assert!(s.demo().is_none());
+    let p = problems(&[
+        ("BIND_ADDR", "0.0.0.0:8080"),
+        ("PUBLIC_URL", "http://127.0.0.1:8080"),
+        ("OAUTH_PROVIDERS", "demo"),
+    ]);
+    assert!(p.iter().any(|p| p.contains("BIND_ADDR=\"0.0.0.0:8080\"")), "{p:?}");
+    // DEMO_SIGN_IN=off means never, even when named.
+    let p = problems(&[("DEMO_SIGN_IN", "off"), ("OAUTH_PROVIDERS", "demo")]);
+    assert!(p.iter().any(|p| p.contains("DEMO_SIGN_IN=off")), "{p:?}");
+    let p = problems(&[("OAUTH_PROVIDERS", "demo,other"), ("OAUTH_OTHER_KIND", "demo")]);
+    assert!(p.iter().any(|p| p.contains("more than one demo provider")), "{p:?}");
+}

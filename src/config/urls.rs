@@ -42,6 +42,15 @@ pub(crate) fn endpoint(r: &mut Reader, var: &str, raw: &str) -> Option<Url> {
     }
 }
 
+/// A path gatehouse may be mounted under: empty, or `/seg/seg` of letters, digits and `-._~`
+/// (no empty or dot segment), so it can go into links and redirects as it is.
+pub fn is_mount_path(path: &str) -> bool {
+    let segment_ok = |s: &str| {
+        !s.is_empty() && s != "." && s != ".." && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    };
+    path.is_empty() || (path.starts_with('/') && path[1..].split('/').all(segment_ok))
+}
+
 /// `PUBLIC_URL`, defaulting to `http://{BIND_ADDR}`: an origin, optionally with a path that
 /// gatehouse is mounted under (`https://example.com/auth`); no query, fragment or credentials.
 pub(crate) fn public_url(r: &mut Reader, bind_addr: &str) -> Option<Url> {
@@ -60,11 +69,7 @@ pub(crate) fn public_url(r: &mut Reader, bind_addr: &str) -> Option<Url> {
         ));
         return None;
     }
-    let path = url.path().trim_end_matches('/');
-    let segment_ok = |s: &str| {
-        !s.is_empty() && s != "." && s != ".." && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
-    };
-    if !path.is_empty() && !path[1..].split('/').all(segment_ok) {
+    if !is_mount_path(url.path().trim_end_matches('/')) {
         r.problem(format!(
             "PUBLIC_URL={raw:?}: the path gatehouse is mounted under may use letters, digits and -._~ only \
              (e.g. https://example.com/auth)"

@@ -29,7 +29,7 @@ pub async fn answer_store_outage(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if needs_no_session(crate::site::local(req.path())) {
+    if crate::site::local(req.path()).is_some_and(needs_no_session) {
         req.headers_mut().remove(COOKIE);
     }
     let api = crate::auth::wants_json(req.request());

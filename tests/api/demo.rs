@@ -92,7 +92,8 @@ async fn the_demo_provider_is_never_trusted_for_email_linking() {
     let app = spawn_app(
         AppOptions::new(Backend::Sqlite)
             .github("github", &github)
-            .provider_env(vec![("OAUTH_DEMO_KIND".into(), "demo".into())]),
+            .provider_env(vec![("OAUTH_DEMO_KIND".into(), "demo".into())])
+            .var("DEMO_SIGN_IN", "auto"),
     )
     .await;
     app.sign_in_github(&app.browser, "github").await;

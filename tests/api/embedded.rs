@@ -88,4 +88,5 @@ async fn json_refusals_follow_json_paths() {
 
     let app = spawn_app(AppOptions::new(Backend::Sqlite).var("JSON_PATHS", "/profile")).await;
     assert_eq!(app.browser.get("/profile").await.status(), 401, "a path named in JSON_PATHS");
+    assert_eq!(app.browser.get("/api/me").await.status(), 401, "gatehouse's own API stays JSON");
 }

@@ -15,6 +15,8 @@ async fn every_route_link_and_redirect_follows_the_path() {
     for path in ["/auth/login", "/auth/healthz", "/auth/readyz", "/auth/static/style.css", "/auth/"] {
         assert_eq!(b.get(path).await.status(), 200, "{path}");
     }
+    let res = b.get("/auth").await;
+    assert_eq!((res.status().as_u16(), location(&res)), (303, "/auth/".to_string()), "the bare prefix");
     for path in ["/login", "/static/style.css", "/healthz"] {
         assert_eq!(b.get(path).await.status(), 404, "{path} is the host's, not gatehouse's");
     }
