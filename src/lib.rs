@@ -17,6 +17,7 @@ pub mod providers;
 pub mod rate_limit;
 pub mod routes;
 pub mod session;
+pub mod signin;
 pub(crate) mod site;
 pub mod startup;
 pub mod templates;

@@ -4,7 +4,6 @@
 //! code back into a [`ProviderUser`]. Adding a provider means implementing [`Provider`] in a
 //! file of its own and adding its kind to `build`.
 
-pub mod flow;
 pub mod github;
 pub mod http;
 pub mod oauth2;
@@ -15,7 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use url::Url;
 
-pub use flow::AuthFlow;
+pub use crate::signin::AuthFlow;
 pub use http::{HttpClient, HttpError};
 
 use crate::accounts::ProviderUser;

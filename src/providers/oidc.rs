@@ -278,7 +278,7 @@ impl Provider for OidcProvider {
         }
         let id_token =
             token.id_token().ok_or_else(|| ProviderError::BadAnswer("the token response has no id_token".into()))?;
-        if id_token.to_string().len() > super::flow::MAX_ID_TOKEN_LEN {
+        if id_token.to_string().len() > verify::MAX_ID_TOKEN_LEN {
             return Err(ProviderError::BadAnswer("the ID token is larger than 16 KiB".into()));
         }
         let nonce = Nonce::new(flow.nonce.clone());

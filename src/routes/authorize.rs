@@ -6,9 +6,9 @@ use super::{query, see_other};
 use crate::auth::next::safe_next;
 use crate::auth::{SignedIn, require_same_origin};
 use crate::config::Settings;
-use crate::error::{AppError, SignInError};
-use crate::providers::{AuthFlow, HttpClient, Registry};
-use crate::session::push_flow;
+use crate::error::AppError;
+use crate::providers::{HttpClient, Registry};
+use crate::signin;
 
 /// `GET /authorize/{provider}[?next=PATH]`: starts a sign-in (state, PKCE S256, nonce) bound to
 /// this browser's session and sends the browser to the provider. Always a sign-in, even for a
@@ -49,15 +49,7 @@ async fn start(
         return AppError::NotFound.error_response();
     };
     let next = safe_next(query::single(req.query_string(), "next").as_deref());
-    let mut flow = AuthFlow::start(name, next.clone(), chrono::Utc::now().timestamp());
-    flow.link_to = link_to;
-    let result = async {
-        let url = provider.authorize_url(http, &flow).await?;
-        push_flow(session, flow, chrono::Utc::now().timestamp()).map_err(|e| SignInError::Session(e.to_string()))?;
-        Ok::<_, SignInError>(url)
-    }
-    .await;
-    match result {
+    match signin::start(provider.as_ref(), http, session, next.clone(), link_to).await {
         Ok(url) => {
             log::info!("sign-in started provider={name}");
             see_other(url.as_str())

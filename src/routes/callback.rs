@@ -1,24 +1,17 @@
-use std::collections::HashMap;
-
 use actix_identity::Identity;
 use actix_session::Session;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 
 use super::login::render_login;
-use super::{query, see_other};
-use crate::accounts::{self, AccountCache, Provenance, SignIn};
+use super::see_other;
+use crate::accounts::{AccountCache, SignIn};
 use crate::auth::SignedIn;
-use crate::auth::next::safe_next;
 use crate::config::{SessionStoreKind, Settings};
 use crate::db::Db;
-use crate::db::models::UserId;
-use crate::error::{AppError, SignInError, error_page};
+use crate::error::{AppError, error_page};
 use crate::metrics::Metrics;
-use crate::providers::{AuthFlow, HttpClient, Provider, Registry};
-use crate::session::{Taken, clear_flows, take_flow};
-
-/// Longest authorization code accepted; real ones are far shorter.
-const MAX_CODE_LEN: usize = 2048;
+use crate::providers::{HttpClient, Registry};
+use crate::signin::{self, Done, pending::clear_flows};
 
 /// The shared state the callback uses (one extractor, to keep the handler's arguments few).
 type Shared = (
@@ -29,22 +22,6 @@ type Shared = (
     web::Data<Metrics>,
     web::Data<AccountCache>,
 );
-
-/// What a completed callback did.
-enum Done {
-    SignedIn(SignIn),
-    /// A signed-in user linked another provider account.
-    Linked(UserId),
-}
-
-impl Done {
-    fn user(&self) -> UserId {
-        match self {
-            Done::SignedIn(outcome) => outcome.user_id(),
-            Done::Linked(user) => *user,
-        }
-    }
-}
 
 /// `GET /callback/{provider}`: finishes the flow. Every cheap local check (provider, state,
 /// expiry, `error`) runs before any call to the provider. On success the session is renewed
@@ -58,7 +35,7 @@ pub async fn callback(req: HttpRequest, session: Session, signed_in: Option<Sign
     };
     let label = &provider.settings().label;
     let started = std::time::Instant::now();
-    let result = finish(&req, &session, signed_in, provider.as_ref(), &registry, &http, &db, &settings).await;
+    let result = signin::finish(&req, &session, signed_in, provider.as_ref(), &registry, &http, &db, &settings).await;
     metrics.observe_callback(started.elapsed().as_secs_f64());
     if let Ok((done, _)) = &result {
         // The sign-in refreshed the profile, or a link added an identity.
@@ -104,83 +81,6 @@ pub async fn callback(req: HttpRequest, session: Session, signed_in: Option<Sign
             render_login(&registry, "/", Some(&e.message(label)), e.status())
         }
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn finish(
-    req: &HttpRequest,
-    session: &Session,
-    signed_in: Option<SignedIn>,
-    provider: &dyn Provider,
-    registry: &Registry,
-    http: &HttpClient,
-    db: &Db,
-    settings: &Settings,
-) -> Result<(Done, String), SignInError> {
-    let (flow, mut params) = take_checked_flow(req, session, provider)?;
-    provider.check_callback_issuer(http, params.get("iss").map(String::as_str)).await?;
-    let code = params
-        .remove("code")
-        .filter(|c| !c.is_empty() && c.len() <= MAX_CODE_LEN)
-        .ok_or(SignInError::MalformedCallback)?;
-
-    let who = provider.exchange(http, &code, &flow).await?.sanitised().ok_or(SignInError::NoIdentity)?;
-    let name = provider.settings().name.clone();
-    let next = safe_next(Some(&flow.next));
-    let label_of = |p: &str| registry.label(p);
-
-    if let Some(user) = flow.link_to.map(UserId) {
-        // Linking needs the same user still signed in.
-        if signed_in != Some(SignedIn(user)) {
-            return Err(SignInError::UnknownState);
-        }
-        db.run(move |conn| accounts::link(conn, user, &name, &who)).await.map_err(
-            |e| match SignInError::from_account(e, label_of) {
-                SignInError::LinkedElsewhere(_) => SignInError::LinkedElsewhere(provider.settings().label.clone()),
-                other => other,
-            },
-        )?;
-        return Ok((Done::Linked(user), next));
-    }
-
-    let trust_email = provider.settings().trust_email;
-    let link_by_email = settings.link_accounts_by_email;
-    let providers = registry.clone();
-    let outcome = db
-        .run(move |conn| {
-            let is_trusted = |p: &str| providers.trusts_email(p);
-            let from = Provenance { provider: &name, trust_email, is_trusted: &is_trusted, link_by_email };
-            accounts::sign_in(conn, &from, &who)
-        })
-        .await
-        .map_err(|e| SignInError::from_account(e, label_of))?;
-    Ok((Done::SignedIn(outcome), next))
-}
-
-/// Takes this browser's pending flow for the callback's `state` (consuming it whatever
-/// happens next) and runs the checks that need no provider: provider, expiry, `error=`.
-fn take_checked_flow(
-    req: &HttpRequest,
-    session: &Session,
-    provider: &dyn Provider,
-) -> Result<(AuthFlow, HashMap<String, String>), SignInError> {
-    let params = query::parse(req.query_string()).map_err(|_| SignInError::MalformedCallback)?;
-    let state = params.get("state").filter(|s| !s.is_empty()).ok_or(SignInError::MalformedCallback)?;
-    let flow = match take_flow(session, state).map_err(|e| SignInError::Session(e.to_string()))? {
-        Taken::Found(flow) => flow,
-        Taken::Missing => return Err(SignInError::UnknownState),
-    };
-    if flow.provider != provider.settings().name {
-        return Err(SignInError::WrongProvider);
-    }
-    if flow.is_expired(chrono::Utc::now().timestamp()) {
-        return Err(SignInError::Expired);
-    }
-    if let Some(error) = params.get("error") {
-        let code: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
-        return Err(SignInError::Denied(code));
-    }
-    Ok((flow, params))
 }
 
 fn outcome_name(outcome: SignIn) -> &'static str {

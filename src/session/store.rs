@@ -43,7 +43,7 @@ enum Backend {
 }
 
 /// The longest a session without a signed-in user lives in any store. A pending sign-in dies
-/// after [`crate::providers::flow::FLOW_TTL_SECS`] anyway; without this, every cookie-less
+/// after [`crate::signin::flow::FLOW_TTL_SECS`] anyway; without this, every cookie-less
 /// `/authorize` would keep a row or key for the whole `SESSION_TTL_DAYS`.
 pub const ANONYMOUS_TTL: Duration = Duration::minutes(15);
 
@@ -57,7 +57,7 @@ fn anonymous_part(state: State) -> State {
         .into_iter()
         .filter_map(|(k, v)| match k.as_str() {
             super::FLASH_KEY => Some((k, v)),
-            super::FLOWS_KEY => super::without_link_flows(&v).map(|v| (k, v)),
+            crate::signin::pending::FLOWS_KEY => crate::signin::pending::without_link_flows(&v).map(|v| (k, v)),
             _ => None,
         })
         .collect()

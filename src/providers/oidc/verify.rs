@@ -32,9 +32,12 @@ pub(super) fn segment(id_token: &CoreIdToken, n: usize) -> Result<serde_json::Va
     compact_segment(&id_token.to_string(), n)
 }
 
-/// Segment `n` of a compact JWS as JSON; bounded by [`crate::providers::flow::MAX_ID_TOKEN_LEN`].
+/// The longest ID token accepted, before any parsing.
+pub const MAX_ID_TOKEN_LEN: usize = 16 * 1024;
+
+/// Segment `n` of a compact JWS as JSON; bounded by `MAX_ID_TOKEN_LEN`.
 pub fn compact_segment(compact: &str, n: usize) -> Result<serde_json::Value, ProviderError> {
-    if compact.len() > crate::providers::flow::MAX_ID_TOKEN_LEN {
+    if compact.len() > MAX_ID_TOKEN_LEN {
         return Err(ProviderError::InvalidIdToken("too large".into()));
     }
     let part = compact.split('.').nth(n).ok_or_else(|| ProviderError::InvalidIdToken("not a JWS".into()))?;

@@ -23,9 +23,6 @@ pub struct AuthFlow {
     pub link_to: Option<i64>,
 }
 
-/// The longest ID token accepted, before any parsing.
-pub const MAX_ID_TOKEN_LEN: usize = 16 * 1024;
-
 impl std::fmt::Debug for AuthFlow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthFlow")

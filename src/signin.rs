@@ -1,0 +1,139 @@
+//! Signing in, from `/authorize` to `/callback`: the pending flow (state, PKCE verifier,
+//! nonce, `next`) kept in the browser's session, the provider's half through the [`Provider`]
+//! trait, and the account it ends in. The route handlers only extract, call and respond.
+
+pub mod error;
+pub mod flow;
+pub mod pending;
+
+use std::collections::HashMap;
+
+use actix_session::Session;
+use actix_web::HttpRequest;
+use url::Url;
+
+pub use error::SignInError;
+pub use flow::AuthFlow;
+
+use crate::accounts::{self, Provenance, SignIn};
+use crate::auth::SignedIn;
+use crate::auth::next::safe_next;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::db::models::UserId;
+use crate::providers::{HttpClient, Provider, Registry};
+use crate::routes::query;
+use pending::{Taken, push_flow, take_flow};
+
+/// Longest authorization code accepted; real ones are far shorter.
+const MAX_CODE_LEN: usize = 2048;
+
+/// Starts a flow with `provider` for this browser (a link to `link_to` when given): remembers
+/// it in the session and returns the URL to send the browser to.
+pub async fn start(
+    provider: &dyn Provider,
+    http: &HttpClient,
+    session: &Session,
+    next: String,
+    link_to: Option<i64>,
+) -> Result<Url, SignInError> {
+    let now = chrono::Utc::now().timestamp();
+    let mut flow = AuthFlow::start(&provider.settings().name, next, now);
+    flow.link_to = link_to;
+    let url = provider.authorize_url(http, &flow).await?;
+    push_flow(session, flow, now).map_err(|e| SignInError::Session(e.to_string()))?;
+    Ok(url)
+}
+
+/// What a completed callback did.
+pub enum Done {
+    SignedIn(SignIn),
+    /// A signed-in user linked another provider account.
+    Linked(UserId),
+}
+
+impl Done {
+    pub fn user(&self) -> UserId {
+        match self {
+            Done::SignedIn(outcome) => outcome.user_id(),
+            Done::Linked(user) => *user,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn finish(
+    req: &HttpRequest,
+    session: &Session,
+    signed_in: Option<SignedIn>,
+    provider: &dyn Provider,
+    registry: &Registry,
+    http: &HttpClient,
+    db: &Db,
+    settings: &Settings,
+) -> Result<(Done, String), SignInError> {
+    let (flow, mut params) = take_checked_flow(req, session, provider)?;
+    provider.check_callback_issuer(http, params.get("iss").map(String::as_str)).await?;
+    let code = params
+        .remove("code")
+        .filter(|c| !c.is_empty() && c.len() <= MAX_CODE_LEN)
+        .ok_or(SignInError::MalformedCallback)?;
+
+    let who = provider.exchange(http, &code, &flow).await?.sanitised().ok_or(SignInError::NoIdentity)?;
+    let name = provider.settings().name.clone();
+    let next = safe_next(Some(&flow.next));
+    let label_of = |p: &str| registry.label(p);
+
+    if let Some(user) = flow.link_to.map(UserId) {
+        // Linking needs the same user still signed in.
+        if signed_in != Some(SignedIn(user)) {
+            return Err(SignInError::UnknownState);
+        }
+        db.run(move |conn| accounts::link(conn, user, &name, &who)).await.map_err(
+            |e| match SignInError::from_account(e, label_of) {
+                SignInError::LinkedElsewhere(_) => SignInError::LinkedElsewhere(provider.settings().label.clone()),
+                other => other,
+            },
+        )?;
+        return Ok((Done::Linked(user), next));
+    }
+
+    let trust_email = provider.settings().trust_email;
+    let link_by_email = settings.link_accounts_by_email;
+    let providers = registry.clone();
+    let outcome = db
+        .run(move |conn| {
+            let is_trusted = |p: &str| providers.trusts_email(p);
+            let from = Provenance { provider: &name, trust_email, is_trusted: &is_trusted, link_by_email };
+            accounts::sign_in(conn, &from, &who)
+        })
+        .await
+        .map_err(|e| SignInError::from_account(e, label_of))?;
+    Ok((Done::SignedIn(outcome), next))
+}
+
+/// Takes this browser's pending flow for the callback's `state` (consuming it whatever
+/// happens next) and runs the checks that need no provider: provider, expiry, `error=`.
+fn take_checked_flow(
+    req: &HttpRequest,
+    session: &Session,
+    provider: &dyn Provider,
+) -> Result<(AuthFlow, HashMap<String, String>), SignInError> {
+    let params = query::parse(req.query_string()).map_err(|_| SignInError::MalformedCallback)?;
+    let state = params.get("state").filter(|s| !s.is_empty()).ok_or(SignInError::MalformedCallback)?;
+    let flow = match take_flow(session, state).map_err(|e| SignInError::Session(e.to_string()))? {
+        Taken::Found(flow) => flow,
+        Taken::Missing => return Err(SignInError::UnknownState),
+    };
+    if flow.provider != provider.settings().name {
+        return Err(SignInError::WrongProvider);
+    }
+    if flow.is_expired(chrono::Utc::now().timestamp()) {
+        return Err(SignInError::Expired);
+    }
+    if let Some(error) = params.get("error") {
+        let code: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
+        return Err(SignInError::Denied(code));
+    }
+    Ok((flow, params))
+}
