@@ -31,15 +31,19 @@ pub struct ProviderUser {
 /// How a sign-in was resolved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignIn {
+    /// Found by (provider, subject).
     Returning(UserId),
-    Linked(UserId),
+    /// A new identity that joined an existing user through a verified, trusted email. ("Linked"
+    /// means one thing only: a signed-in user adding an identity from `/profile`.)
+    JoinedByEmail(UserId),
+    /// A new user.
     Created(UserId),
 }
 
 impl SignIn {
     pub fn user_id(self) -> UserId {
         match self {
-            SignIn::Returning(id) | SignIn::Linked(id) | SignIn::Created(id) => id,
+            SignIn::Returning(id) | SignIn::JoinedByEmail(id) | SignIn::Created(id) => id,
         }
     }
 }
@@ -119,7 +123,7 @@ fn resolve(c: &mut AnyConnection, from: &Provenance<'_>, who: &ProviderUser) -> 
             insert_identity(c, user, from.provider, who, at)?;
             let change = EmailChange::Set { email, verified: true };
             User::update_profile(c, user, &name, change, who.avatar_url.as_deref(), at)?;
-            return Ok(SignIn::Linked(user));
+            return Ok(SignIn::JoinedByEmail(user));
         }
     }
 

@@ -52,8 +52,10 @@ pub struct Preset {
     pub tenant: Option<&'static str>,
     pub auth_url: Option<&'static str>,
     pub token_url: Option<&'static str>,
-    /// OAuth2: the profile endpoint. GitHub: the REST API base.
-    pub api_url: Option<&'static str>,
+    /// OAuth2 kinds: the profile endpoint (`USERINFO_URL`).
+    pub userinfo_url: Option<&'static str>,
+    /// GitHub: the REST API base (`API_URL`), for GitHub Enterprise Server.
+    pub api_base: Option<&'static str>,
     pub scopes: &'static str,
     /// May this provider's verified emails link accounts, by default?
     pub trust_email: bool,

@@ -41,7 +41,7 @@ pub async fn start(
     let mut flow = AuthFlow::start(&provider.settings().name, next, now);
     flow.link_to = link_to;
     let url = provider.authorize_url(http, &flow).await?;
-    push_flow(session, flow, now).map_err(|e| SignInError::Session(e.to_string()))?;
+    push_flow(session, flow, now)?;
     Ok(url)
 }
 
@@ -121,7 +121,7 @@ fn take_checked_flow(
 ) -> Result<(AuthFlow, HashMap<String, String>), SignInError> {
     let params = query::parse(req.query_string()).map_err(|_| SignInError::MalformedCallback)?;
     let state = params.get("state").filter(|s| !s.is_empty()).ok_or(SignInError::MalformedCallback)?;
-    let flow = match take_flow(session, state).map_err(|e| SignInError::Session(e.to_string()))? {
+    let flow = match take_flow(session, state)? {
         Taken::Found(flow) => flow,
         Taken::Missing => return Err(SignInError::UnknownState),
     };

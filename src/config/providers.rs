@@ -29,8 +29,10 @@ pub struct ProviderSettings {
     pub issuer: Option<String>,
     pub auth_url: Option<Url>,
     pub token_url: Option<Url>,
-    /// OAuth2: the profile endpoint (`USERINFO_URL`). GitHub: the REST API base (`API_URL`).
-    pub api_url: Option<Url>,
+    /// OAuth2 kinds: the profile endpoint (`USERINFO_URL`).
+    pub userinfo_url: Option<Url>,
+    /// GitHub: the REST API base (`API_URL`), whose `/user` and `/user/emails` are read.
+    pub api_base: Option<Url>,
     pub scopes: Vec<String>,
     /// May this provider's verified-email claim link a sign-in to an existing account?
     pub trust_email: bool,
@@ -120,7 +122,8 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         }
     };
 
-    let (mut issuer, mut auth_url, mut token_url, mut api_url) = (None, None, None, None);
+    let (mut issuer, mut auth_url, mut token_url) = (None, None, None);
+    let (mut userinfo_url, mut api_base) = (None, None);
     match preset.protocol {
         Protocol::Oidc => {
             let tenant = tenant(r, &var("TENANT"), preset);
@@ -132,8 +135,11 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         Protocol::OAuth2 | Protocol::Github => {
             auth_url = url_var(r, "AUTH_URL", preset.auth_url);
             token_url = url_var(r, "TOKEN_URL", preset.token_url);
-            let api_var = if preset.protocol == Protocol::Github { "API_URL" } else { "USERINFO_URL" };
-            api_url = url_var(r, api_var, preset.api_url);
+            if preset.protocol == Protocol::Github {
+                api_base = url_var(r, "API_URL", preset.api_base);
+            } else {
+                userinfo_url = url_var(r, "USERINFO_URL", preset.userinfo_url);
+            }
         }
     }
 
@@ -166,7 +172,8 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         issuer,
         auth_url,
         token_url,
-        api_url,
+        userinfo_url,
+        api_base,
         scopes,
         trust_email,
         hosted_domain,
@@ -187,7 +194,8 @@ pub(crate) fn demo(name: &str) -> ProviderSettings {
         issuer: None,
         auth_url: None,
         token_url: None,
-        api_url: None,
+        userinfo_url: None,
+        api_base: None,
         scopes: preset.scopes.split_whitespace().map(str::to_string).collect(),
         trust_email: false,
         hosted_domain: None,

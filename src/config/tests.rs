@@ -44,7 +44,7 @@ fn presets_fill_their_defaults() {
     assert!(google.trust_email);
     let github = &s.providers[1];
     assert_eq!(github.preset.kind, "github");
-    assert_eq!(github.api_url.as_ref().unwrap().as_str(), "https://api.github.com/");
+    assert_eq!(github.api_base.as_ref().unwrap().as_str(), "https://api.github.com/");
     assert_eq!(github.scopes, ["read:user", "user:email"]);
     assert!(github.trust_email);
 }

@@ -9,7 +9,8 @@ pub const PRESET: Preset = Preset {
     tenant: None,
     auth_url: Some("https://discord.com/oauth2/authorize"),
     token_url: Some("https://discord.com/api/oauth2/token"),
-    api_url: Some("https://discord.com/api/users/@me"),
+    userinfo_url: Some("https://discord.com/api/users/@me"),
+    api_base: None,
     scopes: "identify email",
     trust_email: false,
     claims: Claims {

@@ -43,7 +43,7 @@ impl GithubProvider {
     pub fn new(settings: ProviderSettings, redirect_uri: String) -> Self {
         let client = code_client(&settings, redirect_uri);
         let api_url = settings
-            .api_url
+            .api_base
             .as_ref()
             .expect("config fills GitHub's API URL")
             .as_str()

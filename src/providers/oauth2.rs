@@ -81,7 +81,7 @@ impl Provider for OAuth2Provider {
 
     async fn exchange(&self, http: &HttpClient, code: &str, flow: &AuthFlow) -> Result<ProviderUser, ProviderError> {
         let token = redeem(&self.client, http, code, flow).await?;
-        let url = self.settings.api_url.as_ref().expect("config fills the profile URL");
+        let url = self.settings.userinfo_url.as_ref().expect("config fills the profile URL");
         let profile: Value = http.get_json(url.as_str(), &token, "application/json").await?;
         Ok(map_profile(&profile, &self.settings.claims))
     }

@@ -86,7 +86,7 @@ pub async fn callback(req: HttpRequest, session: Session, signed_in: Option<Sign
 fn outcome_name(outcome: SignIn) -> &'static str {
     match outcome {
         SignIn::Returning(_) => "returning",
-        SignIn::Linked(_) => "linked",
+        SignIn::JoinedByEmail(_) => "joined_by_email",
         SignIn::Created(_) => "created",
     }
 }

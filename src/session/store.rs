@@ -177,10 +177,10 @@ impl RecentLists {
     }
 }
 
-/// Why a user's sessions could not be listed or ended.
+/// Why a user's sessions could not be listed or ended; keeps its cause.
 #[derive(Debug, thiserror::Error)]
 #[error("session store: {0}")]
-pub struct StoreError(String);
+pub struct StoreError(#[source] Box<dyn std::error::Error + Send + Sync>);
 
 impl StoreError {
     /// The store did not answer in time.
@@ -191,19 +191,19 @@ impl StoreError {
 
 impl From<anyhow::Error> for StoreError {
     fn from(e: anyhow::Error) -> Self {
-        StoreError(e.to_string())
+        StoreError(e.into())
     }
 }
 
 impl From<redis::RedisError> for StoreError {
     fn from(e: redis::RedisError) -> Self {
-        StoreError(e.to_string())
+        StoreError(Box::new(e))
     }
 }
 
 impl From<DbError> for StoreError {
     fn from(e: DbError) -> Self {
-        StoreError(e.to_string())
+        StoreError(Box::new(e))
     }
 }
 

@@ -32,7 +32,7 @@ pub enum SignInError {
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("session error: {0}")]
-    Session(String),
+    Session(#[from] super::pending::SessionError),
 }
 
 impl SignInError {

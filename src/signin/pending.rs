@@ -16,9 +16,14 @@ pub const MAX_PENDING_FLOWS: usize = 5;
 /// a cookie over 4,096 bytes; actix-session refuses one over 4,064. Flows shrink to fit.
 pub const STATE_BUDGET: usize = 2_800;
 
+/// Why the pending flows could not be kept in the session.
 #[derive(Debug, thiserror::Error)]
-#[error("session: {0}")]
-pub struct SessionError(String);
+pub enum SessionError {
+    #[error("session: cannot store the pending sign-ins")]
+    Insert(#[from] actix_session::SessionInsertError),
+    #[error("session: it holds more than {STATE_BUDGET} bytes besides its pending sign-ins")]
+    TooLarge,
+}
 
 /// The outcome of looking a callback's `state` up.
 #[derive(Debug)]
@@ -37,7 +42,7 @@ pub fn push_flow(session: &Session, flow: AuthFlow, now: i64) -> Result<(), Sess
     let excess = flows.len().saturating_sub(MAX_PENDING_FLOWS);
     flows.drain(..excess);
     loop {
-        session.insert(FLOWS_KEY, &flows).map_err(|e| SessionError(e.to_string()))?;
+        session.insert(FLOWS_KEY, &flows)?;
         if state_size(session) <= STATE_BUDGET {
             return Ok(());
         }
@@ -46,7 +51,7 @@ pub fn push_flow(session: &Session, flow: AuthFlow, now: i64) -> Result<(), Sess
         } else if flows[0].next != "/" {
             flows[0].next = "/".into();
         } else {
-            return Err(SessionError(format!("the session holds more than {STATE_BUDGET} bytes besides its flows")));
+            return Err(SessionError::TooLarge);
         }
     }
 }
@@ -71,7 +76,7 @@ pub fn take_flow(session: &Session, state: &str) -> Result<Taken, SessionError> 
     if flows.is_empty() {
         session.remove(FLOWS_KEY);
     } else {
-        session.insert(FLOWS_KEY, flows).map_err(|e| SessionError(e.to_string()))?;
+        session.insert(FLOWS_KEY, flows)?;
     }
     Ok(taken)
 }
