@@ -201,10 +201,46 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Settings from code rather than the environment: the same variables, the same validation
+/// (see [`Settings::builder`]).
+#[derive(Clone, Debug, Default)]
+pub struct SettingsBuilder {
+    vars: HashMap<String, String>,
+}
+
+impl SettingsBuilder {
+    /// Sets one variable, as `.env` would (`"PUBLIC_URL"`, `"OAUTH_PROVIDERS"`, …).
+    pub fn set(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.vars.insert(name.to_string(), value.into());
+        self
+    }
+
+    /// Validates everything at once, as [`Settings::from_env`] does.
+    pub fn build(&self) -> Result<Settings, ConfigError> {
+        Settings::from_vars(&self.vars)
+    }
+}
+
 impl Settings {
     /// Reads the process environment (after `.env`, whose values never override real ones).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// For apps that configure in code: the variables `.env.example` documents, set one by one,
+    /// validated together by [`SettingsBuilder::build`]. Nothing is read from the environment.
+    ///
+    /// ```
+    /// let settings = gatehouse::Settings::builder()
+    ///     .set("DATABASE_URL", "sqlite://data/notes.db")
+    ///     .set("PUBLIC_URL", "http://127.0.0.1:8080/auth")
+    ///     .set("APP_NAME", "Notes")
+    ///     .build()?;
+    /// assert_eq!(settings.base_path(), "/auth");
+    /// # Ok::<(), gatehouse::config::ConfigError>(())
+    /// ```
+    pub fn builder() -> SettingsBuilder {
+        SettingsBuilder::default()
     }
 
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
