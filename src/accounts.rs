@@ -1,7 +1,7 @@
 //! Turning a provider's answer into a user: the only writer of users and identities.
 //!
 //! A returning user is found by (provider, subject), never by email alone. A new identity is
-//! linked to an existing user by email only when both sides are trustworthy: the email is
+//! joined to an existing user by email only when both sides are trustworthy: the email is
 //! verified, this provider is trusted to verify emails, and the existing user's email was
 //! verified by a trusted provider too. Everything happens in one transaction, so a refused or
 //! failed sign-in writes nothing.
@@ -50,7 +50,7 @@ impl SignIn {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    /// The email belongs to an account verified through `providers`; this sign-in may not link.
+    /// The email belongs to an account verified through `providers`; this sign-in may not join it.
     #[error("this email belongs to an account that signs in with {providers:?}")]
     EmailTaken { providers: Vec<String> },
     /// Linking: this provider account already belongs to another user (never merged silently).
@@ -81,7 +81,8 @@ pub struct Provenance<'a> {
     pub link_by_email: bool,
 }
 
-/// Finds, links or creates the user for this provider identity, in one transaction.
+/// Finds the user for this provider identity, joins it to one by a trusted email, or creates
+/// one, in one transaction.
 pub fn sign_in(conn: &mut AnyConnection, from: &Provenance<'_>, who: &ProviderUser) -> Result<SignIn, AccountError> {
     let attempt = |conn: &mut AnyConnection| write_tx(conn, |c| resolve(c, from, who));
     match attempt(conn) {

@@ -143,7 +143,8 @@ pub struct Settings {
     /// serves no metrics.
     pub metrics_bind_addr: Option<String>,
     /// Path prefixes whose refusals are JSON (`401`) rather than a redirect to the sign-in page
-    /// (`JSON_PATHS`, comma-separated; default `/api/`). See [`crate::auth::wants_json`].
+    /// (`JSON_PATHS`, comma-separated; default `/api/`), plus gatehouse's own `{path}/api/`
+    /// always. See [`crate::auth::wants_json`].
     pub json_paths: Vec<String>,
     /// Replaces "gatehouse" in page titles and the header (`APP_NAME`).
     pub app_name: String,
@@ -203,9 +204,18 @@ impl<'a> Reader<'a> {
 
 /// Settings from code rather than the environment: the same variables, the same validation
 /// (see [`Settings::builder`]).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct SettingsBuilder {
     vars: HashMap<String, String>,
+}
+
+/// Names only: values may be secrets.
+impl fmt::Debug for SettingsBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&String> = self.vars.keys().collect();
+        names.sort();
+        f.debug_struct("SettingsBuilder").field("set", &names).finish()
+    }
 }
 
 impl SettingsBuilder {
@@ -369,7 +379,7 @@ fn demo_provider(
         "off" => false,
         other => {
             r.problem(format!("DEMO_SIGN_IN={other:?} must be auto or off"));
-            false
+            return;
         }
     };
     let bind_loopback = bind_addr.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().is_loopback())

@@ -6,8 +6,9 @@
 //! the client secret, the redirect URI and PKCE S256 and returns an RS256-signed ID token with
 //! the nonce. gatehouse talks to it through its ordinary OpenID Connect code, exactly as to any
 //! other provider. Anyone can be anyone here, so it is never trusted for email linking, every
-//! page says so ([`demo_notice`]), and configuration refuses it in production and on a
-//! non-loopback `PUBLIC_URL` (`crate::config`).
+//! page says so ([`demo_notice`]), configuration refuses it in production, on a non-loopback
+//! `PUBLIC_URL` or `BIND_ADDR` and with `DEMO_SIGN_IN=off` (`crate::config`), and it answers
+//! only direct requests from this machine, whatever the settings.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -106,12 +107,28 @@ fn generate_key(kid: &str) -> Result<CoreRsaPrivateSigningKey, String> {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/demo-idp")
+            .wrap(actix_web::middleware::from_fn(only_this_machine))
             .route("/.well-known/openid-configuration", web::get().to(discovery))
             .route("/jwks", web::get().to(jwks))
             .route("/authorize", web::get().to(sign_in_page))
             .route("/authorize", web::post().to(approve))
             .route("/token", web::post().to(token)),
     );
+}
+
+/// The demo provider answers only this machine, directly: whatever the settings say (a host app
+/// may bind `0.0.0.0` itself, a proxy may forward), nobody else can use it to sign in as anyone.
+async fn only_this_machine(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
+    let loopback = req.peer_addr().is_some_and(|a| a.ip().is_loopback());
+    let forwarded = crate::net::FORWARDING_HEADERS.iter().any(|h| req.headers().contains_key(*h));
+    if !loopback || forwarded {
+        let refusal = refuse("The demo provider answers only on this machine.");
+        return Ok(req.into_response(refusal).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }
 
 async fn discovery(idp: web::Data<DemoIdp>) -> HttpResponse {
@@ -395,7 +412,16 @@ pub async fn demo_notice(
         actix_web::body::BodySize::Sized(n) => n <= NOTICE_MAX_PAGE as u64,
         _ => false,
     };
-    if !is_html || !small || headers.contains_key(header::CONTENT_ENCODING) {
+    // Whole pages only: not a partial (206) or not-modified (304) answer.
+    let whole = res.status() == actix_web::http::StatusCode::OK
+        || res.status().is_client_error()
+        || res.status().is_server_error();
+    if !is_html
+        || !small
+        || !whole
+        || headers.contains_key(header::CONTENT_ENCODING)
+        || headers.contains_key(header::CONTENT_RANGE)
+    {
         return Ok(res.map_into_boxed_body());
     }
     let (req, res) = res.into_parts();
@@ -437,6 +463,10 @@ mod tests {
         }
     }
 
+    fn this_machine() -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], 40_000))
+    }
+
     const VERIFIER: &str = "a-verifier-of-forty-three-characters-at-least-0123";
 
     fn challenge(verifier: &str) -> String {
@@ -473,6 +503,7 @@ mod tests {
         let app = actix_test::init_service(App::new().app_data(web::Data::new(idp())).configure(configure)).await;
         let code = || async {
             let req = actix_test::TestRequest::post()
+                .peer_addr(this_machine())
                 .uri("/demo-idp/authorize")
                 .set_form(authorize_form("http://127.0.0.1:8080/callback/demo"))
                 .to_request();
@@ -484,7 +515,11 @@ mod tests {
         let token = |form: Vec<(&'static str, String)>| {
             actix_test::call_service(
                 &app,
-                actix_test::TestRequest::post().uri("/demo-idp/token").set_form(form).to_request(),
+                actix_test::TestRequest::post()
+                    .peer_addr(this_machine())
+                    .uri("/demo-idp/token")
+                    .set_form(form)
+                    .to_request(),
             )
         };
 
@@ -519,6 +554,7 @@ mod tests {
     async fn only_gatehouse_s_own_redirect_uri_is_served() {
         let app = actix_test::init_service(App::new().app_data(web::Data::new(idp())).configure(configure)).await;
         let req = actix_test::TestRequest::post()
+            .peer_addr(this_machine())
             .uri("/demo-idp/authorize")
             .set_form(authorize_form("https://evil.example/callback/demo"))
             .to_request();

@@ -180,7 +180,10 @@ impl RedisSessions {
         let mut conn = self.conn.clone();
         let _: () = conn.del(key.as_ref()).await?;
         if let Some(user) = owner {
-            let _: () = conn.zrem(self.index_key(user), key.as_ref()).await?;
+            // The session is gone either way; a stale index entry is pruned when next read.
+            if let Err(e) = conn.zrem::<_, _, ()>(self.index_key(user), key.as_ref()).await {
+                log::warn!("signed out, but the user's session index kept the entry: {e}");
+            }
         }
         Ok(owner)
     }

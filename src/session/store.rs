@@ -239,7 +239,8 @@ impl SessionStore for AnyStore {
             Backend::Redis(s) => bounded(s.replace(&key, &state, &ttl)).await,
             Backend::Database(s) => bounded(s.replace(&key, &state, &ttl)).await,
         };
-        if self.wrote(user_of(&state), replaced).map_err(UpdateError::Other)? {
+        if replaced.map_err(UpdateError::Other)? {
+            self.wrote(user_of(&state), Ok(())).map_err(UpdateError::Other)?;
             return Ok(key);
         }
         // Ended while this request ran: keep only what an anonymous visitor may have, so the

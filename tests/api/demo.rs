@@ -120,3 +120,18 @@ async fn the_demo_provider_stays_off_once_a_real_provider_is_configured() {
     assert!(!login.contains("Sign in with Demo") && !login.contains("Demo sign-in is on"), "{login}");
     assert_eq!(app.browser.get("/demo-idp/.well-known/openid-configuration").await.status(), 404);
 }
+
+/// Whatever the settings, the demo provider answers only direct requests from this machine: a
+/// request through a proxy (or from another machine) cannot use it to sign in as anyone.
+#[actix_web::test]
+async fn the_demo_provider_answers_only_this_machine_directly() {
+    let app = demo_app(Vec::new()).await;
+    let discovery = "/demo-idp/.well-known/openid-configuration";
+    assert_eq!(app.browser.get(discovery).await.status(), 200);
+    for (header, value) in
+        [("X-Forwarded-For", "192.0.2.7"), ("Forwarded", "for=192.0.2.7"), ("X-Real-IP", "192.0.2.7")]
+    {
+        let res = app.browser.client.get(app.browser.url(discovery)).header(header, value).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{header}");
+    }
+}
