@@ -119,17 +119,24 @@ pub struct Settings {
     pub account_cache_size: usize,
     /// How long a cached user may be shown before it is read again (`ACCOUNT_CACHE_SECONDS`).
     pub account_cache_ttl: Duration,
+    /// Where the service listens (`BIND_ADDR`, `HOST:PORT`; default `127.0.0.1:8080`).
     pub bind_addr: String,
     /// External base URL, with the path gatehouse is mounted under if any; redirect URIs,
     /// links and redirects are built from it.
     pub public_url: Url,
+    /// Signs and encrypts session cookies (`SESSION_KEY`).
     pub session_key: SessionKey,
+    /// The remember-me lifetime of a signed-in session (`SESSION_TTL_DAYS`; default 30).
     pub session_ttl_days: i64,
     /// Idle timeout; `None` keeps a session alive until its absolute lifetime.
     pub session_idle_minutes: Option<u64>,
+    /// Where sessions live (`SESSION_STORE`).
     pub session_store: SessionStoreKind,
+    /// `APP_ENV=production`: stricter checks (https, a real `SESSION_KEY`, no demo provider).
     pub production: bool,
+    /// Timeouts for calls to providers (`HTTP_CONNECT_TIMEOUT_SECS`, `HTTP_TIMEOUT_SECS`).
     pub http: HttpSettings,
+    /// The sign-in providers, in `OAUTH_PROVIDERS` order (plus the demo provider when on).
     pub providers: Vec<ProviderSettings>,
     /// May a sign-in join an existing account through a verified, trusted email?
     pub link_accounts_by_email: bool,

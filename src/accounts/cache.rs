@@ -27,7 +27,9 @@ use crate::db::{AnyConnection, Db, DbError};
 /// A snapshot of a user with their linked identities: everything a signed-in page needs.
 #[derive(Debug)]
 pub struct Account {
+    /// The user.
     pub user: User,
+    /// Their linked provider accounts, oldest first.
     pub identities: Vec<Identity>,
     /// Responses rendered from this snapshot, by page and variant. They live and die with the
     /// snapshot, so a change to the account (a new snapshot) can never serve an old rendering.

@@ -9,13 +9,21 @@ use crate::db::schema::identities;
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = identities)]
 pub struct Identity {
+    /// gatehouse's id for this link (what `/profile/identities/{id}/unlink` names).
     pub id: i64,
+    /// The user it belongs to.
     pub user_id: i64,
+    /// The provider's name in `OAUTH_PROVIDERS` (`google`, `corp`, …).
     pub provider: String,
+    /// The provider's stable id for the person: OIDC `sub`, GitHub's numeric `id`.
     pub subject: String,
+    /// The email this provider last gave, if any.
     pub email: Option<String>,
+    /// Whether this provider said it verified `email` (whether or not gatehouse trusts it to).
     pub email_verified: bool,
+    /// When the identity was first linked (UTC).
     pub created_at: NaiveDateTime,
+    /// When a sign-in through it last refreshed it (UTC).
     pub updated_at: NaiveDateTime,
 }
 

@@ -16,17 +16,24 @@ impl std::fmt::Display for UserId {
     }
 }
 
+/// A person who signs in: what every signed-in page and `/api/me` show of them.
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
+    /// gatehouse's stable id for the person: what to authorise on.
     pub id: i64,
+    /// The display name the provider last gave (or the email's local part).
     pub name: String,
+    /// The account's email, if any provider gave one; see `email_verified`.
     pub email: Option<String>,
     /// True when a provider trusted to verify emails (`OAUTH_{NAME}_TRUST_EMAIL`) verified
     /// `email`. Authorise on `id`, or on an email only when this is true.
     pub email_verified: bool,
+    /// An http(s) picture URL from the provider, if any.
     pub avatar_url: Option<String>,
+    /// When the user was created (UTC).
     pub created_at: NaiveDateTime,
+    /// When a sign-in last refreshed the profile (UTC).
     pub updated_at: NaiveDateTime,
 }
 
