@@ -91,7 +91,7 @@ async fn ipv6_clients_are_limited_by_their_64() {
 #[actix_web::test]
 async fn a_forgotten_trusted_proxies_is_pointed_out() {
     let db = TempDir::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .env_clear()
         .env("DATABASE_URL", format!("sqlite://{}/gatehouse.db", db.0.display()))

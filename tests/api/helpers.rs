@@ -252,6 +252,12 @@ impl<'a> AppOptions<'a> {
         self.providers.push(TestProvider::Env(vars));
         self
     }
+    /// `SESSION_STORE=store`, with the shared Redis when it is `redis`.
+    pub fn session_store(self, store: &'a str) -> Self {
+        let opts = self.var("SESSION_STORE", store);
+        if store == "redis" { opts.var("REDIS_URL", redis_url()) } else { opts }
+    }
+
     /// Mounts gatehouse under `path` (`PUBLIC_URL=http://127.0.0.1:{port}{path}`).
     pub fn mounted_at(mut self, path: &'a str) -> Self {
         self.mount = path;
@@ -526,6 +532,11 @@ pub async fn eventually(
         actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     None
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The Redis the tests share (scripts/test.sh exports it, or starts a throwaway one).

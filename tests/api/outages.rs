@@ -9,10 +9,6 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::*;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// A Redis of the test's own that keeps its data across a restart (append-only file).
 struct ThrowawayRedis {
     port: u16,

@@ -4,11 +4,7 @@
 use crate::helpers::*;
 
 fn session_cookie(res: &reqwest::Response) -> String {
-    set_cookie_headers(res)
-        .into_iter()
-        .find(|c| c.starts_with("gatehouse="))
-        .and_then(|c| c.split(';').next().map(str::to_string))
-        .expect("a session cookie")
+    session_set_cookie(res).expect("a session cookie")
 }
 
 async fn replay(app: &TestApp, cookie: &str) -> u16 {
@@ -18,11 +14,7 @@ async fn replay(app: &TestApp, cookie: &str) -> u16 {
 
 async fn store_suite(store: &str, backend: Backend) {
     let github = GithubStandIn::start();
-    let mut opts = AppOptions::new(backend).github("github", &github).var("SESSION_STORE", store);
-    if store == "redis" {
-        opts = opts.var("REDIS_URL", redis_url());
-    }
-    let mut app = spawn_app(opts).await;
+    let mut app = spawn_app(AppOptions::new(backend).github("github", &github).session_store(store)).await;
 
     let res = app.sign_in_github(&app.browser, "github").await;
     let cookie = session_cookie(&res);
@@ -98,11 +90,7 @@ async fn an_idle_session_expires() {
 /// everywhere".
 async fn session_list_suite(store: &str) {
     let github = GithubStandIn::start();
-    let mut opts = AppOptions::new(Backend::Postgres).github("github", &github).var("SESSION_STORE", store);
-    if store == "redis" {
-        opts = opts.var("REDIS_URL", redis_url());
-    }
-    let app = spawn_app(opts).await;
+    let app = spawn_app(AppOptions::new(Backend::Postgres).github("github", &github).session_store(store)).await;
     let laptop = app.new_browser();
     let phone = app.new_browser();
     let tablet = app.new_browser();

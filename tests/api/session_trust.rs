@@ -9,8 +9,7 @@ use redis::AsyncCommands;
 use crate::helpers::*;
 
 fn store_opts<'a>(store: &'a str, backend: Backend, github: &'a GithubStandIn) -> AppOptions<'a> {
-    let opts = AppOptions::new(backend).github("github", github).var("SESSION_STORE", store);
-    if store == "redis" { opts.var("REDIS_URL", redis_url()) } else { opts }
+    AppOptions::new(backend).github("github", github).session_store(store)
 }
 
 /// The attacker's view: a stolen (or just busy) cookie keeps many requests in flight — each of
@@ -84,11 +83,7 @@ async fn redis_sessions_ended_elsewhere_stay_ended() {
 async fn a_request_outliving_the_sign_out_ends_signed_out(store: &str) {
     use crate::scripted_op::ScriptedOp;
     let op = ScriptedOp::start();
-    let mut opts = AppOptions::new(Backend::Sqlite).provider_env(op.env("op")).var("SESSION_STORE", store);
-    if store == "redis" {
-        opts = opts.var("REDIS_URL", redis_url());
-    }
-    let app = spawn_app(opts).await;
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(op.env("op")).session_store(store)).await;
     let (owner, stolen) = (app.new_browser(), app.new_browser());
     assert_eq!(sign_in_auto(&owner, "op").await.status(), 303);
     assert_eq!(sign_in_auto(&stolen, "op").await.status(), 303);

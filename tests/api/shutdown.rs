@@ -25,10 +25,6 @@ fn start_binary(op: &ScriptedOp, db: &TempDir, port: u16) -> Child {
         .expect("the gatehouse binary starts")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[actix_web::test]
 async fn sigterm_finishes_the_sign_in_in_flight_then_exits() {
     let op = ScriptedOp::start();

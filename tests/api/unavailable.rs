@@ -5,10 +5,6 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::*;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[actix_web::test]
 async fn an_issuer_that_is_down_at_start_works_once_it_comes_up() {
     let op_port = free_port();
