@@ -146,8 +146,8 @@ async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,actix_server=warn")).init();
     let settings = Settings::from_env()?;
-    let listener = std::net::TcpListener::bind(&settings.bind_addr)?;
-    log::info!("the notes app is listening; open {}", settings.public_url);
+    let listener = std::net::TcpListener::bind(settings.bind_addr())?;
+    log::info!("the notes app is listening; open {}", settings.public_url());
     start(settings, listener).await?.await?;
     Ok(())
 }

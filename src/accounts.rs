@@ -6,20 +6,22 @@
 //! verified by a trusted provider too. Everything happens in one transaction, so a refused or
 //! failed sign-in writes nothing.
 //!
-//! Callers forget the user in this instance's [`AccountCache`] once a write commits; other
-//! instances hear of it through the database ([`changes`]).
+//! Callers forget the user in this instance's account cache once a write commits; other
+//! instances hear of it through the database (`changes`).
 
 mod cache;
-pub mod changes;
+pub(crate) mod changes;
 
-pub use cache::{Account, AccountCache};
+pub use crate::db::models::{Identity, User, UserId};
+pub use cache::Account;
+pub(crate) use cache::AccountCache;
 
-use crate::db::models::{EmailChange, Identity, NewIdentity, NewUser, User, UserId, now};
+use crate::db::models::{EmailChange, NewIdentity, NewUser, now};
 use crate::db::{AnyConnection, DbError, write_tx};
 
 /// What a provider says about the person who just signed in.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ProviderUser {
+pub(crate) struct ProviderUser {
     /// The provider's stable id: OIDC `sub`, GitHub's numeric `id`.
     pub subject: String,
     pub name: Option<String>,
@@ -30,7 +32,7 @@ pub struct ProviderUser {
 
 /// How a sign-in was resolved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SignIn {
+pub(crate) enum SignIn {
     /// Found by (provider, subject).
     Returning(UserId),
     /// A new identity that joined an existing user through a verified, trusted email. ("Linked"
@@ -49,7 +51,7 @@ impl SignIn {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum AccountError {
+pub(crate) enum AccountError {
     /// The email belongs to an account verified through `providers`; this sign-in may not join it.
     #[error("this email belongs to an account that signs in with {providers:?}")]
     EmailTaken { providers: Vec<String> },
@@ -73,7 +75,7 @@ impl From<diesel::result::Error> for AccountError {
 }
 
 /// The provider a sign-in comes through, and which providers may vouch for an email.
-pub struct Provenance<'a> {
+pub(crate) struct Provenance<'a> {
     pub provider: &'a str,
     pub trust_email: bool,
     pub is_trusted: &'a (dyn Fn(&str) -> bool + Sync),
@@ -83,7 +85,11 @@ pub struct Provenance<'a> {
 
 /// Finds the user for this provider identity, joins it to one by a trusted email, or creates
 /// one, in one transaction.
-pub fn sign_in(conn: &mut AnyConnection, from: &Provenance<'_>, who: &ProviderUser) -> Result<SignIn, AccountError> {
+pub(crate) fn sign_in(
+    conn: &mut AnyConnection,
+    from: &Provenance<'_>,
+    who: &ProviderUser,
+) -> Result<SignIn, AccountError> {
     let attempt = |conn: &mut AnyConnection| write_tx(conn, |c| resolve(c, from, who));
     match attempt(conn) {
         // Two first sign-ins of the same identity raced; the loser now finds the winner's row.
@@ -220,13 +226,13 @@ impl ProviderUser {
 
 /// Whether [`link`] added the identity or found it already there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Linked {
+pub(crate) enum Linked {
     Added,
     AlreadyLinked,
 }
 
 /// Links a provider identity to a signed-in user. An identity of another user is refused.
-pub fn link(
+pub(crate) fn link(
     conn: &mut AnyConnection,
     user: UserId,
     provider: &str,
@@ -249,7 +255,7 @@ pub fn link(
 }
 
 /// Removes one of the user's identities, as long as another remains.
-pub fn unlink(conn: &mut AnyConnection, user: UserId, identity_id: i64) -> Result<(), AccountError> {
+pub(crate) fn unlink(conn: &mut AnyConnection, user: UserId, identity_id: i64) -> Result<(), AccountError> {
     write_tx(conn, |c| {
         // Two unlinks of a user's last two identities must not both see two: on PostgreSQL the
         // user's row is locked until commit (SQLite's BEGIN IMMEDIATE already serialises writers).
@@ -278,7 +284,7 @@ fn lock_user(c: &mut AnyConnection, user: UserId) -> Result<(), AccountError> {
 }
 
 /// Deletes a user with every identity and server-side session, in one transaction.
-pub fn delete_user(conn: &mut AnyConnection, user: UserId) -> Result<(), AccountError> {
+pub(crate) fn delete_user(conn: &mut AnyConnection, user: UserId) -> Result<(), AccountError> {
     write_tx(conn, |c| {
         // identities and sessions go by ON DELETE CASCADE; SQLite needs foreign_keys=ON,
         // which every pooled connection sets.

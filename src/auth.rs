@@ -1,11 +1,12 @@
 //! Who is signed in: middleware that attaches the identity to every request, the guards that
 //! protect handlers, and the `next` sanitiser that keeps redirects on this site.
 
-pub mod guard;
-pub mod middleware;
-pub mod next;
-pub mod origin;
+pub(crate) mod guard;
+pub(crate) mod middleware;
+pub(crate) mod next;
+pub(crate) mod origin;
 
-pub use guard::{CurrentUser, OptionalUser, SignedIn, require_login, wants_json};
-pub use middleware::attach_identity;
-pub use origin::require_same_origin;
+pub(crate) use guard::SignedIn;
+pub use guard::{CurrentUser, OptionalUser, require_login, wants_json};
+pub(crate) use middleware::attach_identity;
+pub(crate) use origin::require_same_origin;

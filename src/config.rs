@@ -15,13 +15,13 @@ use url::Url;
 
 use crate::net::{IpNet, TrustedProxies};
 
-pub use providers::{ClaimMap, ProviderSettings, env_prefix};
-pub use urls::{is_loopback, is_mount_path};
+pub(crate) use providers::{ClaimMap, ProviderSettings};
+pub(crate) use urls::{is_loopback, is_mount_path};
 
 /// Where users and identities live. The scheme of `DATABASE_URL` picks the backend. `Debug`
 /// hides a PostgreSQL password.
 #[derive(Clone, PartialEq, Eq)]
-pub enum DatabaseUrl {
+pub(crate) enum DatabaseUrl {
     Postgres(String),
     Sqlite(PathBuf),
 }
@@ -60,7 +60,7 @@ impl fmt::Debug for DatabaseUrl {
 
 /// A string that never shows up in logs or `Debug` output.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub(crate) struct Secret(String);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
@@ -79,7 +79,7 @@ impl fmt::Debug for Secret {
 
 /// The key that signs and encrypts session cookies.
 #[derive(Clone)]
-pub struct SessionKey {
+pub(crate) struct SessionKey {
     pub key: Key,
     /// True when generated at start because `SESSION_KEY` was absent: sessions end at restart.
     pub ephemeral: bool,
@@ -93,7 +93,7 @@ impl fmt::Debug for SessionKey {
 
 /// Where sessions live (`SESSION_STORE`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SessionStoreKind {
+pub(crate) enum SessionStoreKind {
     /// The encrypted cookie itself: zero setup, but sign-out cannot revoke a copied cookie.
     Cookie,
     /// Redis at this URL (`redis://` or `rediss://`); gatehouse's own keys (the per-user
@@ -105,64 +105,68 @@ pub enum SessionStoreKind {
 
 /// Timeouts for every outgoing call to a provider.
 #[derive(Clone, Copy, Debug)]
-pub struct HttpSettings {
+pub(crate) struct HttpSettings {
     pub connect_timeout: Duration,
     pub timeout: Duration,
 }
 
+/// Everything gatehouse is configured with, read and validated once at start: from the
+/// environment ([`Settings::from_env`]), a map ([`Settings::from_vars`]) or in code
+/// ([`Settings::builder`]). `.env.example` documents every variable; `Debug` hides secrets.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub database_url: DatabaseUrl,
+    pub(crate) database_url: DatabaseUrl,
     /// Connections in the pool (`DATABASE_POOL_SIZE`; default 10 on PostgreSQL, 4 on SQLite).
-    pub database_pool_size: u32,
+    pub(crate) database_pool_size: u32,
     /// Signed-in users whose page data stays in memory (`ACCOUNT_CACHE_SIZE`; 0 turns it off).
-    pub account_cache_size: usize,
+    pub(crate) account_cache_size: usize,
     /// How long a cached user may be shown before it is read again (`ACCOUNT_CACHE_SECONDS`).
-    pub account_cache_ttl: Duration,
+    pub(crate) account_cache_ttl: Duration,
     /// Where the service listens (`BIND_ADDR`, `HOST:PORT`; default `127.0.0.1:8080`).
-    pub bind_addr: String,
+    pub(crate) bind_addr: String,
     /// External base URL, with the path gatehouse is mounted under if any; redirect URIs,
     /// links and redirects are built from it.
-    pub public_url: Url,
+    pub(crate) public_url: Url,
     /// Signs and encrypts session cookies (`SESSION_KEY`).
-    pub session_key: SessionKey,
+    pub(crate) session_key: SessionKey,
     /// The remember-me lifetime of a signed-in session (`SESSION_TTL_DAYS`; default 30).
-    pub session_ttl_days: i64,
+    pub(crate) session_ttl_days: i64,
     /// Idle timeout; `None` keeps a session alive until its absolute lifetime.
-    pub session_idle_minutes: Option<u64>,
+    pub(crate) session_idle_minutes: Option<u64>,
     /// Where sessions live (`SESSION_STORE`).
-    pub session_store: SessionStoreKind,
+    pub(crate) session_store: SessionStoreKind,
     /// `APP_ENV=production`: stricter checks (https, a real `SESSION_KEY`, no demo provider).
-    pub production: bool,
+    pub(crate) production: bool,
     /// Timeouts for calls to providers (`HTTP_CONNECT_TIMEOUT_SECS`, `HTTP_TIMEOUT_SECS`).
-    pub http: HttpSettings,
+    pub(crate) http: HttpSettings,
     /// The sign-in providers, in `OAUTH_PROVIDERS` order (plus the demo provider when on).
-    pub providers: Vec<ProviderSettings>,
+    pub(crate) providers: Vec<ProviderSettings>,
     /// May a sign-in join an existing account through a verified, trusted email?
-    pub link_accounts_by_email: bool,
+    pub(crate) link_accounts_by_email: bool,
     /// Requests per minute per client on /authorize and /callback; 0 turns limiting off.
-    pub rate_limit_per_minute: u32,
+    pub(crate) rate_limit_per_minute: u32,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: TrustedProxies,
+    pub(crate) trusted_proxies: TrustedProxies,
     /// Who may read `/metrics` (`METRICS_ALLOW`; default loopback).
-    pub metrics_allow: Vec<IpNet>,
+    pub(crate) metrics_allow: Vec<IpNet>,
     /// A listener of its own for `/metrics` (`METRICS_BIND_ADDR`); the main listener then
     /// serves no metrics.
-    pub metrics_bind_addr: Option<String>,
+    pub(crate) metrics_bind_addr: Option<String>,
     /// Path prefixes whose refusals are JSON (`401`) rather than a redirect to the sign-in page
     /// (`JSON_PATHS`, comma-separated; default `/api/`), plus gatehouse's own `{path}/api/`
     /// always. See [`crate::auth::wants_json`].
-    pub json_paths: Vec<String>,
+    pub(crate) json_paths: Vec<String>,
     /// Replaces "gatehouse" in page titles and the header (`APP_NAME`).
-    pub app_name: String,
+    pub(crate) app_name: String,
     /// A folder of templates replacing the built-in ones of the same name (`TEMPLATES_DIR`).
-    pub templates_dir: Option<PathBuf>,
+    pub(crate) templates_dir: Option<PathBuf>,
 }
 
 /// Everything wrong with the configuration, one line per problem.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration:\n  - {}", .problems.join("\n  - "))]
 pub struct ConfigError {
+    /// One line each, naming the variable and the fix.
     pub problems: Vec<String>,
 }
 
@@ -260,6 +264,8 @@ impl Settings {
         SettingsBuilder::default()
     }
 
+    /// Reads the variables from a map instead of the environment (tests, or settings kept
+    /// elsewhere); the same validation as [`Settings::from_env`].
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let mut r = Reader { vars, problems: Vec::new() };
 
@@ -350,8 +356,23 @@ impl Settings {
     }
 
     /// The built-in demo provider, when it is on.
-    pub fn demo(&self) -> Option<&ProviderSettings> {
+    pub(crate) fn demo(&self) -> Option<&ProviderSettings> {
         self.providers.iter().find(|p| p.preset.kind == "demo")
+    }
+
+    /// Where the service listens (`BIND_ADDR`, `HOST:PORT`).
+    pub fn bind_addr(&self) -> &str {
+        &self.bind_addr
+    }
+
+    /// The external base URL (`PUBLIC_URL`), with the path gatehouse is mounted under if any.
+    pub fn public_url(&self) -> &Url {
+        &self.public_url
+    }
+
+    /// `APP_ENV=production`: stricter checks at start.
+    pub fn production(&self) -> bool {
+        self.production
     }
 
     /// The path gatehouse is mounted under, from `PUBLIC_URL`: `""` at the root, else `/auth`.
@@ -365,7 +386,7 @@ impl Settings {
     }
 
     /// Cookies get `Secure` exactly when the public URL is https.
-    pub fn secure_cookies(&self) -> bool {
+    pub(crate) fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"
     }
 }

@@ -4,8 +4,8 @@
 //! blocking, so every query runs on actix's blocking pool through [`Db::run`], never on the
 //! async executor.
 
-pub mod models;
-pub mod schema;
+pub(crate) mod models;
+pub(crate) mod schema;
 
 use std::time::Duration;
 
@@ -17,27 +17,52 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::config::DatabaseUrl;
 
-#[derive(diesel::MultiConnection)]
-pub enum AnyConnection {
-    Postgresql(PgConnection),
-    Sqlite(SqliteConnection),
+pub use any::AnyConnection;
+
+mod any {
+    #![allow(missing_docs, reason = "Diesel's MultiConnection derive adds items it does not document")]
+    use diesel::{PgConnection, SqliteConnection};
+
+    /// A connection to whichever backend `DATABASE_URL` names; what [`Db::run`](crate::Db::run) hands its closure.
+    /// Diesel queries run on it directly; match on it for backend-specific SQL.
+    #[derive(diesel::MultiConnection)]
+    pub enum AnyConnection {
+        /// `postgres://…`
+        Postgresql(PgConnection),
+        /// `sqlite://…`
+        Sqlite(SqliteConnection),
+    }
 }
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
+/// Why a database call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
+    /// No connection within the checkout timeout: the database is down or saturated.
     #[error("database unavailable: {0}")]
     Pool(#[from] r2d2::PoolError),
+    /// A query failed.
     #[error("database query failed: {0}")]
     Query(#[from] diesel::result::Error),
+    /// The blocking task was dropped before it finished (shutdown).
     #[error("database task was cancelled")]
     Cancelled,
-    #[error("cannot open the database: {0}")]
-    Open(String),
-    #[error("migrations failed: {0}")]
-    Migrate(String),
+    /// The SQLite file's folder could not be created.
+    #[error("cannot create the database folder {}", .path.display())]
+    CreateDir {
+        /// The folder.
+        path: std::path::PathBuf,
+        /// Why it could not be created.
+        source: std::io::Error,
+    },
+    /// The pool could not open its first connection.
+    #[error("cannot open the database")]
+    Open(#[source] r2d2::PoolError),
+    /// gatehouse's migrations could not be applied.
+    #[error("migrations failed")]
+    Migrate(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Connects by URL scheme. The derived `AnyConnection::establish` tries each backend in turn
@@ -131,11 +156,11 @@ pub struct Db {
 
 impl Db {
     /// Opens the pool (creating the SQLite file and its folder) and applies pending migrations.
-    pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Self, DbError> {
+    pub(crate) fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Self, DbError> {
         if let DatabaseUrl::Sqlite(path) = url
             && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         {
-            std::fs::create_dir_all(dir).map_err(|e| DbError::Open(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|source| DbError::CreateDir { path: dir.to_path_buf(), source })?;
         }
         let pool = Pool::builder()
             .max_size(pool_size)
@@ -144,7 +169,7 @@ impl Db {
             .connection_timeout(Duration::from_secs(5))
             .connection_customizer(Box::new(SqlitePragmas))
             .build(Manager(url.clone()))
-            .map_err(|e| DbError::Open(e.to_string()))?;
+            .map_err(DbError::Open)?;
         let db = Db { pool };
         db.migrate()?;
         Ok(db)
@@ -156,7 +181,7 @@ impl Db {
             AnyConnection::Postgresql(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|_| ()),
             AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
         };
-        result.map_err(|e| DbError::Migrate(e.to_string()))
+        result.map_err(DbError::Migrate)
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool. While the database is

@@ -1,7 +1,7 @@
 //! The error policy, in one place.
 //!
 //! Handlers return [`AppError`] (pages and API); the sign-in flow's own errors are
-//! [`crate::signin::SignInError`], which carry their status and message beside them. Each
+//! `SignInError`, which carry their status and message beside them. Each
 //! kind maps to a status here. Browsers get a page in the site's layout with a short, human
 //! message; `/api` gets JSON. Internals go to the log, never to the response, and input an
 //! attacker controls never produces a 500.
@@ -16,12 +16,23 @@ use crate::auth::next::login_redirect;
 use crate::db::DbError;
 use crate::templates;
 
+/// Every way a request can fail, mapped to its response in one place (`ResponseError`): a page
+/// for browsers, JSON under the JSON paths. What the guards return; a handler of your own may
+/// return it too.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// `404` page.
     #[error("page not found")]
     NotFound,
+    /// Signed out: `303` to the sign-in page with `next`, or `401` JSON when `api`.
     #[error("sign-in required")]
-    Unauthenticated { next: String, api: bool },
+    Unauthenticated {
+        /// Where to come back to after signing in (already checked to be safe).
+        next: String,
+        /// Answer `401` JSON instead of a redirect.
+        api: bool,
+    },
+    /// `405`.
     #[error("method not allowed")]
     MethodNotAllowed,
     /// A cross-site form post (CSRF) was refused.
@@ -30,13 +41,16 @@ pub enum AppError {
     /// The request conflicts with the account's state; the message is for the person.
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// The database failed or did not answer in time: `503`.
     #[error(transparent)]
     Db(#[from] DbError),
-    #[error("session error: {0}")]
-    Session(String),
+    /// A signed-in session could not be started.
+    #[error("cannot start the session")]
+    Session(#[from] actix_identity::error::LoginError),
     /// The session store (Redis, the database) did not answer.
     #[error(transparent)]
     SessionStore(#[from] crate::session::StoreError),
+    /// A bug or an impossible state: `500`, with the message logged and not shown.
     #[error("internal error: {0}")]
     Internal(&'static str),
 }
@@ -67,7 +81,7 @@ impl ResponseError for AppError {
                     .json(serde_json::json!({"error": "unauthenticated", "message": "Sign in first."}));
             }
             AppError::Db(e) => log::error!("database error: {e}"),
-            AppError::Session(e) => log::error!("session error: {e}"),
+            AppError::Session(e) => log::error!("cannot start the session: {e}"),
             AppError::SessionStore(e) => log::error!("{e}"),
             AppError::Internal(e) => log::error!("internal error: {e}"),
             AppError::NotFound | AppError::MethodNotAllowed | AppError::CrossSite | AppError::Conflict(_) => {}

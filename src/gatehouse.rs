@@ -16,7 +16,7 @@
 //! #[actix_web::main]
 //! async fn main() -> anyhow::Result<()> {
 //!     let gatehouse = Gatehouse::new(Settings::from_env()?).await?;
-//!     let bind = gatehouse.settings().bind_addr.clone();
+//!     let bind = gatehouse.settings().bind_addr().to_string();
 //!     HttpServer::new(move || {
 //!         let app = App::new()
 //!             .configure(|cfg| gatehouse.configure(cfg))
@@ -60,14 +60,19 @@ pub enum StartupError {
     #[error(transparent)]
     Db(#[from] DbError),
     /// A listener could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The `HOST:PORT` asked for.
+        addr: String,
+        /// Why the operating system refused.
+        source: std::io::Error,
+    },
     /// A template (built in, or from `TEMPLATES_DIR`) is missing or does not parse.
     #[error("templates: {0}")]
     Templates(String),
     /// Redis (`REDIS_URL`) could not be reached.
-    #[error("session store: {0}")]
-    SessionStore(String),
+    #[error("session store: cannot reach REDIS_URL")]
+    SessionStore(#[source] redis::RedisError),
     /// Settings that `Settings::from_env` would have refused (built in code).
     #[error("settings: {0}")]
     Settings(String),
@@ -106,6 +111,9 @@ impl Gatehouse {
     /// listener). Call it inside the actix runtime, before `HttpServer::new`.
     pub async fn new(settings: Settings) -> Result<Self, StartupError> {
         crate::templates::check().map_err(StartupError::Templates)?;
+        if settings.session_key.ephemeral {
+            log::warn!("SESSION_KEY is not set: using a random key, so every restart signs everyone out");
+        }
         if !crate::config::is_mount_path(&settings.base_path()) {
             return Err(StartupError::Settings(format!(
                 "PUBLIC_URL={:?}: the path gatehouse is mounted under may use letters, digits and -._~ only",
@@ -311,11 +319,9 @@ async fn session_store(settings: &Settings, db: &Db) -> Result<AnyStore, Startup
     Ok(match &settings.session_store {
         SessionStoreKind::Cookie => AnyStore::cookie(),
         SessionStoreKind::Database => AnyStore::database(DbSessionStore::new(db.clone())),
-        SessionStoreKind::Redis { url, prefix } => AnyStore::redis(
-            RedisSessions::connect(url.expose(), prefix)
-                .await
-                .map_err(|e| StartupError::SessionStore(format!("cannot reach REDIS_URL: {e}")))?,
-        ),
+        SessionStoreKind::Redis { url, prefix } => {
+            AnyStore::redis(RedisSessions::connect(url.expose(), prefix).await.map_err(StartupError::SessionStore)?)
+        }
     })
 }
 

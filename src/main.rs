@@ -16,14 +16,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if settings.session_key.ephemeral {
-        log::warn!("SESSION_KEY is not set: using a random key, so every restart signs everyone out");
-    }
-    let addr = settings.public_url.clone();
+    let addr = settings.public_url().clone();
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {
-            eprintln!("gatehouse: {e}");
+            eprintln!("gatehouse: {}", with_causes(&e));
             return ExitCode::FAILURE;
         }
     };
@@ -31,8 +28,24 @@ async fn main() -> ExitCode {
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("gatehouse: {e}");
+            eprintln!("gatehouse: {}", with_causes(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and each cause under it, e.g. "cannot open the database: connection refused".
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        // Some errors (Redis's) already repeat their cause in their own message.
+        let said = e.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = e.source();
+    }
+    text
 }

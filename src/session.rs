@@ -18,7 +18,7 @@ pub use database::DbSessionStore;
 pub use lifetime::{mark_anonymous, shorten_anonymous_cookie};
 pub use outage::answer_store_outage;
 pub use redis::RedisSessions;
-pub use store::{ANONYMOUS_TTL, AnyStore, ListedSession, STORE_TIMEOUT, StoreError};
+pub use store::{ANONYMOUS_TTL, AnyStore, ListedSession, StoreError};
 
 /// Compares secrets without revealing, by timing, how much of them matched.
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

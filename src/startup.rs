@@ -11,6 +11,8 @@ use crate::gatehouse::Gatehouse;
 pub use crate::gatehouse::StartupError;
 use crate::routes;
 
+/// The service as the `gatehouse` binary runs it: gatehouse's routes and middleware in an
+/// `HttpServer` of their own on `BIND_ADDR` (and the metrics listener, when configured).
 pub struct Application {
     port: u16,
     server: Server,
@@ -47,6 +49,7 @@ impl Application {
         Ok(Application { port, server, metrics: metrics_server })
     }
 
+    /// The port the main listener is bound to.
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -61,6 +64,7 @@ impl Application {
         self.server
     }
 
+    /// Serves until the process is told to stop (SIGINT/SIGTERM), then drains for up to 10 s.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         if let Some((_, metrics)) = self.metrics {

@@ -37,23 +37,29 @@ pub struct Account {
 }
 
 impl Account {
-    pub fn new(user: User, identities: Vec<Identity>) -> Self {
+    pub(crate) fn new(user: User, identities: Vec<Identity>) -> Self {
         Account { user, identities, rendered: Mutex::new(Vec::new()) }
     }
 
-    pub fn load(conn: &mut AnyConnection, id: UserId) -> diesel::QueryResult<Option<Account>> {
+    pub(crate) fn load(conn: &mut AnyConnection, id: UserId) -> diesel::QueryResult<Option<Account>> {
         let Some(user) = User::find(conn, id)? else { return Ok(None) };
         let identities = Identity::for_user(conn, id)?;
         Ok(Some(Account::new(user, identities)))
     }
 
+    /// The user's id, as in `/api/me` and the session.
     pub fn id(&self) -> UserId {
         UserId(self.user.id)
     }
 
     /// `page` (in `variant`, e.g. which providers are up) as rendered from this snapshot:
     /// rendered once, then reused. `render` returning `None` (a template failure) is not kept.
-    pub fn rendered(&self, page: &'static str, variant: u64, render: impl FnOnce() -> Option<Bytes>) -> Option<Bytes> {
+    pub(crate) fn rendered(
+        &self,
+        page: &'static str,
+        variant: u64,
+        render: impl FnOnce() -> Option<Bytes>,
+    ) -> Option<Bytes> {
         let found =
             |memo: &[(&str, u64, Bytes)]| memo.iter().find(|m| m.0 == page && m.1 == variant).map(|m| m.2.clone());
         if let Some(body) = found(&self.rendered.lock().unwrap_or_else(|e| e.into_inner())) {
@@ -77,7 +83,7 @@ struct Entry {
 }
 
 /// A bounded, per-instance cache of [`Account`]s by user id.
-pub struct AccountCache {
+pub(crate) struct AccountCache {
     /// `None` when `ACCOUNT_CACHE_SIZE` or `ACCOUNT_CACHE_SECONDS` is 0: every lookup loads.
     entries: Option<quick_cache::sync::Cache<i64, Entry>>,
     ttl: Duration,

@@ -18,7 +18,7 @@ use crate::error::AppError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SignedIn(pub UserId);
 
-/// The signed-in user with their identities (from the [`AccountCache`], else the database):
+/// The signed-in user with their identities (from the account cache, else the database):
 /// the guard for a handler. Signed out, the request ends as [`AppError::Unauthenticated`]
 /// (pages: redirect to `/login?next=…`; `/api`: 401 JSON). A session whose user no longer
 /// exists is signed out.

@@ -8,47 +8,47 @@ use crate::presets::{self, Preset, Protocol};
 /// Where an OAuth2 profile keeps each field (see [`presets::Claims`]); owned, so
 /// `OAUTH_{NAME}_CLAIM_*` can override a preset's.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClaimMap {
-    pub id: String,
-    pub email: String,
-    pub name: String,
-    pub avatar: String,
-    pub email_verified: Option<String>,
+pub(crate) struct ClaimMap {
+    pub(crate) id: String,
+    pub(crate) email: String,
+    pub(crate) name: String,
+    pub(crate) avatar: String,
+    pub(crate) email_verified: Option<String>,
 }
 
 /// One configured provider, validated.
 #[derive(Clone, Debug)]
-pub struct ProviderSettings {
-    pub name: String,
-    pub preset: &'static Preset,
-    pub label: String,
-    pub client_id: String,
-    pub client_secret: Secret,
+pub(crate) struct ProviderSettings {
+    pub(crate) name: String,
+    pub(crate) preset: &'static Preset,
+    pub(crate) label: String,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Secret,
     /// OIDC: the issuer exactly as configured (a trailing `/` is part of it: Auth0's has one).
     /// Discovery happens at `{issuer without trailing /}/.well-known/openid-configuration`.
-    pub issuer: Option<String>,
-    pub auth_url: Option<Url>,
-    pub token_url: Option<Url>,
+    pub(crate) issuer: Option<String>,
+    pub(crate) auth_url: Option<Url>,
+    pub(crate) token_url: Option<Url>,
     /// OAuth2 kinds: the profile endpoint (`USERINFO_URL`).
-    pub userinfo_url: Option<Url>,
+    pub(crate) userinfo_url: Option<Url>,
     /// GitHub: the REST API base (`API_URL`), whose `/user` and `/user/emails` are read.
-    pub api_base: Option<Url>,
-    pub scopes: Vec<String>,
+    pub(crate) api_base: Option<Url>,
+    pub(crate) scopes: Vec<String>,
     /// May this provider's verified-email claim link a sign-in to an existing account?
-    pub trust_email: bool,
+    pub(crate) trust_email: bool,
     /// Google Workspace domain (`hd`), sent and checked in the ID token.
-    pub hosted_domain: Option<String>,
-    pub claims: ClaimMap,
+    pub(crate) hosted_domain: Option<String>,
+    pub(crate) claims: ClaimMap,
 }
 
 impl ProviderSettings {
-    pub fn protocol(&self) -> Protocol {
+    pub(crate) fn protocol(&self) -> Protocol {
         self.preset.protocol
     }
 }
 
 /// `github` → `OAUTH_GITHUB_`, `my-idp` → `OAUTH_MY_IDP_`.
-pub fn env_prefix(name: &str) -> String {
+pub(crate) fn env_prefix(name: &str) -> String {
     format!("OAUTH_{}_", name.to_ascii_uppercase().replace('-', "_"))
 }
 

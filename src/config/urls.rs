@@ -7,7 +7,7 @@ use url::{Host, Url};
 use super::Reader;
 
 /// True for 127.0.0.0/8, ::1 and `localhost`: the only hosts allowed over plain http.
-pub fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
@@ -44,7 +44,7 @@ pub(crate) fn endpoint(r: &mut Reader, var: &str, raw: &str) -> Option<Url> {
 
 /// A path gatehouse may be mounted under: empty, or `/seg/seg` of letters, digits and `-._~`
 /// (no empty or dot segment), so it can go into links and redirects as it is.
-pub fn is_mount_path(path: &str) -> bool {
+pub(crate) fn is_mount_path(path: &str) -> bool {
     let segment_ok = |s: &str| {
         !s.is_empty() && s != "." && s != ".." && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
     };

@@ -25,7 +25,6 @@ use openidconnect::{
 use url::Url;
 
 pub use metadata::Metadata;
-pub use verify::compact_segment;
 use verify::*;
 
 use super::{AuthFlow, Availability, HttpClient, HttpError, Provider, ProviderError};

@@ -56,7 +56,7 @@ pub async fn callback(req: HttpRequest, session: Session, signed_in: Option<Sign
             // `login` renews the session id, so a planted pre-login cookie is worthless.
             if let Err(e) = Identity::login(&req.extensions(), user.to_string()) {
                 log::error!("sign-in provider={name} could not start a session: {e}");
-                return AppError::Session(e.to_string()).error_response();
+                return AppError::Session(e).error_response();
             }
             // Only a server-side store can list sessions; in a cookie it would be dead weight
             // that every request decrypts and parses.

@@ -37,8 +37,8 @@ fn unix_now() -> i64 {
 impl RedisSessions {
     /// Connects (and so checks) Redis at `url`. Later outages are survived: each command fails
     /// within `REDIS_TIMEOUT` (800 ms) while Redis is away and the connection is re-made when it returns.
-    pub async fn connect(url: &str, prefix: &str) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+    pub async fn connect(url: &str, prefix: &str) -> redis::RedisResult<Self> {
+        let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(REDIS_TIMEOUT)
             .set_response_timeout(REDIS_TIMEOUT)
@@ -46,7 +46,7 @@ impl RedisSessions {
             .set_number_of_retries(1)
             .set_factor(50)
             .set_max_delay(500);
-        let conn = ConnectionManager::new_with_config(client, config).await.map_err(|e| e.to_string())?;
+        let conn = ConnectionManager::new_with_config(client, config).await?;
         Ok(RedisSessions { conn, prefix: prefix.to_string() })
     }
 

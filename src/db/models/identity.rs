@@ -41,7 +41,11 @@ pub struct NewIdentity<'a> {
 
 impl Identity {
     /// The one way a returning user is recognised: the provider's stable subject id.
-    pub fn find_by_subject(conn: &mut AnyConnection, provider: &str, subject: &str) -> QueryResult<Option<Identity>> {
+    pub(crate) fn find_by_subject(
+        conn: &mut AnyConnection,
+        provider: &str,
+        subject: &str,
+    ) -> QueryResult<Option<Identity>> {
         identities::table
             .filter(identities::provider.eq(provider))
             .filter(identities::subject.eq(subject))
@@ -50,7 +54,7 @@ impl Identity {
             .optional()
     }
 
-    pub fn for_user(conn: &mut AnyConnection, user: UserId) -> QueryResult<Vec<Identity>> {
+    pub(crate) fn for_user(conn: &mut AnyConnection, user: UserId) -> QueryResult<Vec<Identity>> {
         identities::table
             .filter(identities::user_id.eq(user.0))
             .order(identities::id)
@@ -59,7 +63,7 @@ impl Identity {
     }
 
     /// Identities whose provider reported this email (any case) as verified.
-    pub fn verified_with_email(conn: &mut AnyConnection, email: &str) -> QueryResult<Vec<Identity>> {
+    pub(crate) fn verified_with_email(conn: &mut AnyConnection, email: &str) -> QueryResult<Vec<Identity>> {
         identities::table
             .filter(lower(identities::email).eq(email.to_lowercase()))
             .filter(identities::email_verified.eq(true))
@@ -68,11 +72,11 @@ impl Identity {
             .load(conn)
     }
 
-    pub fn insert(conn: &mut AnyConnection, new: &NewIdentity<'_>) -> QueryResult<()> {
+    pub(crate) fn insert(conn: &mut AnyConnection, new: &NewIdentity<'_>) -> QueryResult<()> {
         diesel::insert_into(identities::table).values(new).execute(conn).map(|_| ())
     }
 
-    pub fn update_email(
+    pub(crate) fn update_email(
         conn: &mut AnyConnection,
         id: i64,
         email: Option<&str>,
@@ -89,7 +93,7 @@ impl Identity {
             .map(|_| ())
     }
 
-    pub fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<()> {
+    pub(crate) fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<()> {
         diesel::delete(identities::table.find(id)).execute(conn).map(|_| ())
     }
 }

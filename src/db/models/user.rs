@@ -56,21 +56,22 @@ pub enum EmailChange<'a> {
 }
 
 impl User {
+    /// The id as the typed [`UserId`].
     pub fn id(&self) -> UserId {
         UserId(self.id)
     }
 
-    pub fn find(conn: &mut AnyConnection, id: UserId) -> QueryResult<Option<User>> {
+    pub(crate) fn find(conn: &mut AnyConnection, id: UserId) -> QueryResult<Option<User>> {
         users::table.find(id.0).select(User::as_select()).first(conn).optional()
     }
 
-    pub fn insert(conn: &mut AnyConnection, new: &NewUser<'_>) -> QueryResult<UserId> {
+    pub(crate) fn insert(conn: &mut AnyConnection, new: &NewUser<'_>) -> QueryResult<UserId> {
         // `.returning(User::as_returning())` does not compile on the MultiBackend; the id does.
         diesel::insert_into(users::table).values(new).returning(users::id).get_result(conn).map(UserId)
     }
 
     /// Refreshes what the provider just told us about the person.
-    pub fn update_profile(
+    pub(crate) fn update_profile(
         conn: &mut AnyConnection,
         id: UserId,
         name: &str,
@@ -89,7 +90,7 @@ impl User {
         .map(|_| ())
     }
 
-    pub fn delete(conn: &mut AnyConnection, id: UserId) -> QueryResult<()> {
+    pub(crate) fn delete(conn: &mut AnyConnection, id: UserId) -> QueryResult<()> {
         diesel::delete(users::table.find(id.0)).execute(conn).map(|_| ())
     }
 }

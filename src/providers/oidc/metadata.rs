@@ -40,10 +40,6 @@ impl Metadata {
         self.issuer.contains("{tenantid}")
     }
 
-    pub fn is_expired(&self) -> bool {
-        now() >= self.expires_at
-    }
-
     /// The same metadata with a freshly fetched JWKS.
     pub fn with_jwks(&self, jwks_json: String, jwks: CoreJsonWebKeySet, ttl: u64) -> Metadata {
         Metadata {
