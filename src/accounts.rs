@@ -1,13 +1,9 @@
-//! Turning a provider's answer into a user: the only writer of users and identities.
+//! The people gatehouse knows: an [`Account`] is a [`User`] with the provider [`Identity`]s
+//! linked to them, as [`crate::CurrentUser`] hands it to your handlers.
 //!
-//! A returning user is found by (provider, subject), never by email alone. A new identity is
-//! joined to an existing user by email only when both sides are trustworthy: the email is
-//! verified, this provider is trusted to verify emails, and the existing user's email was
-//! verified by a trusted provider too. Everything happens in one transaction, so a refused or
-//! failed sign-in writes nothing.
-//!
-//! Callers forget the user in this instance's account cache once a write commits; other
-//! instances hear of it through the database (`changes`).
+//! (Inside gatehouse this module is also the only writer of users and identities: a returning
+//! user is found by (provider, subject), never by email alone, and every sign-in is one
+//! transaction, so a refused or failed one writes nothing.)
 
 mod cache;
 pub(crate) mod changes;

@@ -1,5 +1,7 @@
-//! Who is signed in: middleware that attaches the identity to every request, the guards that
-//! protect handlers, and the `next` sanitiser that keeps redirects on this site.
+//! Who is signed in, for your handlers: [`CurrentUser`] (a required user, with their
+//! identities), [`OptionalUser`], [`SignedIn`] (the id only, no lookup), the
+//! [`require_login`] middleware for whole scopes, and [`require_same_origin`] for your own
+//! form posts. [`wants_json`] is the rule that picks a `401` over a redirect.
 
 pub(crate) mod guard;
 pub(crate) mod middleware;

@@ -37,8 +37,9 @@ mod any {
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
-/// Why a database call failed.
+/// Why a database call failed. `Display` says what failed; the cause is its `source()`.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DbError {
     /// No connection within the checkout timeout: the database is down or saturated.
     #[error("database unavailable: {0}")]
@@ -65,6 +66,21 @@ pub enum DbError {
     Migrate(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// libpq quotes parts of a URL it cannot read in its message ("invalid percent-encoded token:
+/// …"), password included; that message reaches logs and stderr, the password must not.
+fn redact_password(error: diesel::ConnectionError, url: &str) -> diesel::ConnectionError {
+    let Some(password) = url::Url::parse(url).ok().and_then(|u| u.password().map(str::to_string)) else {
+        return error;
+    };
+    let decoded = percent_encoding::percent_decode_str(&password).decode_utf8_lossy().into_owned();
+    let message = error.to_string();
+    if [&password, &decoded].iter().any(|p| !p.is_empty() && message.contains(p.as_str())) {
+        let redacted = message.replace(&password, "[redacted]").replace(&decoded, "[redacted]");
+        return diesel::ConnectionError::BadConnection(redacted);
+    }
+    error
+}
+
 /// Connects by URL scheme. The derived `AnyConnection::establish` tries each backend in turn
 /// and throws the real error away, so this manager dispatches itself.
 #[derive(Debug)]
@@ -76,9 +92,9 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
         match &self.0 {
-            DatabaseUrl::Postgres(url) => {
-                PgConnection::establish(&with_network_timeouts(url)).map(AnyConnection::Postgresql)
-            }
+            DatabaseUrl::Postgres(url) => PgConnection::establish(&with_network_timeouts(url))
+                .map(AnyConnection::Postgresql)
+                .map_err(|e| redact_password(e, url)),
             DatabaseUrl::Sqlite(path) => {
                 SqliteConnection::establish(&path.to_string_lossy()).map(AnyConnection::Sqlite)
             }
@@ -239,7 +255,17 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::with_network_timeouts;
+    use super::{Manager, with_network_timeouts};
+    use crate::config::DatabaseUrl;
+    use diesel::r2d2::ManageConnection;
+
+    /// libpq quotes a password it cannot decode; gatehouse's message must not.
+    #[test]
+    fn a_password_libpq_cannot_read_never_reaches_the_error() {
+        let manager = Manager(DatabaseUrl::Postgres("postgres://u:hunter%zz2@127.0.0.1:1/x".into()));
+        let message = manager.connect().err().expect("a bad URL cannot connect").to_string();
+        assert!(message.contains("[redacted]") && !message.contains("hunter"), "{message}");
+    }
 
     #[test]
     fn postgres_connections_give_up_and_keep_alive() {

@@ -16,10 +16,12 @@ use crate::auth::next::login_redirect;
 use crate::db::DbError;
 use crate::templates;
 
-/// Every way a request can fail, mapped to its response in one place (`ResponseError`): a page
-/// for browsers, JSON under the JSON paths. What the guards return; a handler of your own may
-/// return it too.
+/// Every way a request can fail, mapped to its response in one place (`ResponseError`): an
+/// error page in the site's layout, except `Unauthenticated`, which redirects pages and answers
+/// `401` JSON under the JSON paths. What the guards return; a handler of your own may return
+/// it too (wrap it in [`ApiError`] for a JSON answer).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AppError {
     /// `404` page.
     #[error("page not found")]
@@ -46,13 +48,19 @@ pub enum AppError {
     Db(#[from] DbError),
     /// A signed-in session could not be started.
     #[error("cannot start the session")]
-    Session(#[from] actix_identity::error::LoginError),
+    Session(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The session store (Redis, the database) did not answer.
     #[error(transparent)]
-    SessionStore(#[from] crate::session::StoreError),
+    SessionStore(Box<dyn std::error::Error + Send + Sync>),
     /// A bug or an impossible state: `500`, with the message logged and not shown.
     #[error("internal error: {0}")]
     Internal(&'static str),
+}
+
+impl From<crate::session::StoreError> for AppError {
+    fn from(e: crate::session::StoreError) -> Self {
+        AppError::SessionStore(Box::new(e))
+    }
 }
 
 impl ResponseError for AppError {
@@ -115,7 +123,7 @@ impl From<AccountError> for AppError {
     }
 }
 
-/// The same error as JSON, for `/api` handlers.
+/// An [`AppError`] answered as JSON (`{"error": "…"}`), for API handlers.
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
 pub struct ApiError(#[from] pub AppError);
@@ -139,7 +147,7 @@ impl ResponseError for ApiError {
 }
 
 /// Renders `error.html`; falls back to plain text if even that fails.
-pub fn error_page(status: StatusCode, message: &str) -> HttpResponse {
+pub(crate) fn error_page(status: StatusCode, message: &str) -> HttpResponse {
     let mut ctx = Context::new();
     ctx.insert("status", &status.as_u16());
     ctx.insert("title", status.canonical_reason().unwrap_or("Error"));

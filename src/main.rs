@@ -34,14 +34,14 @@ async fn main() -> ExitCode {
     }
 }
 
-/// An error and each cause under it, e.g. "cannot open the database: connection refused".
+/// An error and each cause under it: "cannot open the database: timed out waiting for connection: …".
 fn with_causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(e) = cause {
-        // Some errors (Redis's) already repeat their cause in their own message.
+        // Some errors (Redis's) already end with their cause's message.
         let said = e.to_string();
-        if !text.contains(&said) {
+        if !text.ends_with(&said) {
             text.push_str(": ");
             text.push_str(&said);
         }

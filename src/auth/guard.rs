@@ -14,7 +14,9 @@ use crate::db::Db;
 use crate::db::models::UserId;
 use crate::error::AppError;
 
-/// Put into request extensions by [`super::attach_identity`] when the session names a user.
+/// The signed-in user's id, as the session names it: an extractor that reads no database
+/// (signed out: [`AppError::Unauthenticated`], like [`CurrentUser`]). gatehouse's middleware
+/// puts it into each request's extensions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SignedIn(pub UserId);
 

@@ -9,6 +9,9 @@ use url::Url;
 
 use crate::error::AppError;
 
+/// Refuses ([`AppError::CrossSite`], a 403 page) a state-changing request another site's page
+/// made the browser send: use it in your own `POST` handlers, with
+/// `gatehouse.settings().public_url()`. SameSite=Lax does not cover sibling subdomains.
 pub fn require_same_origin(req: &HttpRequest, public_url: &Url) -> Result<(), AppError> {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let fetch_site = header("Sec-Fetch-Site");

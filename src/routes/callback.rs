@@ -55,8 +55,8 @@ pub async fn callback(req: HttpRequest, session: Session, signed_in: Option<Sign
             clear_flows(&session);
             // `login` renews the session id, so a planted pre-login cookie is worthless.
             if let Err(e) = Identity::login(&req.extensions(), user.to_string()) {
-                log::error!("sign-in provider={name} could not start a session: {e}");
-                return AppError::Session(e).error_response();
+                log::warn!("sign-in provider={name} could not start a session");
+                return AppError::Session(Box::new(e)).error_response();
             }
             // Only a server-side store can list sessions; in a cookie it would be dead weight
             // that every request decrypts and parses.

@@ -58,7 +58,7 @@ impl ResponseError for StoreOutage {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let outage = AppError::SessionStore(crate::session::StoreError::unavailable());
+        let outage = AppError::from(crate::session::StoreError::unavailable());
         let mut res = if self.api { ApiError(outage).error_response() } else { outage.error_response() };
         let headers = res.headers_mut();
         headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
