@@ -2,6 +2,7 @@
 //! together, each naming the variable to fix, so a misconfigured deployment fails in one go.
 //! Secrets never reach `Debug` output.
 
+mod hosts;
 mod providers;
 mod urls;
 
@@ -15,6 +16,9 @@ use url::Url;
 
 use crate::net::{IpNet, TrustedProxies};
 
+#[cfg(test)]
+pub(crate) use hosts::HostPattern;
+pub(crate) use hosts::ReturnHosts;
 pub(crate) use providers::{ClaimMap, ProviderSettings};
 pub(crate) use urls::{is_loopback, is_mount_path};
 
@@ -160,6 +164,10 @@ pub struct Settings {
     pub(crate) app_name: String,
     /// A folder of templates replacing the built-in ones of the same name (`TEMPLATES_DIR`).
     pub(crate) templates_dir: Option<PathBuf>,
+    /// Where `next` may send a browser besides this site's paths (`ALLOWED_REDIRECT_HOSTS`).
+    pub(crate) return_hosts: ReturnHosts,
+    /// `Domain=` of the session cookie (`COOKIE_DOMAIN`), so subdomains share the sign-in.
+    pub(crate) cookie_domain: Option<String>,
 }
 
 /// Everything wrong with the configuration, one line per problem.
@@ -304,6 +312,8 @@ impl Settings {
         let trusted_proxies = TrustedProxies(parse_networks(&mut r, "TRUSTED_PROXIES", ""));
         let metrics_allow = parse_networks(&mut r, "METRICS_ALLOW", "127.0.0.0/8,::1");
         let metrics_bind_addr = r.get("METRICS_BIND_ADDR").map(str::to_string);
+        let (return_hosts, allowed_hosts) = hosts::parse_return_hosts(&mut r, public_url.as_ref());
+        let cookie_domain = hosts::parse_cookie_domain(&mut r, public_url.as_ref(), &allowed_hosts);
         // gatehouse's own API (under PUBLIC_URL's path) always answers JSON; the default adds the
         // host's /api/.
         let own_api = format!("{}/api/", public_url.as_ref().map_or("", |u| u.path().trim_end_matches('/')));
@@ -352,6 +362,8 @@ impl Settings {
             json_paths,
             app_name,
             templates_dir: r.get("TEMPLATES_DIR").map(PathBuf::from),
+            return_hosts,
+            cookie_domain,
         })
     }
 

@@ -53,8 +53,10 @@ use crate::rate_limit::RateLimits;
 use crate::routes;
 use crate::session::{AnyStore, DbSessionStore, RedisSessions};
 
-/// Why gatehouse could not start.
+/// Why gatehouse could not start. `Display` says what failed; the cause, where there is one,
+/// is its `source()`.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StartupError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
@@ -72,7 +74,7 @@ pub enum StartupError {
     Templates(String),
     /// Redis (`REDIS_URL`) could not be reached.
     #[error("session store: cannot reach REDIS_URL")]
-    SessionStore(#[source] redis::RedisError),
+    SessionStore(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Settings that `Settings::from_env` would have refused (built in code).
     #[error("settings: {0}")]
     Settings(String),
@@ -288,6 +290,15 @@ impl Gatehouse {
 
 /// Start-up warnings about a deployment that works but is not what its operator meant.
 fn warn_about_deployment(settings: &Settings) {
+    if settings.cookie_domain.is_none()
+        && let Some(other) = settings.return_hosts.others().find(|p| Some(p.host()) != settings.public_url.host_str())
+    {
+        log::warn!(
+            "ALLOWED_REDIRECT_HOSTS names {}, but without COOKIE_DOMAIN the session cookie stays on PUBLIC_URL's \
+             host: requests to other hosts carry no sign-in, so forward auth for them needs COOKIE_DOMAIN",
+            other.host()
+        );
+    }
     if settings.secure_cookies() && settings.trusted_proxies.0.is_empty() {
         log::warn!(
             "PUBLIC_URL is https, so a reverse proxy terminates TLS in front of gatehouse, but \
@@ -319,20 +330,27 @@ async fn session_store(settings: &Settings, db: &Db) -> Result<AnyStore, Startup
     Ok(match &settings.session_store {
         SessionStoreKind::Cookie => AnyStore::cookie(),
         SessionStoreKind::Database => AnyStore::database(DbSessionStore::new(db.clone())),
-        SessionStoreKind::Redis { url, prefix } => {
-            AnyStore::redis(RedisSessions::connect(url.expose(), prefix).await.map_err(StartupError::SessionStore)?)
-        }
+        SessionStoreKind::Redis { url, prefix } => AnyStore::redis(
+            RedisSessions::connect(url.expose(), prefix).await.map_err(|e| StartupError::SessionStore(e.into()))?,
+        ),
     })
 }
 
 /// Sessions (stored per `SESSION_STORE`) that persist across visits (remember-me) for
 /// `SESSION_TTL_DAYS`. `Secure` exactly when the public URL is https, where the `__Host-`
-/// prefix also pins the cookie to this host.
+/// prefix also pins the cookie to this host (`__Secure-` with `COOKIE_DOMAIN`, which shares it
+/// with the subdomains).
 fn session_middleware(s: &Settings, store: AnyStore) -> SessionMiddleware<AnyStore> {
     let secure = s.secure_cookies();
-    let name = if secure { "__Host-gatehouse" } else { "gatehouse" };
+    // `__Host-` forbids `Domain=`; `__Secure-` still makes browsers refuse it over http.
+    let name = match (secure, &s.cookie_domain) {
+        (false, _) => "gatehouse",
+        (true, None) => "__Host-gatehouse",
+        (true, Some(_)) => "__Secure-gatehouse",
+    };
     SessionMiddleware::builder(store, s.session_key.key.clone())
         .cookie_name(name.to_string())
+        .cookie_domain(s.cookie_domain.clone())
         .cookie_secure(secure)
         .cookie_http_only(true)
         .cookie_same_site(SameSite::Lax)

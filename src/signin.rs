@@ -81,7 +81,7 @@ pub async fn finish(
 
     let who = provider.exchange(http, &code, &flow).await?.sanitised().ok_or(SignInError::NoIdentity)?;
     let name = provider.settings().name.clone();
-    let next = safe_next(Some(&flow.next));
+    let next = safe_next(Some(&flow.next), &settings.return_hosts);
     let label_of = |p: &str| registry.label(p);
 
     if let Some(user) = flow.link_to.map(UserId) {

@@ -1,24 +1,37 @@
-//! `next`: where to go after signing in. Only a local path is ever honoured.
+//! `next`: where to go after signing in. A local path of this site, or an absolute URL on a
+//! host the operator named (`ALLOWED_REDIRECT_HOSTS`, and `PUBLIC_URL`'s own host); anything
+//! else falls back to `/`.
+
+use crate::config::ReturnHosts;
 
 /// Longest `next` worth keeping; anything longer falls back to `/`.
 const MAX_NEXT_LEN: usize = 2048;
 
-/// Returns `raw` when it is a safe local target, else `/`. Never fails: a bad `next` must not
+/// Returns `raw` when it is a safe target, else `/`. Never fails: a bad `next` must not
 /// refuse a sign-in.
 ///
-/// Safe means: exactly one leading `/`, no `\` anywhere, and no control character or
+/// A local path is safe with exactly one leading `/`, no `\` anywhere, and no control character or
 /// whitespace anywhere (browsers strip TAB and LF, so `/<TAB>/evil.example` would become
-/// `//evil.example`). The result is then resolved against a fixed origin and must stay on it.
-pub fn safe_next(raw: Option<&str>) -> String {
-    raw.filter(|n| is_safe(n)).map_or_else(|| "/".to_string(), str::to_string)
+/// `//evil.example`); it is then resolved against a fixed origin and must stay on it. An
+/// absolute URL is safe when `hosts` allows its host and port, it has no user info, and it is
+/// `https` (or `http` on an http site). The same character rules apply to both.
+pub(crate) fn safe_next(raw: Option<&str>, hosts: &ReturnHosts) -> String {
+    let Some(raw) = raw.filter(|n| n.len() <= MAX_NEXT_LEN && has_plain_characters(n)) else {
+        return "/".to_string();
+    };
+    if raw.starts_with('/') {
+        return if is_safe_local(raw) { raw.to_string() } else { "/".to_string() };
+    }
+    hosts.allow(raw).unwrap_or_else(|| "/".to_string())
 }
 
-fn is_safe(next: &str) -> bool {
-    let bytes = next.as_bytes();
-    if next.len() > MAX_NEXT_LEN || bytes.first() != Some(&b'/') || matches!(bytes.get(1), Some(b'/')) {
-        return false;
-    }
-    if next.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace()) {
+/// No `\`, control character or whitespace: what browsers strip or reinterpret.
+fn has_plain_characters(next: &str) -> bool {
+    !next.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+}
+
+fn is_safe_local(next: &str) -> bool {
+    if matches!(next.as_bytes().get(1), Some(b'/')) {
         return false;
     }
     // Belt and braces: a WHATWG-style parse must keep it on our origin.
@@ -35,13 +48,14 @@ pub fn login_redirect(next: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::HostPattern;
     use proptest::prelude::*;
 
     proptest! {
         /// Whatever comes in, what goes out stays on our origin.
         #[test]
         fn fuzz_next_never_leaves_the_site(raw in "[/\\\\\t\n\r .:%@a-z0-9?#=&-]{0,40}|\\PC{0,60}") {
-            let out = safe_next(Some(&raw));
+            let out = safe_next(Some(&raw), &ReturnHosts::default());
             prop_assert!(out == "/" || out == raw);
             let base = url::Url::parse("https://ours.example/").unwrap();
             let resolved = base.join(&out).unwrap();
@@ -53,13 +67,15 @@ mod tests {
 
     #[test]
     fn local_paths_are_kept() {
+        let none = ReturnHosts::default();
         for ok in ["/", "/profile", "/profile?tab=a%20b", "/a/b/../c", "/%2f%2fevil.example", "/%5cevil.example"] {
-            assert_eq!(safe_next(Some(ok)), ok, "{ok:?} should be kept");
+            assert_eq!(safe_next(Some(ok), &none), ok, "{ok:?} should be kept");
         }
     }
 
     #[test]
     fn open_redirect_corpus_falls_back_to_root() {
+        let none = ReturnHosts::default();
         let corpus = [
             "https://evil.example",
             "//evil.example",
@@ -83,10 +99,117 @@ mod tests {
             "/\u{2028}/evil.example",
         ];
         for bad in corpus {
-            assert_eq!(safe_next(Some(bad)), "/", "{bad:?} must fall back to /");
+            assert_eq!(safe_next(Some(bad), &none), "/", "{bad:?} must fall back to /");
         }
-        assert_eq!(safe_next(None), "/");
-        assert_eq!(safe_next(Some(&format!("/{}", "a".repeat(5000)))), "/");
+        assert_eq!(safe_next(None, &none), "/");
+        assert_eq!(safe_next(Some(&format!("/{}", "a".repeat(5000))), &none), "/");
+    }
+
+    /// `PUBLIC_URL=https://app.example.com/gatehouse`,
+    /// `ALLOWED_REDIRECT_HOSTS=*.example.com,docs.example.org:8443`.
+    fn gate_hosts() -> ReturnHosts {
+        let public = url::Url::parse("https://app.example.com/gatehouse").unwrap();
+        let allowed = ["*.example.com", "docs.example.org:8443"].map(|p| HostPattern::parse(p).unwrap());
+        ReturnHosts::new(&public, allowed.to_vec())
+    }
+
+    #[test]
+    fn absolute_urls_on_allowed_hosts_are_kept() {
+        let hosts = gate_hosts();
+        for ok in [
+            "https://app.example.com/dashboard?x=1&y=2#top",
+            "https://wiki.example.com/page",
+            "https://a.b.example.com/",
+            "https://docs.example.org:8443/guide",
+        ] {
+            assert_eq!(safe_next(Some(ok), &hosts), ok, "{ok:?} should be kept");
+        }
+        // Kept as the browser would read it.
+        assert_eq!(safe_next(Some("https://APP.example.com:443/x"), &hosts), "https://app.example.com/x");
+        // Local paths still work, and may name the host app's own pages.
+        assert_eq!(safe_next(Some("/dashboard"), &hosts), "/dashboard");
+    }
+
+    #[test]
+    fn absolute_open_redirect_corpus_falls_back_to_root() {
+        let hosts = gate_hosts();
+        let corpus = [
+            "https://evil.example",
+            "http://app.example.com/",       // no downgrade from an https site
+            "https://example.com/",          // *.example.com is subdomains only
+            "https://example.com.evil.com/", // suffix tricks
+            "https://app.example.com.evil.com/",
+            "https://evilexample.com/",
+            "https://evil.com/?.example.com",
+            "https://evil.com/#.example.com",
+            "https://app.example.com@evil.com/", // userinfo: the host is evil.com
+            "https://evil.com@app.example.com/", // userinfo on an allowed host is refused too
+            "https://user:pw@app.example.com/",
+            "https://evil.com\\@app.example.com/", // backslashes
+            "https://app.example.com\\evil.com/",
+            "https://evil.com\\.example.com/",
+            "https://app.example.com:444/", // ports
+            "https://app.example.com:8443/",
+            "https://docs.example.org/",
+            "https://docs.example.org:443/",
+            "https://docs.example.org:8444/",
+            "https://app.example.com./",      // a trailing dot is another name
+            "https://app.ex\u{430}mple.com/", // IDN look-alikes: Cyrillic a, Greek o
+            "https://wiki.exampl\u{3bf}.com/",
+            "https://xn--app-example-com.evil/",
+            "https://app.example.com%2eevil.com/", // an encoded dot
+            "https://app.example.com\t/",
+            "https://app.example.com\n.evil.com/",
+            "https: //app.example.com/",
+            "javascript://app.example.com/%0aalert(1)",
+            "ftp://app.example.com/",
+            "data:text/html,https://app.example.com/",
+            "//app.example.com/", // scheme-relative stays refused
+            "https://127.0.0.1/",
+            "https://[::1]/",
+            "https:/\\app.example.com.evil.com",
+        ];
+        for bad in corpus {
+            assert_eq!(safe_next(Some(bad), &hosts), "/", "{bad:?} must fall back to /");
+        }
+    }
+
+    #[test]
+    fn an_http_site_may_return_to_http() {
+        let public = url::Url::parse("http://127.0.0.1:8080/").unwrap();
+        let hosts = ReturnHosts::new(&public, vec![HostPattern::parse("localhost:3000").unwrap()]);
+        assert_eq!(safe_next(Some("http://localhost:3000/app"), &hosts), "http://localhost:3000/app");
+        assert_eq!(safe_next(Some("http://127.0.0.1:8080/x"), &hosts), "http://127.0.0.1:8080/x");
+        assert_eq!(safe_next(Some("http://127.0.0.1:8081/x"), &hosts), "/");
+    }
+
+    #[test]
+    fn host_patterns_are_checked() {
+        let refused = [
+            "https://example.com",
+            "*.com",
+            "example.com/path",
+            "*",
+            "*.",
+            "a:99999",
+            "a:",
+            "u@example.com",
+            "*.*.example.com",
+            "exa mple.com",
+        ];
+        for bad in refused {
+            assert!(HostPattern::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        for ok in [
+            "example.com",
+            "app.example.com:8443",
+            "*.example.com",
+            "*.example.com:8443",
+            "localhost:3000",
+            "[::1]:8080",
+        ] {
+            assert!(HostPattern::parse(ok).is_ok(), "{ok:?} should be accepted");
+        }
     }
 
     #[test]

@@ -330,3 +330,31 @@ fn the_demo_provider_needs_a_loopback_listener_and_no_off_switch() {
     let p = problems(&[("OAUTH_PROVIDERS", "demo,other"), ("OAUTH_OTHER_KIND", "demo")]);
     assert!(p.iter().any(|p| p.contains("more than one demo provider")), "{p:?}");
 }
+
+#[test]
+fn cookie_domain_must_cover_the_public_url_and_every_return_host() {
+    let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        [("PUBLIC_URL", "https://auth.example.com/"), ("SESSION_KEY", KEY)].iter().chain(extra).copied().collect()
+    };
+    let ok =
+        with(&[("COOKIE_DOMAIN", ".Example.com"), ("ALLOWED_REDIRECT_HOSTS", "*.example.com, app.example.com:8443")]);
+    let s = Settings::from_vars(&vars(&ok)).unwrap();
+    assert_eq!(s.cookie_domain.as_deref(), Some("example.com"));
+    assert_eq!(s.return_hosts.others().count(), 2);
+
+    let refused = [
+        ("evil.com", "does not cover PUBLIC_URL"),
+        ("com", "with a dot"),
+        ("127.0.0.1", "with a dot"),
+        ("https://example.com", "with a dot"),
+        ("example.com:443", "with a dot"),
+    ];
+    for (value, says) in refused {
+        let found = problems(&with(&[("COOKIE_DOMAIN", value)]));
+        assert!(found.iter().any(|p| p.starts_with("COOKIE_DOMAIN") && p.contains(says)), "{value}: {found:?}");
+    }
+    let found = problems(&with(&[("COOKIE_DOMAIN", "example.com"), ("ALLOWED_REDIRECT_HOSTS", "app.example.org")]));
+    assert!(found.iter().any(|p| p.contains("app.example.org is outside COOKIE_DOMAIN")), "{found:?}");
+    let found = problems(&with(&[("ALLOWED_REDIRECT_HOSTS", "https://app.example.com")]));
+    assert!(found.iter().any(|p| p.starts_with("ALLOWED_REDIRECT_HOSTS")), "{found:?}");
+}

@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::providers::{HttpClient, Registry};
 use crate::signin;
 
-/// `GET /authorize/{provider}[?next=PATH]`: starts a sign-in (state, PKCE S256, nonce) bound to
+/// `GET /authorize/{provider}[?next=PATH|URL]`: starts a sign-in (state, PKCE S256, nonce) bound to
 /// this browser's session and sends the browser to the provider. Always a sign-in, even for a
 /// signed-in visitor: a link or image on another site must not be able to link an account.
 pub async fn authorize(
@@ -18,8 +18,9 @@ pub async fn authorize(
     session: Session,
     registry: web::Data<Registry>,
     http: web::Data<HttpClient>,
+    settings: web::Data<Settings>,
 ) -> HttpResponse {
-    start(&req, &session, None, &registry, &http).await
+    start(&req, &session, None, &registry, &http, &settings).await
 }
 
 /// `POST /authorize/{provider}[?next=PATH]`: the "Link" buttons on /profile. Links the
@@ -34,7 +35,7 @@ pub async fn link(
     settings: web::Data<Settings>,
 ) -> Result<HttpResponse, AppError> {
     require_same_origin(&req, &settings.public_url)?;
-    Ok(start(&req, &session, Some(user.0), &registry, &http).await)
+    Ok(start(&req, &session, Some(user.0), &registry, &http, &settings).await)
 }
 
 async fn start(
@@ -43,12 +44,13 @@ async fn start(
     link_to: Option<i64>,
     registry: &Registry,
     http: &HttpClient,
+    settings: &Settings,
 ) -> HttpResponse {
     let name = req.match_info().get("provider").unwrap_or_default();
     let Some(provider) = registry.get(name) else {
         return AppError::NotFound.error_response();
     };
-    let next = safe_next(query::single(req.query_string(), "next").as_deref());
+    let next = safe_next(query::single(req.query_string(), "next").as_deref(), &settings.return_hosts);
     match signin::start(provider.as_ref(), http, session, next.clone(), link_to).await {
         Ok(url) => {
             log::info!("sign-in started provider={name}");

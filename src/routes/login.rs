@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::{html, page_context, page_response, query, render_body, see_other};
 use crate::auth::SignedIn;
 use crate::auth::next::safe_next;
+use crate::config::Settings;
 use crate::providers::{Availability, Registry};
 
 /// Rendered sign-in pages by (`next`, which providers are up). The page is the same for every
@@ -22,14 +23,15 @@ impl Default for LoginPages {
     }
 }
 
-/// `GET /login[?next=PATH]`: a button per provider; a signed-in visitor goes on to `next`.
+/// `GET /login[?next=PATH|URL]`: a button per provider; a signed-in visitor goes on to `next`.
 pub async fn login(
     req: HttpRequest,
     signed_in: Option<SignedIn>,
     registry: web::Data<Registry>,
     pages: web::Data<LoginPages>,
+    settings: web::Data<Settings>,
 ) -> HttpResponse {
-    let next = safe_next(query::single(req.query_string(), "next").as_deref());
+    let next = safe_next(query::single(req.query_string(), "next").as_deref(), &settings.return_hosts);
     if signed_in.is_some() {
         return see_other(&next);
     }
