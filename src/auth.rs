@@ -8,7 +8,6 @@ pub(crate) mod middleware;
 pub(crate) mod next;
 pub(crate) mod origin;
 
-pub(crate) use guard::SignedIn;
-pub use guard::{CurrentUser, OptionalUser, require_login, wants_json};
+pub use guard::{CurrentUser, OptionalUser, SignedIn, require_login, wants_json};
 pub(crate) use middleware::attach_identity;
-pub(crate) use origin::require_same_origin;
+pub use origin::require_same_origin;
