@@ -2,6 +2,7 @@
 //! together, each naming the variable to fix, so a misconfigured deployment fails in one go.
 //! Secrets never reach `Debug` output.
 
+mod access;
 mod hosts;
 mod providers;
 mod urls;
@@ -16,6 +17,9 @@ use url::Url;
 
 use crate::net::{IpNet, TrustedProxies};
 
+pub(crate) use access::AccessSettings;
+#[cfg(test)]
+pub(crate) use access::parse_list;
 #[cfg(test)]
 pub(crate) use hosts::HostPattern;
 pub(crate) use hosts::ReturnHosts;
@@ -168,6 +172,8 @@ pub struct Settings {
     pub(crate) return_hosts: ReturnHosts,
     /// `Domain=` of the session cookie (`COOKIE_DOMAIN`), so subdomains share the sign-in.
     pub(crate) cookie_domain: Option<String>,
+    /// Who may come in (`ALLOWED_EMAILS`, `ALLOWED_EMAIL_DOMAINS`, `ALLOWED_EMAILS_FILE`).
+    pub(crate) access: AccessSettings,
 }
 
 /// Everything wrong with the configuration, one line per problem.
@@ -314,6 +320,7 @@ impl Settings {
         let metrics_bind_addr = r.get("METRICS_BIND_ADDR").map(str::to_string);
         let (return_hosts, allowed_hosts) = hosts::parse_return_hosts(&mut r, public_url.as_ref());
         let cookie_domain = hosts::parse_cookie_domain(&mut r, public_url.as_ref(), &allowed_hosts);
+        let access = access::parse(&mut r);
         // gatehouse's own API (under PUBLIC_URL's path) always answers JSON; the default adds the
         // host's /api/.
         let own_api = format!("{}/api/", public_url.as_ref().map_or("", |u| u.path().trim_end_matches('/')));
@@ -364,6 +371,7 @@ impl Settings {
             templates_dir: r.get("TEMPLATES_DIR").map(PathBuf::from),
             return_hosts,
             cookie_domain,
+            access,
         })
     }
 

@@ -47,6 +47,7 @@ use crate::auth::attach_identity;
 use crate::config::{SessionStoreKind, Settings};
 use crate::db::{Db, DbError};
 use crate::demo::DemoIdp;
+use crate::gate::Access;
 use crate::metrics::Metrics;
 use crate::providers::{HttpClient, Registry};
 use crate::rate_limit::RateLimits;
@@ -101,6 +102,8 @@ struct Shared {
     login_pages: web::Data<routes::LoginPages>,
     rate_limits: web::Data<RateLimits>,
     metrics: web::Data<Metrics>,
+    /// Who may come in (checked at sign-in and by the gate).
+    access: web::Data<Access>,
     /// The built-in demo provider, when it is on.
     demo: Option<web::Data<DemoIdp>>,
     /// The site's own templates (`TEMPLATES_DIR`).
@@ -153,6 +156,10 @@ impl Gatehouse {
             changes::listen(&settings.database_url, &accounts);
         }
         let rate_limits = RateLimits::new(settings.rate_limit_per_minute, settings.trusted_proxies.clone());
+        let access = Arc::new(Access::new(settings.access.clone()).map_err(StartupError::Settings)?);
+        if settings.access.file.is_some() {
+            reload_on_hangup(&access);
+        }
         Ok(Gatehouse {
             shared: Arc::new(Shared {
                 registry: web::Data::new(registry),
@@ -163,6 +170,7 @@ impl Gatehouse {
                 login_pages: web::Data::new(routes::LoginPages::default()),
                 rate_limits: web::Data::new(rate_limits),
                 metrics: web::Data::new(Metrics::default()),
+                access: web::Data::from(access),
                 demo: demo.map(web::Data::from),
                 templates,
                 settings: web::Data::new(settings),
@@ -201,6 +209,7 @@ impl Gatehouse {
             .app_data(s.settings.clone())
             .app_data(s.rate_limits.clone())
             .app_data(s.metrics.clone())
+            .app_data(s.access.clone())
             .app_data(s.store_data.clone())
             .app_data(s.accounts.clone())
             .app_data(s.login_pages.clone());
@@ -306,6 +315,27 @@ fn warn_about_deployment(settings: &Settings) {
              TRUSTED_PROXIES to the proxy's address (e.g. TRUSTED_PROXIES=127.0.0.1)"
         );
     }
+}
+
+/// Re-reads `ALLOWED_EMAILS_FILE` on each `SIGHUP`; a file that cannot be read keeps the
+/// previous list.
+fn reload_on_hangup(access: &Arc<Access>) {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    // Listening from here on, before `new` returns: an early SIGHUP must not end the process.
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        log::error!("cannot listen for SIGHUP: ALLOWED_EMAILS_FILE is read at start only");
+        return;
+    };
+    let access = Arc::downgrade(access);
+    actix_web::rt::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let Some(access) = access.upgrade() else { break };
+            match access.reload() {
+                Ok(count) => log::info!("SIGHUP: ALLOWED_EMAILS_FILE re-read, {count} addresses"),
+                Err(why) => log::error!("SIGHUP: {why}; the previous list stays"),
+            }
+        }
+    });
 }
 
 /// Background upkeep for every provider (OIDC metadata): an issuer that is down must not

@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub(crate) mod demo;
 pub mod error;
+pub(crate) mod gate;
 mod gatehouse;
 pub(crate) mod metrics;
 pub(crate) mod net;

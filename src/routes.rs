@@ -37,6 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(logout::logout))
                 .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::MethodNotAllowed) })),
         )
+        .route("/verify", web::get().to(crate::gate::verify))
+        .route("/forward-auth", web::get().to(crate::gate::forward_auth))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(health::metrics))

@@ -9,7 +9,7 @@ pub mod pending;
 use std::collections::HashMap;
 
 use actix_session::Session;
-use actix_web::HttpRequest;
+use actix_web::{HttpRequest, web};
 use url::Url;
 
 pub use error::SignInError;
@@ -21,6 +21,7 @@ use crate::auth::next::safe_next;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::db::models::UserId;
+use crate::gate::Access;
 use crate::providers::{HttpClient, Provider, Registry};
 use crate::routes::query;
 use pending::{Taken, push_flow, take_flow};
@@ -99,6 +100,13 @@ pub async fn finish(
     }
 
     let trust_email = provider.settings().trust_email;
+    // Refused before anything is written: no user, no identity, no session.
+    let verified_email = who.email.as_deref().filter(|_| who.email_verified && trust_email);
+    if let Some(access) = req.app_data::<web::Data<Access>>()
+        && !access.allows(verified_email)
+    {
+        return Err(SignInError::NotAllowed);
+    }
     let link_by_email = settings.link_accounts_by_email;
     let providers = registry.clone();
     let outcome = db

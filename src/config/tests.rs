@@ -76,7 +76,13 @@ fn oidc_provider_needs_kind_and_issuer_and_defaults_to_untrusted() {
 
 #[test]
 fn plain_http_is_only_for_loopback() {
-    for ok in ["http://127.0.0.1:1", "http://127.8.9.10", "http://localhost:3000", "http://[::1]:4000"] {
+    for ok in [
+        "http://127.0.0.1:1",
+        "http://127.8.9.10",
+        "http://localhost:3000",
+        "http://[::1]:4000",
+        "http://app.gate.localhost:8080",
+    ] {
         let s = Settings::from_vars(&vars(&[
             ("OAUTH_PROVIDERS", "idp"),
             ("OAUTH_IDP_KIND", "oidc"),
@@ -86,7 +92,14 @@ fn plain_http_is_only_for_loopback() {
         ]));
         assert!(s.is_ok(), "{ok} should be accepted");
     }
-    for bad in ["http://idp.example.com", "http://10.0.0.1", "http://localhost.evil.example", "ftp://idp.example"] {
+    for bad in [
+        "http://idp.example.com",
+        "http://10.0.0.1",
+        "http://localhost.evil.example",
+        "http://evil.localhost.example",
+        "http://.localhost",
+        "ftp://idp.example",
+    ] {
         let p = problems(&[
             ("OAUTH_PROVIDERS", "idp"),
             ("OAUTH_IDP_KIND", "oidc"),

@@ -29,6 +29,9 @@ pub enum SignInError {
     EmailTaken(String),
     #[error("the {0} account is linked to another user")]
     LinkedElsewhere(String),
+    /// The access rules (`ALLOWED_EMAILS`, …) do not admit this person.
+    #[error("the access rules do not admit this account")]
+    NotAllowed,
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("session error: {0}")]
@@ -44,6 +47,7 @@ impl SignInError {
             SignInError::Expired => "expired",
             SignInError::WrongProvider => "wrong_provider",
             SignInError::Denied(_) => "denied",
+            SignInError::NotAllowed => "not_allowed",
             SignInError::Provider(ProviderError::Unavailable(_)) => "unavailable",
             SignInError::Provider(ProviderError::Timeout) => "timeout",
             SignInError::Provider(ProviderError::BadAnswer(_)) => "bad_answer",
@@ -65,7 +69,7 @@ impl SignInError {
             SignInError::Provider(ProviderError::Timeout) => StatusCode::GATEWAY_TIMEOUT,
             SignInError::Provider(ProviderError::BadAnswer(_)) => StatusCode::BAD_GATEWAY,
             SignInError::EmailTaken(_) | SignInError::LinkedElsewhere(_) => StatusCode::CONFLICT,
-            SignInError::Provider(ProviderError::WrongDomain(_)) => StatusCode::FORBIDDEN,
+            SignInError::Provider(ProviderError::WrongDomain(_)) | SignInError::NotAllowed => StatusCode::FORBIDDEN,
             SignInError::Provider(ProviderError::IssuerMismatch(_)) => StatusCode::BAD_REQUEST,
             SignInError::Db(_) => StatusCode::SERVICE_UNAVAILABLE,
             SignInError::Session(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -80,6 +84,9 @@ impl SignInError {
                 "That sign-in link is not valid or was already used. Please sign in again.".into()
             }
             SignInError::Expired => "The sign-in took too long. Please sign in again.".into(),
+            SignInError::NotAllowed => {
+                "This account may not sign in here. Ask the site's administrator for access.".into()
+            }
             SignInError::Denied(code) if code == "access_denied" => {
                 format!("Sign-in with {label} was cancelled.")
             }

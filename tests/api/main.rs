@@ -17,6 +17,7 @@ mod behind_a_proxy;
 mod conformance;
 mod demo;
 mod embedded;
+mod gate;
 mod github;
 mod id_token;
 mod linking;

@@ -1,0 +1,159 @@
+//! Forward auth: gatehouse as the gate in front of any app. A reverse proxy asks before each
+//! request whether its browser may pass (`/verify` for nginx `auth_request`, `/forward-auth`
+//! for Caddy `forward_auth` and Traefik `forwardAuth`) and hands the app the identity headers
+//! of a yes.
+//!
+//! Both read the session like every other route and the account from the account cache, so a
+//! signed-in request touches no database while the cache holds the user.
+
+pub(crate) mod rules;
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use url::Url;
+
+use crate::accounts::{Account, AccountCache};
+use crate::auth::SignedIn;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::error::{AppError, error_page};
+pub(crate) use rules::Access;
+use rules::Requirement;
+
+/// The identity headers a yes carries. A proxy must set (or clear) each of them on the
+/// request it passes on, so a client's own copies never reach the app (see `docs/deploy/`).
+pub(crate) const USER: &str = "x-auth-request-user";
+pub(crate) const EMAIL: &str = "x-auth-request-email";
+pub(crate) const NAME: &str = "x-auth-request-name";
+
+/// What the gate decided for one request.
+enum Decision {
+    Allowed(Arc<Account>),
+    SignedOut,
+    Refused,
+}
+
+async fn decide(
+    req: &HttpRequest,
+    signed_in: Option<SignedIn>,
+    cache: &AccountCache,
+    db: &Db,
+    access: &Access,
+) -> Result<Decision, AppError> {
+    let Some(SignedIn(id)) = signed_in else { return Ok(Decision::SignedOut) };
+    // A session whose user was deleted is no sign-in.
+    let Some(account) = cache.account(db, id).await? else { return Ok(Decision::SignedOut) };
+    let email = verified_email(&account);
+    let allowed = access.allows(email) && Requirement::from_query(req.query_string()).allows(email);
+    Ok(if allowed { Decision::Allowed(account) } else { Decision::Refused })
+}
+
+/// The account's email when a trusted provider verified it; what every rule and header uses.
+pub(crate) fn verified_email(account: &Account) -> Option<&str> {
+    account.user.email.as_deref().filter(|_| account.user.email_verified)
+}
+
+/// `GET /verify`, for nginx `auth_request`: `200` with the identity headers, `401` signed out,
+/// `403` not allowed. Never a redirect (nginx accepts nothing else from an auth subrequest);
+/// nginx's `error_page 401` sends the browser on to sign in (see `docs/deploy/nginx.conf`).
+pub(crate) async fn verify(
+    req: HttpRequest,
+    signed_in: Option<SignedIn>,
+    cache: web::Data<AccountCache>,
+    db: web::Data<Db>,
+    access: web::Data<Access>,
+) -> Result<HttpResponse, AppError> {
+    Ok(match decide(&req, signed_in, &cache, &db, &access).await? {
+        Decision::Allowed(account) => allowed(&account),
+        Decision::SignedOut => json_status(StatusCode::UNAUTHORIZED),
+        Decision::Refused => json_status(StatusCode::FORBIDDEN),
+    })
+}
+
+/// `GET /forward-auth`, for Caddy `forward_auth` and Traefik `forwardAuth`: `200` with the
+/// identity headers; signed out, a browser's `GET` is sent to sign in with `next` = the
+/// original URL, anything else gets `401` JSON; not allowed: a `403` page.
+pub(crate) async fn forward_auth(
+    req: HttpRequest,
+    signed_in: Option<SignedIn>,
+    cache: web::Data<AccountCache>,
+    db: web::Data<Db>,
+    access: web::Data<Access>,
+    settings: web::Data<Settings>,
+) -> Result<HttpResponse, AppError> {
+    Ok(match decide(&req, signed_in, &cache, &db, &access).await? {
+        Decision::Allowed(account) => allowed(&account),
+        Decision::SignedOut => match original_browser_get(&req, &settings) {
+            Some(original) => {
+                let next: String = url::form_urlencoded::byte_serialize(original.as_str().as_bytes()).collect();
+                let login = format!("{}/login?next={next}", settings.public_url.as_str().trim_end_matches('/'));
+                HttpResponse::Found().insert_header((header::LOCATION, login)).finish()
+            }
+            None => json_status(StatusCode::UNAUTHORIZED),
+        },
+        Decision::Refused => error_page(StatusCode::FORBIDDEN, "Your account may not use this site."),
+    })
+}
+
+/// `200`, empty, with the identity headers.
+fn allowed(account: &Account) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    response.insert_header((USER, account.user.id.to_string()));
+    if let Some(email) = verified_email(account)
+        && let Ok(value) = HeaderValue::from_str(email)
+    {
+        response.insert_header((EMAIL, value));
+    }
+    response.insert_header((NAME, header_safe(&account.user.name)));
+    response.finish()
+}
+
+fn json_status(status: StatusCode) -> HttpResponse {
+    HttpResponse::build(status).json(serde_json::json!({"error": status.canonical_reason().unwrap_or("error")}))
+}
+
+/// A name as a header value: printable ASCII as is, everything else (and `%`) percent-encoded
+/// as UTF-8, so no byte can end the header and an app decodes it unambiguously.
+pub(crate) fn header_safe(name: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
+    percent_encoding::utf8_percent_encode(name, KEEP).to_string()
+}
+
+/// The URL of the request the proxy is asking about, when it was a browser's `GET` (or
+/// `HEAD`) and the proxy is trusted to say so (`TRUSTED_PROXIES`): `X-Forwarded-Method`,
+/// `-Proto`, `-Host` and `-Uri`, as Caddy and Traefik send them.
+fn original_browser_get(req: &HttpRequest, settings: &Settings) -> Option<Url> {
+    let peer = req.peer_addr()?.ip();
+    if !settings.trusted_proxies.trusts(peer) {
+        return None;
+    }
+    let get = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let method = get("x-forwarded-method")?;
+    let accepts_html =
+        req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    if !(method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD")) || !accepts_html {
+        return None;
+    }
+    let proto = get("x-forwarded-proto").filter(|p| matches!(*p, "http" | "https"))?;
+    let host = get("x-forwarded-host").filter(|h| !h.is_empty() && !h.contains(['/', '@', '\\', '?', '#']))?;
+    let uri = get("x-forwarded-uri").filter(|u| u.starts_with('/') && !u.starts_with("//"))?;
+    let url = Url::parse(&format!("{proto}://{host}{uri}")).ok()?;
+    (url.host_str().is_some() && url.username().is_empty()).then_some(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_safe;
+
+    #[test]
+    fn names_are_header_safe_and_decodable() {
+        assert_eq!(header_safe("Ada Lovelace"), "Ada Lovelace");
+        assert_eq!(header_safe("José 100%"), "Jos%C3%A9 100%25");
+        assert_eq!(header_safe("evil\r\nX-Auth-Request-User: 1"), "evil%0D%0AX-Auth-Request-User: 1");
+        let encoded = header_safe("Zoë\u{7f}%");
+        assert_eq!(percent_encoding::percent_decode_str(&encoded).decode_utf8().unwrap(), "Zoë\u{7f}%");
+    }
+}

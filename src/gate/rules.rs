@@ -1,0 +1,169 @@
+//! Who may come in: `ALLOWED_EMAILS`, `ALLOWED_EMAIL_DOMAINS` and `ALLOWED_EMAILS_FILE`,
+//! checked at sign-in and again on every gate request, plus the stricter per-location
+//! requirements a proxy asks for in `/verify`'s query.
+//!
+//! Only a verified email counts: verified by a provider trusted to verify emails
+//! (`OAUTH_{NAME}_TRUST_EMAIL`), the same bar as joining accounts by email.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+pub(crate) use crate::config::AccessSettings;
+#[cfg(test)]
+use crate::config::parse_list;
+
+/// The rules at run time: the settings, and the file's addresses as last read.
+pub(crate) struct Access {
+    settings: AccessSettings,
+    from_file: RwLock<Arc<HashSet<String>>>,
+}
+
+impl Access {
+    /// Reads `ALLOWED_EMAILS_FILE` now: a file that cannot be read stops the start.
+    pub(crate) fn new(settings: AccessSettings) -> Result<Access, String> {
+        let from_file = match &settings.file {
+            Some(path) => read_emails(path)?,
+            None => HashSet::new(),
+        };
+        Ok(Access { settings, from_file: RwLock::new(Arc::new(from_file)) })
+    }
+
+    /// Re-reads `ALLOWED_EMAILS_FILE`; on failure the previous list stays and the error is
+    /// returned for the log.
+    pub(crate) fn reload(&self) -> Result<usize, String> {
+        let Some(path) = &self.settings.file else { return Ok(0) };
+        let emails = read_emails(path)?;
+        let count = emails.len();
+        *self.from_file.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(emails);
+        Ok(count)
+    }
+
+    /// May the holder of `verified_email` (`None`: no verified email) come in?
+    pub(crate) fn allows(&self, verified_email: Option<&str>) -> bool {
+        if !self.settings.restricts() {
+            return true;
+        }
+        let Some(email) = verified_email.map(str::to_ascii_lowercase) else { return false };
+        self.settings.emails.contains(&email)
+            || domain_of(&email).is_some_and(|d| self.settings.domains.contains(d))
+            || self.from_file.read().unwrap_or_else(|e| e.into_inner()).contains(&email)
+    }
+}
+
+/// What one gated location asks for beyond the operator's rules
+/// (`/verify?allowed_emails=…&allowed_email_domains=…`). Every given list must hold; within a
+/// list, any entry suffices.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Requirement {
+    emails: Option<HashSet<String>>,
+    domains: Option<HashSet<String>>,
+}
+
+impl Requirement {
+    /// From a query string; unknown parameters are ignored (proxies add their own).
+    pub(crate) fn from_query(query: &str) -> Requirement {
+        let list = |name: &str| -> Option<HashSet<String>> {
+            let values: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+                .collect();
+            (!values.is_empty()).then(|| {
+                values
+                    .iter()
+                    .flat_map(|v| v.split(','))
+                    .map(|v| v.trim().trim_start_matches('@').to_ascii_lowercase())
+                    .filter(|v| !v.is_empty())
+                    .collect()
+            })
+        };
+        Requirement { emails: list("allowed_emails"), domains: list("allowed_email_domains") }
+    }
+
+    /// Does `verified_email` meet every list given? (An empty list, `allowed_emails=`, admits
+    /// nobody: a typo must not open the door.)
+    pub(crate) fn allows(&self, verified_email: Option<&str>) -> bool {
+        if self.emails.is_none() && self.domains.is_none() {
+            return true;
+        }
+        let Some(email) = verified_email.map(str::to_ascii_lowercase) else { return false };
+        self.emails.as_ref().is_none_or(|list| list.contains(&email))
+            && self.domains.as_ref().is_none_or(|list| domain_of(&email).is_some_and(|d| list.contains(d)))
+    }
+}
+
+fn domain_of(email: &str) -> Option<&str> {
+    email.rsplit_once('@').filter(|(local, domain)| !local.is_empty() && !domain.is_empty()).map(|(_, domain)| domain)
+}
+
+fn read_emails(path: &Path) -> Result<HashSet<String>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("ALLOWED_EMAILS_FILE={}: cannot read it: {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .filter(|l| !l.is_empty())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access(emails: &str, domains: &str) -> Access {
+        Access::new(AccessSettings { emails: parse_list(Some(emails)), domains: parse_list(Some(domains)), file: None })
+            .unwrap()
+    }
+
+    #[test]
+    fn no_rules_let_everyone_in() {
+        let open = access("", "");
+        assert!(open.allows(Some("anyone@anywhere.example")) && open.allows(None));
+    }
+
+    #[test]
+    fn listed_addresses_and_exact_domains_come_in_verified_only() {
+        let rules = access("Boss@Partner.example", "example.com, @example.org");
+        for ok in ["boss@partner.example", "BOSS@PARTNER.EXAMPLE", "ann@example.com", "bob@example.org"] {
+            assert!(rules.allows(Some(ok)), "{ok}");
+        }
+        for refused in
+            ["ann@sub.example.com", "ann@example.com.evil", "ann@evilexample.com", "example.com", "@example.com"]
+        {
+            assert!(!rules.allows(Some(refused)), "{refused}");
+        }
+        assert!(!rules.allows(None), "no verified email, no entry");
+    }
+
+    #[test]
+    fn the_file_is_read_at_start_and_on_reload() {
+        let dir = std::env::temp_dir().join(format!("gatehouse-rules-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("allowed.txt");
+        std::fs::write(&path, "# staff\nann@example.com\n  Bob@Example.com  # contractor\n").unwrap();
+        let settings = AccessSettings { file: Some(path.clone()), ..Default::default() };
+        let rules = Access::new(settings).unwrap();
+        assert!(rules.allows(Some("ann@example.com")) && rules.allows(Some("bob@example.com")));
+        assert!(!rules.allows(Some("carol@example.com")));
+
+        std::fs::write(&path, "carol@example.com\n").unwrap();
+        assert_eq!(rules.reload(), Ok(1));
+        assert!(rules.allows(Some("carol@example.com")) && !rules.allows(Some("ann@example.com")));
+
+        std::fs::remove_file(&path).unwrap();
+        assert!(rules.reload().unwrap_err().contains("ALLOWED_EMAILS_FILE"));
+        assert!(rules.allows(Some("carol@example.com")), "a failed reload keeps the last list");
+    }
+
+    #[test]
+    fn per_location_requirements_all_hold() {
+        let req =
+            Requirement::from_query("allowed_emails=a@x.example,b@y.example&allowed_email_domains=x.example&rd=/");
+        assert!(req.allows(Some("a@x.example")));
+        assert!(!req.allows(Some("b@y.example")), "its domain is not listed");
+        assert!(!req.allows(Some("c@x.example")), "not a listed address");
+        assert!(!req.allows(None));
+        assert!(Requirement::from_query("").allows(None));
+        assert!(!Requirement::from_query("allowed_emails=").allows(Some("a@x.example")), "an empty list admits nobody");
+    }
+}

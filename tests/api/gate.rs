@@ -1,0 +1,242 @@
+//! gatehouse as a gate beside a reverse proxy: `/verify` (nginx `auth_request`) and
+//! `/forward-auth` (Caddy, Traefik), the identity headers, and who may come in.
+
+use crate::helpers::*;
+use crate::oidc_provider::AtProvider;
+
+/// An OIDC provider whose verified emails count (`TRUST_EMAIL`), as the rules need.
+fn gated(backend: Backend) -> AppOptions<'static> {
+    AppOptions::new(backend).oidc_with("corp", vec![("TRUST_EMAIL", "true".into())])
+}
+
+async fn verify(browser: &Browser, query: &str) -> reqwest::Response {
+    browser.get(&format!("/verify{query}")).await
+}
+
+fn header<'a>(res: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    res.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+#[actix_web::test]
+async fn verify_says_401_signed_out_and_200_with_the_identity_signed_in() {
+    let app = spawn_app(gated(Backend::Sqlite)).await;
+    let browser = app.new_browser();
+    let res = verify(&browser, "").await;
+    assert_eq!(res.status(), 401, "signed out");
+    assert!(res.headers().get("location").is_none(), "nginx accepts no redirect from an auth subrequest");
+    assert!(header(&res, "x-auth-request-user").is_none());
+
+    app.sign_in_oidc(&browser, "corp", "alice").await;
+    let id = browser.me().await.unwrap()["id"].to_string();
+    let res = verify(&browser, "").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(header(&res, "x-auth-request-user"), Some(id.as_str()));
+    assert_eq!(header(&res, "x-auth-request-email"), Some("alice@example.test"));
+    assert_eq!(header(&res, "x-auth-request-name"), Some("Alice"));
+    assert_eq!(header(&res, "cache-control"), Some("no-store"));
+    assert!(res.bytes().await.unwrap().is_empty(), "an empty body");
+}
+
+#[actix_web::test]
+async fn an_unverified_email_is_never_handed_to_the_app() {
+    let app = spawn_app(gated(Backend::Sqlite)).await;
+    let browser = app.new_browser();
+    app.sign_in_oidc(&browser, "corp", "unverified+carol@shared.test").await;
+    let res = verify(&browser, "").await;
+    assert_eq!(res.status(), 200, "no rules: anyone signed in");
+    assert!(header(&res, "x-auth-request-user").is_some());
+    assert!(header(&res, "x-auth-request-email").is_none(), "the email was not verified");
+}
+
+mod refused_at_sign_in {
+    use super::*;
+
+    /// A person the rules do not name sees a 403 page, and nothing is written.
+    async fn writes_nothing(backend: Backend) {
+        let app = spawn_app(gated(backend).var("ALLOWED_EMAIL_DOMAINS", "example.test")).await;
+        let browser = app.new_browser();
+        let res = app.sign_in_oidc(&browser, "corp", "mallory@evil.test").await;
+        assert_eq!(res.status(), 403);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("may not sign in here"), "{page}");
+        assert!(!page.contains("ALLOWED_") && !page.contains("evil.test"), "no internals: {page}");
+        assert_eq!(app.db.counts(), (0, 0), "no user, no identity");
+        assert_eq!(browser.me().await, Err(401), "no session");
+
+        // An unverified claim to an allowed address is no better.
+        let res = app.sign_in_oidc(&app.new_browser(), "corp", "unverified+alice@example.test").await;
+        assert_eq!(res.status(), 403);
+        assert_eq!(app.db.counts(), (0, 0));
+
+        let alice = app.new_browser();
+        assert_eq!(app.sign_in_oidc(&alice, "corp", "alice").await.status(), 303, "a named person");
+        assert_eq!(verify(&alice, "").await.status(), 200);
+    }
+
+    #[actix_web::test]
+    async fn sqlite() {
+        writes_nothing(Backend::Sqlite).await;
+    }
+
+    #[actix_web::test]
+    async fn postgres() {
+        writes_nothing(Backend::Postgres).await;
+    }
+}
+
+#[actix_web::test]
+async fn a_rule_changed_at_restart_holds_from_the_next_request() {
+    let mut app = spawn_app(gated(Backend::Sqlite)).await;
+    let browser = app.new_browser();
+    app.sign_in_oidc(&browser, "corp", "alice").await;
+    assert_eq!(verify(&browser, "").await.status(), 200);
+
+    app.vars.insert("ALLOWED_EMAILS".into(), "bob@example.test".into());
+    app.restart().await;
+    assert_eq!(verify(&browser, "").await.status(), 403, "signed in, no longer allowed");
+    assert_eq!(browser.me().await.map(|_| ()), Ok(()), "still signed in to gatehouse itself");
+}
+
+#[actix_web::test]
+async fn each_location_may_ask_for_more() {
+    let app = spawn_app(gated(Backend::Sqlite)).await;
+    let browser = app.new_browser();
+    app.sign_in_oidc(&browser, "corp", "alice").await;
+    for (query, status) in [
+        ("?allowed_email_domains=example.test", 200),
+        ("?allowed_emails=bob@example.test,alice@example.test", 200),
+        ("?allowed_emails=ALICE@example.test&allowed_email_domains=example.test", 200),
+        ("?allowed_emails=bob@example.test", 403),
+        ("?allowed_email_domains=example.com", 403),
+        ("?allowed_emails=alice@example.test&allowed_email_domains=example.com", 403),
+        ("?allowed_emails=", 403),
+    ] {
+        assert_eq!(verify(&browser, query).await.status(), status, "{query}");
+    }
+}
+
+#[actix_web::test]
+async fn the_allowed_emails_file_is_read_again_on_sighup() {
+    let dir = TempDir::new();
+    let file = dir.0.join("allowed-emails.txt");
+    std::fs::write(&file, "# who may come in\nalice@example.test\n").unwrap();
+    let app = spawn_app(gated(Backend::Sqlite).var("ALLOWED_EMAILS_FILE", file.display().to_string())).await;
+    let browser = app.new_browser();
+    assert_eq!(app.sign_in_oidc(&browser, "corp", "alice").await.status(), 303);
+    assert_eq!(verify(&browser, "").await.status(), 200);
+
+    std::fs::write(&file, "bob@example.test\n").unwrap();
+    assert_eq!(verify(&browser, "").await.status(), 200, "read at start and on SIGHUP only");
+    let hup = std::process::Command::new("kill").args(["-HUP", &std::process::id().to_string()]).status().unwrap();
+    assert!(hup.success());
+    let reread = eventually(std::time::Duration::from_secs(5), async || verify(&browser, "").await.status() == 403);
+    assert!(reread.await.is_some(), "SIGHUP re-reads the file");
+}
+
+mod forward_auth {
+    use super::*;
+
+    const ORIGINAL: &str = "https://app.example.test/reports?year=2026&q=a%20b";
+
+    /// What Caddy's `forward_auth` sends about the original request.
+    async fn ask(browser: &Browser, method: &str, accept: &str) -> reqwest::Response {
+        browser
+            .client
+            .get(browser.url("/forward-auth"))
+            .header("X-Forwarded-Method", method)
+            .header("X-Forwarded-Proto", "https")
+            .header("X-Forwarded-Host", "app.example.test")
+            .header("X-Forwarded-Uri", "/reports?year=2026&q=a%20b")
+            .header("Accept", accept)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    const HTML: &str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8";
+
+    #[actix_web::test]
+    async fn a_signed_out_browser_is_sent_to_sign_in_and_back_to_the_exact_url() {
+        let app = spawn_app(
+            gated(Backend::Sqlite)
+                .var("TRUSTED_PROXIES", "127.0.0.1")
+                .var("ALLOWED_REDIRECT_HOSTS", "app.example.test"),
+        )
+        .await;
+        let browser = app.new_browser();
+        let res = ask(&browser, "GET", HTML).await;
+        assert_eq!(res.status(), 302);
+        let login = location(&res);
+        assert_eq!(login, format!("{}/login?next={}", app.addr, enc(ORIGINAL)));
+
+        // The sign-in page carries `next` on; the provider's round trip ends on the original URL.
+        let next = query_param(&login, "next").unwrap();
+        assert_eq!(next, ORIGINAL);
+        let callback = app.oidc_callback_url(&browser, "corp", &next, AtProvider::LogIn("alice")).await;
+        let res = browser.get(&callback).await;
+        assert_eq!(res.status(), 303);
+        assert_eq!(location(&res), ORIGINAL, "back on the exact original URL");
+
+        let res = ask(&browser, "GET", HTML).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(header(&res, "x-auth-request-email"), Some("alice@example.test"));
+    }
+
+    #[actix_web::test]
+    async fn anything_but_a_browser_get_gets_401_json() {
+        let app = spawn_app(gated(Backend::Sqlite).var("TRUSTED_PROXIES", "127.0.0.1")).await;
+        let browser = app.new_browser();
+        for (method, accept) in [("POST", HTML), ("GET", "application/json"), ("DELETE", "*/*")] {
+            let res = ask(&browser, method, accept).await;
+            assert_eq!(res.status(), 401, "{method} {accept}");
+            assert!(res.headers().get("location").is_none());
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert_eq!(body["error"], "Unauthorized");
+        }
+    }
+
+    #[actix_web::test]
+    async fn an_untrusted_peer_cannot_name_the_original_request() {
+        let app = spawn_app(gated(Backend::Sqlite)).await;
+        let res = ask(&app.new_browser(), "GET", HTML).await;
+        assert_eq!(res.status(), 401, "X-Forwarded-* from a peer not in TRUSTED_PROXIES is not believed");
+    }
+
+    #[actix_web::test]
+    async fn a_person_the_rules_refuse_gets_a_403_page() {
+        let app = spawn_app(gated(Backend::Sqlite).var("TRUSTED_PROXIES", "127.0.0.1")).await;
+        let browser = app.new_browser();
+        app.sign_in_oidc(&browser, "corp", "alice").await;
+        let res = browser
+            .client
+            .get(browser.url("/forward-auth?allowed_email_domains=example.com"))
+            .header("Accept", HTML)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403);
+        assert!(res.text().await.unwrap().contains("may not use this site"));
+    }
+}
+
+#[actix_web::test]
+async fn cookie_domain_shares_the_session_cookie_with_subdomains() {
+    let app = spawn_app(gated(Backend::Sqlite)).await;
+    let port = app.addr.rsplit(':').next().unwrap().to_string();
+    let mut app = app;
+    app.vars.insert("PUBLIC_URL".into(), format!("http://auth.gate.localhost:{port}"));
+    app.vars.insert("COOKIE_DOMAIN".into(), "gate.localhost".into());
+    app.restart().await;
+
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let client = reqwest::Client::builder()
+        .resolve("auth.gate.localhost", addr)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = client.get(format!("http://auth.gate.localhost:{port}/authorize/corp")).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let cookie = set_cookie_headers(&res).into_iter().find(|c| c.starts_with("gatehouse=")).expect("a session cookie");
+    assert!(cookie.contains("Domain=gate.localhost"), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+}
