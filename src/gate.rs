@@ -6,6 +6,7 @@
 //! Both read the session like every other route and the account from the account cache, so a
 //! signed-in request touches no database while the cache holds the user.
 
+pub(crate) mod assertion;
 pub(crate) mod rules;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::auth::SignedIn;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::{AppError, error_page};
+pub(crate) use assertion::Signer;
 pub(crate) use rules::Access;
 use rules::Requirement;
 
@@ -28,6 +30,7 @@ use rules::Requirement;
 pub(crate) const USER: &str = "x-auth-request-user";
 pub(crate) const EMAIL: &str = "x-auth-request-email";
 pub(crate) const NAME: &str = "x-auth-request-name";
+pub(crate) const ASSERTION: &str = "x-auth-request-assertion";
 
 /// What the gate decided for one request.
 enum Decision {
@@ -65,9 +68,10 @@ pub(crate) async fn verify(
     cache: web::Data<AccountCache>,
     db: web::Data<Db>,
     access: web::Data<Access>,
+    signer: web::Data<Signer>,
 ) -> Result<HttpResponse, AppError> {
     Ok(match decide(&req, signed_in, &cache, &db, &access).await? {
-        Decision::Allowed(account) => allowed(&account),
+        Decision::Allowed(account) => allowed(&account, &signer),
         Decision::SignedOut => json_status(StatusCode::UNAUTHORIZED),
         Decision::Refused => json_status(StatusCode::FORBIDDEN),
     })
@@ -83,9 +87,10 @@ pub(crate) async fn forward_auth(
     db: web::Data<Db>,
     access: web::Data<Access>,
     settings: web::Data<Settings>,
+    signer: web::Data<Signer>,
 ) -> Result<HttpResponse, AppError> {
     Ok(match decide(&req, signed_in, &cache, &db, &access).await? {
-        Decision::Allowed(account) => allowed(&account),
+        Decision::Allowed(account) => allowed(&account, &signer),
         Decision::SignedOut => match original_browser_get(&req, &settings) {
             Some(original) => {
                 let next: String = url::form_urlencoded::byte_serialize(original.as_str().as_bytes()).collect();
@@ -99,7 +104,7 @@ pub(crate) async fn forward_auth(
 }
 
 /// `200`, empty, with the identity headers.
-fn allowed(account: &Account) -> HttpResponse {
+fn allowed(account: &Arc<Account>, signer: &Signer) -> HttpResponse {
     let mut response = HttpResponse::Ok();
     response.insert_header((USER, account.user.id.to_string()));
     if let Some(email) = verified_email(account)
@@ -108,7 +113,21 @@ fn allowed(account: &Account) -> HttpResponse {
         response.insert_header((EMAIL, value));
     }
     response.insert_header((NAME, header_safe(&account.user.name)));
+    if let Some(token) = signer.assertion(account)
+        && let Ok(value) = HeaderValue::from_str(&token)
+    {
+        response.insert_header((ASSERTION, value));
+    }
     response.finish()
+}
+
+/// `GET /.well-known/jwks.json`: the keys assertions are signed with, for upstreams to verify.
+pub(crate) async fn jwks(db: web::Data<Db>) -> Result<HttpResponse, AppError> {
+    let keys = assertion::jwks(&db).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .content_type("application/jwk-set+json")
+        .json(keys))
 }
 
 fn json_status(status: StatusCode) -> HttpResponse {

@@ -47,7 +47,7 @@ use crate::auth::attach_identity;
 use crate::config::{SessionStoreKind, Settings};
 use crate::db::{Db, DbError};
 use crate::demo::DemoIdp;
-use crate::gate::Access;
+use crate::gate::{Access, Signer};
 use crate::metrics::Metrics;
 use crate::providers::{HttpClient, Registry};
 use crate::rate_limit::RateLimits;
@@ -76,6 +76,9 @@ pub enum StartupError {
     /// Redis (`REDIS_URL`) could not be reached.
     #[error("session store: cannot reach REDIS_URL")]
     SessionStore(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The identity-assertion signing key could not be loaded or created.
+    #[error("assertion signing key")]
+    SigningKey(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Settings that `Settings::from_env` would have refused (built in code).
     #[error("settings: {0}")]
     Settings(String),
@@ -104,6 +107,8 @@ struct Shared {
     metrics: web::Data<Metrics>,
     /// Who may come in (checked at sign-in and by the gate).
     access: web::Data<Access>,
+    /// Signs the identity assertions the gate hands to upstreams.
+    signer: web::Data<Signer>,
     /// The built-in demo provider, when it is on.
     demo: Option<web::Data<DemoIdp>>,
     /// The site's own templates (`TEMPLATES_DIR`).
@@ -157,6 +162,10 @@ impl Gatehouse {
         }
         let rate_limits = RateLimits::new(settings.rate_limit_per_minute, settings.trusted_proxies.clone());
         let access = Arc::new(Access::new(settings.access.clone()).map_err(StartupError::Settings)?);
+        let issuer = settings.public_url.as_str().trim_end_matches('/');
+        let signer = Signer::load_or_create(&db, settings.session_key.key.master(), issuer)
+            .await
+            .map_err(|e| StartupError::SigningKey(e.into()))?;
         if settings.access.file.is_some() {
             reload_on_hangup(&access);
         }
@@ -171,6 +180,7 @@ impl Gatehouse {
                 rate_limits: web::Data::new(rate_limits),
                 metrics: web::Data::new(Metrics::default()),
                 access: web::Data::from(access),
+                signer: web::Data::new(signer),
                 demo: demo.map(web::Data::from),
                 templates,
                 settings: web::Data::new(settings),
@@ -210,6 +220,7 @@ impl Gatehouse {
             .app_data(s.rate_limits.clone())
             .app_data(s.metrics.clone())
             .app_data(s.access.clone())
+            .app_data(s.signer.clone())
             .app_data(s.store_data.clone())
             .app_data(s.accounts.clone())
             .app_data(s.login_pages.clone());

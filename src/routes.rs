@@ -39,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/verify", web::get().to(crate::gate::verify))
         .route("/forward-auth", web::get().to(crate::gate::forward_auth))
+        .route("/.well-known/jwks.json", web::get().to(crate::gate::jwks))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(health::metrics))

@@ -4,11 +4,13 @@
 mod identity;
 mod provider_metadata;
 mod session;
+mod signing_key;
 mod user;
 
 pub use identity::{Identity, NewIdentity};
 pub use provider_metadata::CachedMetadata;
 pub use session::SessionRow;
+pub use signing_key::SigningKeyRow;
 pub use user::{EmailChange, NewUser, User, UserId};
 
 diesel::define_sql_function! {

@@ -30,6 +30,15 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(identities, sessions, users);
 
 diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        sealed_private_key -> Text,
+        public_jwk -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     provider_metadata (provider) {
         provider -> Text,
         issuer -> Text,

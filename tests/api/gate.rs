@@ -240,3 +240,107 @@ async fn cookie_domain_shares_the_session_cookie_with_subdomains() {
     assert!(cookie.contains("Domain=gate.localhost"), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
 }
+
+mod assertion {
+    use super::*;
+
+    /// Checks `token` with `jose` (tests/oidc-provider/verify-assertion.mjs), as an upstream would.
+    fn verified_by_jose(app: &TestApp, token: &str) -> Result<serde_json::Value, String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc-provider");
+        let out = std::process::Command::new("node")
+            .current_dir(&dir)
+            .args(["verify-assertion.mjs", &format!("{}/.well-known/jwks.json", app.addr), &app.addr, token])
+            .output()
+            .expect("node runs");
+        if out.status.success() {
+            Ok(serde_json::from_slice(&out.stdout).expect("JSON from the verifier"))
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    async fn assertion_of(browser: &Browser) -> String {
+        let res = verify(browser, "").await;
+        assert_eq!(res.status(), 200);
+        header(&res, "x-auth-request-assertion").expect("an assertion").to_string()
+    }
+
+    #[actix_web::test]
+    async fn an_upstream_verifies_the_assertion_with_the_published_keys() {
+        let app = spawn_app(gated(Backend::Sqlite)).await;
+        let browser = app.new_browser();
+        app.sign_in_oidc(&browser, "corp", "alice").await;
+        let id = browser.me().await.unwrap()["id"].as_i64().unwrap();
+        let token = assertion_of(&browser).await;
+
+        let seen = verified_by_jose(&app, &token).expect("jose accepts it");
+        let (header, claims) = (&seen["header"], &seen["claims"]);
+        assert_eq!(header["alg"], "ES256");
+        assert_eq!(claims["iss"], app.addr.as_str());
+        assert_eq!(claims["sub"], id.to_string());
+        assert_eq!(claims["email"], "alice@example.test");
+        assert_eq!(claims["email_verified"], true);
+        assert_eq!(claims["name"], "Alice");
+        assert_eq!(claims["groups"], serde_json::json!([]));
+        let (iat, exp) = (claims["iat"].as_i64().unwrap(), claims["exp"].as_i64().unwrap());
+        assert!(exp - iat <= 60 && exp > chrono::Utc::now().timestamp(), "iat {iat}, exp {exp}");
+
+        let jwks: serde_json::Value = app.new_browser().get("/.well-known/jwks.json").await.json().await.unwrap();
+        let published = jwks["keys"].as_array().unwrap();
+        assert_eq!(published.len(), 1);
+        assert!(published[0].get("d").is_none(), "no private part is published");
+        assert_eq!(published[0]["kid"], header["kid"]);
+    }
+
+    #[actix_web::test]
+    async fn a_tampered_or_foreign_assertion_is_refused() {
+        let app = spawn_app(gated(Backend::Sqlite)).await;
+        let browser = app.new_browser();
+        app.sign_in_oidc(&browser, "corp", "alice").await;
+        let token = assertion_of(&browser).await;
+        let parts: Vec<&str> = token.split('.').collect();
+
+        // Claims rewritten to another user, signature kept.
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut claims: serde_json::Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+        claims["sub"] = "1".into();
+        claims["email"] = "boss@example.test".into();
+        let forged = format!("{}.{}.{}", parts[0], b64.encode(claims.to_string()), parts[2]);
+        assert!(verified_by_jose(&app, &forged).is_err(), "a rewritten assertion");
+        // `alg: none`.
+        let none = format!("{}.{}.", b64.encode(r#"{"alg":"none","typ":"JWT"}"#), parts[1]);
+        assert!(verified_by_jose(&app, &none).is_err(), "an unsigned assertion");
+        // Another deployment's key (its own SESSION_KEY and database).
+        let other = spawn_app(gated(Backend::Sqlite)).await;
+        let theirs = other.new_browser();
+        other.sign_in_oidc(&theirs, "corp", "alice").await;
+        assert!(verified_by_jose(&app, &assertion_of(&theirs).await).is_err(), "signed by another deployment");
+    }
+
+    /// Every instance signs with the key in the database, and keeps it across restarts.
+    #[actix_web::test]
+    async fn every_instance_signs_with_the_same_key() {
+        let mut app = spawn_app(gated(Backend::Postgres)).await;
+        let browser = app.new_browser();
+        app.sign_in_oidc(&browser, "corp", "alice").await;
+        let kid = |token: &str| {
+            use base64::Engine;
+            let header =
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
+            serde_json::from_slice::<serde_json::Value>(&header).unwrap()["kid"].clone()
+        };
+        let first = kid(&assertion_of(&browser).await);
+
+        // A second instance (same database and SESSION_KEY): cookies are per host, not per
+        // port, so this browser's session reaches it too.
+        let sibling = app.start_sibling().await;
+        let res = browser.get(&format!("{sibling}/verify")).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(kid(header(&res, "x-auth-request-assertion").unwrap()), first, "the sibling signs with it too");
+
+        app.restart().await;
+        assert_eq!(kid(&assertion_of(&browser).await), first, "the same key after a restart");
+        assert_eq!(app.db.count("signing_keys"), 1);
+    }
+}

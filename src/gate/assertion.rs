@@ -1,0 +1,212 @@
+//! `X-Auth-Request-Assertion`: the identity as a short-lived JWT (ES256) an upstream can verify
+//! against `{PUBLIC_URL}/.well-known/jwks.json` instead of trusting headers.
+//!
+//! The signing key lives in the database so that every instance signs with the same one: the
+//! first instance to start creates it, and every instance signs with the oldest key it can
+//! open. Its private half is sealed (AES-256-GCM, the key id as associated data) with a key
+//! derived from `SESSION_KEY`, so a database dump alone cannot forge assertions.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::hkdf;
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use sha2::Digest;
+
+use crate::accounts::Account;
+use crate::db::models::{SigningKeyRow, now};
+use crate::db::{Db, DbError};
+
+/// How long an assertion is valid. A fresh one is signed at most every [`REUSE_SECS`] per
+/// user; an upstream therefore always receives one with at least 30 s left.
+pub(crate) const LIFETIME_SECS: i64 = 60;
+const REUSE_SECS: i64 = 30;
+
+/// Why the signing key could not be loaded or made.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum KeyError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot create the assertion signing key")]
+    Crypto,
+}
+
+/// Signs assertions with the deployment's key; remembers the last one per user.
+pub(crate) struct Signer {
+    key: EcdsaKeyPair,
+    rng: SystemRandom,
+    issuer: String,
+    /// `base64url(header) + "."`, the same for every assertion.
+    header: String,
+    /// The last assertion per user, with the account snapshot and time slot it was made for.
+    recent: quick_cache::sync::Cache<i64, (Arc<Account>, i64, Arc<str>)>,
+}
+
+impl Signer {
+    /// The oldest key in the database that `master` (the `SESSION_KEY`) opens; one is created
+    /// when there is none.
+    pub(crate) async fn load_or_create(db: &Db, master: &[u8], issuer: &str) -> Result<Signer, KeyError> {
+        let sealing = sealing_key(master);
+        if let Some(signer) = Self::first_usable(db, &sealing, issuer).await? {
+            return Ok(signer);
+        }
+        let row = new_key_row(&sealing)?;
+        db.run(move |c| SigningKeyRow::insert(c, &row).map_err(DbError::from)).await?;
+        // Instances that raced here each inserted one; all now pick the same, oldest, key.
+        Self::first_usable(db, &sealing, issuer).await?.ok_or(KeyError::Crypto)
+    }
+
+    async fn first_usable(db: &Db, sealing: &LessSafeKey, issuer: &str) -> Result<Option<Signer>, KeyError> {
+        let rows = db.run(|c| SigningKeyRow::all(c).map_err(DbError::from)).await?;
+        let rng = SystemRandom::new();
+        for row in rows {
+            let Some(pkcs8) = open(sealing, &row.kid, &row.sealed_private_key) else { continue };
+            let Ok(key) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8, &rng) else { continue };
+            let header = serde_json::json!({"alg": "ES256", "kid": row.kid, "typ": "JWT"});
+            return Ok(Some(Signer {
+                header: format!("{}.", B64.encode(header.to_string())),
+                key,
+                rng,
+                issuer: issuer.to_string(),
+                recent: quick_cache::sync::Cache::new(10_000),
+            }));
+        }
+        Ok(None)
+    }
+
+    /// The assertion for `account` now: the one made in this 30-second slot for this very
+    /// snapshot of the account, or a new one.
+    pub(crate) fn assertion(&self, account: &Arc<Account>) -> Option<Arc<str>> {
+        let slot = chrono::Utc::now().timestamp().div_euclid(REUSE_SECS) * REUSE_SECS;
+        let id = account.user.id;
+        if let Some((seen, at, token)) = self.recent.get(&id)
+            && at == slot
+            && Arc::ptr_eq(&seen, account)
+        {
+            return Some(token);
+        }
+        let token: Arc<str> = self.sign(account, slot)?.into();
+        self.recent.insert(id, (account.clone(), slot, token.clone()));
+        Some(token)
+    }
+
+    fn sign(&self, account: &Account, iat: i64) -> Option<String> {
+        let user = &account.user;
+        let verified = user.email_verified && user.email.is_some();
+        let claims = serde_json::json!({
+            "iss": self.issuer,
+            "sub": user.id.to_string(),
+            "email": user.email,
+            "email_verified": verified,
+            "name": user.name,
+            "groups": Vec::<String>::new(),
+            "iat": iat,
+            "exp": iat + LIFETIME_SECS,
+        });
+        let input = format!("{}{}", self.header, B64.encode(claims.to_string()));
+        let signature = self.key.sign(&self.rng, input.as_bytes()).ok()?;
+        Some(format!("{input}.{}", B64.encode(signature.as_ref())))
+    }
+}
+
+/// `{"keys": [...]}`: the public half of every key in the database.
+pub(crate) async fn jwks(db: &Db) -> Result<serde_json::Value, DbError> {
+    let rows = db.run(|c| SigningKeyRow::all(c).map_err(DbError::from)).await?;
+    let keys: Vec<serde_json::Value> = rows.iter().filter_map(|r| serde_json::from_str(&r.public_jwk).ok()).collect();
+    Ok(serde_json::json!({ "keys": keys }))
+}
+
+fn new_key_row(sealing: &LessSafeKey) -> Result<SigningKeyRow, KeyError> {
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).map_err(|_| KeyError::Crypto)?;
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+        .map_err(|_| KeyError::Crypto)?;
+    // An uncompressed point: 0x04, then x and y, 32 bytes each.
+    let point = key.public_key().as_ref();
+    let (x, y) = (B64.encode(&point[1..33]), B64.encode(&point[33..65]));
+    // RFC 7638: the thumbprint of the required members, in lexicographic order.
+    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    let kid = B64.encode(sha2::Sha256::digest(canonical.as_bytes()));
+    let jwk =
+        serde_json::json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig"});
+    Ok(SigningKeyRow {
+        sealed_private_key: seal(sealing, &kid, pkcs8.as_ref(), &rng).ok_or(KeyError::Crypto)?,
+        kid,
+        public_jwk: jwk.to_string(),
+        created_at: now(),
+    })
+}
+
+/// AES-256-GCM key for sealing signing keys, derived (HKDF-SHA256) from the session key.
+fn sealing_key(master: &[u8]) -> LessSafeKey {
+    struct Len;
+    impl hkdf::KeyType for Len {
+        fn len(&self) -> usize {
+            AES_256_GCM.key_len()
+        }
+    }
+    let mut bytes = [0u8; 32];
+    hkdf::Salt::new(hkdf::HKDF_SHA256, b"gatehouse assertion signing key v1")
+        .extract(master)
+        .expand(&[b"seal"], Len)
+        .and_then(|okm| okm.fill(&mut bytes))
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &bytes).expect("a 32-byte AES-256 key"))
+}
+
+/// `base64url(nonce || ciphertext || tag)`, with `kid` bound as associated data.
+fn seal(key: &LessSafeKey, kid: &str, plaintext: &[u8], rng: &SystemRandom) -> Option<String> {
+    let mut nonce = [0u8; NONCE_LEN];
+    rng.fill(&mut nonce).ok()?;
+    let mut data = plaintext.to_vec();
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(kid.as_bytes()), &mut data).ok()?;
+    Some(B64.encode([nonce.as_slice(), &data].concat()))
+}
+
+/// The plaintext, or `None` when it was sealed under another `SESSION_KEY` (or tampered with).
+fn open(key: &LessSafeKey, kid: &str, sealed: &str) -> Option<Vec<u8>> {
+    let raw = B64.decode(sealed).ok()?;
+    if raw.len() < NONCE_LEN {
+        return None;
+    }
+    let (nonce, data) = raw.split_at(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+    let mut data = data.to_vec();
+    let plain = key.open_in_place(nonce, Aad::from(kid.as_bytes()), &mut data).ok()?;
+    Some(plain.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_key_opens_only_with_its_session_key_and_id() {
+        let rng = SystemRandom::new();
+        let mine = sealing_key(&[7u8; 64]);
+        let sealed = seal(&mine, "kid-1", b"private", &rng).unwrap();
+        assert_eq!(open(&mine, "kid-1", &sealed).as_deref(), Some(&b"private"[..]));
+        assert_eq!(open(&sealing_key(&[8u8; 64]), "kid-1", &sealed), None, "another SESSION_KEY");
+        assert_eq!(open(&mine, "kid-2", &sealed), None, "moved to another key id");
+        let mut tampered = B64.decode(&sealed).unwrap();
+        *tampered.last_mut().unwrap() ^= 1;
+        assert_eq!(open(&mine, "kid-1", &B64.encode(tampered)), None);
+        assert_eq!(open(&mine, "kid-1", "short"), None);
+    }
+
+    #[test]
+    fn a_new_key_publishes_its_thumbprint_and_no_private_part() {
+        let row = new_key_row(&sealing_key(&[1u8; 64])).unwrap();
+        let jwk: serde_json::Value = serde_json::from_str(&row.public_jwk).unwrap();
+        assert_eq!(jwk["kid"], row.kid);
+        assert_eq!(
+            (jwk["kty"].as_str(), jwk["crv"].as_str(), jwk["alg"].as_str()),
+            (Some("EC"), Some("P-256"), Some("ES256"))
+        );
+        assert!(jwk.get("d").is_none(), "the private scalar is never published");
+        assert_eq!(row.kid.len(), 43, "a base64url SHA-256 thumbprint");
+    }
+}
