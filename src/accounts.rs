@@ -26,6 +26,12 @@ pub(crate) struct ProviderUser {
     pub avatar_url: Option<String>,
 }
 
+/// The user's email when a provider trusted to verify emails verified it: the only email the
+/// access rules, the gate's headers and its assertion go by.
+pub fn verified_email(user: &User) -> Option<&str> {
+    user.email.as_deref().filter(|_| user.email_verified)
+}
+
 /// How a sign-in was resolved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SignIn {
@@ -60,6 +66,9 @@ pub(crate) enum AccountError {
     /// No such identity for this user.
     #[error("no such identity")]
     NoSuchIdentity,
+    /// The access rules do not admit the account this sign-in ends in (nothing was written).
+    #[error("the access rules do not admit this account")]
+    NotAllowed,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -73,6 +82,9 @@ impl From<diesel::result::Error> for AccountError {
 /// The provider a sign-in comes through, and which providers may vouch for an email.
 pub(crate) struct Provenance<'a> {
     pub provider: &'a str,
+    /// The access rules: may the account this sign-in ends in come in, by its
+    /// [`verified_email`]? A refusal rolls the whole sign-in back.
+    pub admits: &'a (dyn Fn(Option<&str>) -> bool + Sync),
     pub trust_email: bool,
     pub is_trusted: &'a (dyn Fn(&str) -> bool + Sync),
     /// `LINK_ACCOUNTS_BY_EMAIL`: when false, a new identity always makes a new user.
@@ -86,7 +98,16 @@ pub(crate) fn sign_in(
     from: &Provenance<'_>,
     who: &ProviderUser,
 ) -> Result<SignIn, AccountError> {
-    let attempt = |conn: &mut AnyConnection| write_tx(conn, |c| resolve(c, from, who));
+    let attempt = |conn: &mut AnyConnection| {
+        write_tx(conn, |c| {
+            let outcome = resolve(c, from, who)?;
+            let user = User::find(c, outcome.user_id())?;
+            if !user.as_ref().is_some_and(|u| (from.admits)(verified_email(u))) {
+                return Err(AccountError::NotAllowed);
+            }
+            Ok(outcome)
+        })
+    };
     match attempt(conn) {
         // Two first sign-ins of the same identity raced; the loser now finds the winner's row.
         Err(AccountError::Db(DbError::Query(diesel::result::Error::DatabaseError(

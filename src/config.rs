@@ -17,9 +17,7 @@ use url::Url;
 
 use crate::net::{IpNet, TrustedProxies};
 
-pub(crate) use access::AccessSettings;
-#[cfg(test)]
-pub(crate) use access::parse_list;
+pub(crate) use access::{AccessSettings, parse_list};
 #[cfg(test)]
 pub(crate) use hosts::HostPattern;
 pub(crate) use hosts::ReturnHosts;

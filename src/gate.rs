@@ -7,7 +7,6 @@
 //! signed-in request touches no database while the cache holds the user.
 
 pub(crate) mod assertion;
-pub(crate) mod rules;
 
 use std::sync::Arc;
 
@@ -16,14 +15,13 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use url::Url;
 
-use crate::accounts::{Account, AccountCache};
+use crate::access::{Access, Requirement};
+use crate::accounts::{Account, AccountCache, verified_email};
 use crate::auth::SignedIn;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::{AppError, error_page};
 pub(crate) use assertion::Signer;
-pub(crate) use rules::Access;
-use rules::Requirement;
 
 /// The identity headers a yes carries. A proxy must set (or clear) each of them on the
 /// request it passes on, so a client's own copies never reach the app (see `docs/deploy/`).
@@ -31,6 +29,8 @@ pub(crate) const USER: &str = "x-auth-request-user";
 pub(crate) const EMAIL: &str = "x-auth-request-email";
 pub(crate) const NAME: &str = "x-auth-request-name";
 pub(crate) const ASSERTION: &str = "x-auth-request-assertion";
+/// Every identity header starts with it.
+const IDENTITY_PREFIX: &str = "x-auth-request-";
 
 /// What the gate decided for one request.
 enum Decision {
@@ -46,17 +46,19 @@ async fn decide(
     db: &Db,
     access: &Access,
 ) -> Result<Decision, AppError> {
+    // nginx and Caddy pass the client's headers to the gate: a client that sends identity
+    // headers of its own is forging them, and a proxy that forgot to overwrite them would pass
+    // them to the app. Refused, whoever is signed in.
+    if req.headers().keys().any(|name| name.as_str().starts_with(IDENTITY_PREFIX)) {
+        return Ok(Decision::Refused);
+    }
+    let Ok(requirement) = Requirement::from_query(req.query_string()) else { return Ok(Decision::Refused) };
     let Some(SignedIn(id)) = signed_in else { return Ok(Decision::SignedOut) };
     // A session whose user was deleted is no sign-in.
     let Some(account) = cache.account(db, id).await? else { return Ok(Decision::SignedOut) };
-    let email = verified_email(&account);
-    let allowed = access.allows(email) && Requirement::from_query(req.query_string()).allows(email);
+    let email = verified_email(&account.user);
+    let allowed = access.allows(email) && requirement.allows(email);
     Ok(if allowed { Decision::Allowed(account) } else { Decision::Refused })
-}
-
-/// The account's email when a trusted provider verified it; what every rule and header uses.
-pub(crate) fn verified_email(account: &Account) -> Option<&str> {
-    account.user.email.as_deref().filter(|_| account.user.email_verified)
 }
 
 /// `GET /verify`, for nginx `auth_request`: `200` with the identity headers, `401` signed out,
@@ -106,18 +108,13 @@ pub(crate) async fn forward_auth(
 /// `200`, empty, with the identity headers.
 fn allowed(account: &Arc<Account>, signer: &Signer) -> HttpResponse {
     let mut response = HttpResponse::Ok();
+    // Every header is always present (empty when there is nothing to say): Caddy's
+    // `copy_headers` skips a header the answer lacks, which would let a client's own copy through.
     response.insert_header((USER, account.user.id.to_string()));
-    if let Some(email) = verified_email(account)
-        && let Ok(value) = HeaderValue::from_str(email)
-    {
-        response.insert_header((EMAIL, value));
-    }
+    response.insert_header((EMAIL, verified_email(&account.user).map(header_safe).unwrap_or_default()));
     response.insert_header((NAME, header_safe(&account.user.name)));
-    if let Some(token) = signer.assertion(account)
-        && let Ok(value) = HeaderValue::from_str(&token)
-    {
-        response.insert_header((ASSERTION, value));
-    }
+    let token = signer.assertion(account).and_then(|t| HeaderValue::from_str(&t).ok());
+    response.insert_header((ASSERTION, token.unwrap_or_else(|| HeaderValue::from_static(""))));
     response.finish()
 }
 
@@ -134,7 +131,7 @@ fn json_status(status: StatusCode) -> HttpResponse {
     HttpResponse::build(status).json(serde_json::json!({"error": status.canonical_reason().unwrap_or("error")}))
 }
 
-/// A name as a header value: printable ASCII as is, everything else (and `%`) percent-encoded
+/// A name or email as a header value: printable ASCII as is, everything else (and `%`) percent-encoded
 /// as UTF-8, so no byte can end the header and an app decodes it unambiguously.
 pub(crate) fn header_safe(name: &str) -> String {
     const KEEP: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');

@@ -42,12 +42,13 @@ use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Condition, DefaultHeaders, Logger, from_fn};
 use actix_web::{App, Error, web};
 
+use crate::access::Access;
 use crate::accounts::{AccountCache, changes};
 use crate::auth::attach_identity;
 use crate::config::{SessionStoreKind, Settings};
 use crate::db::{Db, DbError};
 use crate::demo::DemoIdp;
-use crate::gate::{Access, Signer};
+use crate::gate::Signer;
 use crate::metrics::Metrics;
 use crate::providers::{HttpClient, Registry};
 use crate::rate_limit::RateLimits;
@@ -120,6 +121,10 @@ impl Gatehouse {
     /// starts gatehouse's background work (provider metadata upkeep, the account-change
     /// listener). Call it inside the actix runtime, before `HttpServer::new`.
     pub async fn new(settings: Settings) -> Result<Self, StartupError> {
+        // Listening first: a SIGHUP (`systemctl reload`) during the slower start-up below must
+        // not end the process.
+        #[cfg(unix)]
+        let hangups = settings.access.file.as_ref().and_then(|_| listen_for_hangups());
         crate::templates::check().map_err(StartupError::Templates)?;
         if settings.session_key.ephemeral {
             log::warn!("SESSION_KEY is not set: using a random key, so every restart signs everyone out");
@@ -166,8 +171,9 @@ impl Gatehouse {
         let signer = Signer::load_or_create(&db, settings.session_key.key.master(), issuer)
             .await
             .map_err(|e| StartupError::SigningKey(e.into()))?;
-        if settings.access.file.is_some() {
-            reload_on_hangup(&access);
+        #[cfg(unix)]
+        if let Some(hangups) = hangups {
+            reload_on_hangup(hangups, &access);
         }
         Ok(Gatehouse {
             shared: Arc::new(Shared {
@@ -328,15 +334,19 @@ fn warn_about_deployment(settings: &Settings) {
     }
 }
 
+/// SIGHUP, from now on (instead of the default, which ends the process).
+#[cfg(unix)]
+fn listen_for_hangups() -> Option<actix_web::rt::signal::unix::Signal> {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    signal(SignalKind::hangup())
+        .inspect_err(|e| log::error!("cannot listen for SIGHUP ({e}): ALLOWED_EMAILS_FILE is read at start only"))
+        .ok()
+}
+
 /// Re-reads `ALLOWED_EMAILS_FILE` on each `SIGHUP`; a file that cannot be read keeps the
 /// previous list.
-fn reload_on_hangup(access: &Arc<Access>) {
-    use actix_web::rt::signal::unix::{SignalKind, signal};
-    // Listening from here on, before `new` returns: an early SIGHUP must not end the process.
-    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-        log::error!("cannot listen for SIGHUP: ALLOWED_EMAILS_FILE is read at start only");
-        return;
-    };
+#[cfg(unix)]
+fn reload_on_hangup(mut hangups: actix_web::rt::signal::unix::Signal, access: &Arc<Access>) {
     let access = Arc::downgrade(access);
     actix_web::rt::spawn(async move {
         while hangups.recv().await.is_some() {

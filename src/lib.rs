@@ -3,6 +3,7 @@
 //! Run it as a service (the `gatehouse` binary), or mount it into an actix-web app of your own
 //! with [`Gatehouse`] and guard your handlers with [`CurrentUser`] or [`auth::require_login`].
 
+pub(crate) mod access;
 pub mod accounts;
 pub mod auth;
 pub mod config;

@@ -15,13 +15,13 @@ use url::Url;
 pub use error::SignInError;
 pub use flow::AuthFlow;
 
+use crate::access::Access;
 use crate::accounts::{self, Provenance, SignIn};
 use crate::auth::SignedIn;
 use crate::auth::next::safe_next;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::db::models::UserId;
-use crate::gate::Access;
 use crate::providers::{HttpClient, Provider, Registry};
 use crate::routes::query;
 use pending::{Taken, push_flow, take_flow};
@@ -100,19 +100,18 @@ pub async fn finish(
     }
 
     let trust_email = provider.settings().trust_email;
-    // Refused before anything is written: no user, no identity, no session.
-    let verified_email = who.email.as_deref().filter(|_| who.email_verified && trust_email);
-    if let Some(access) = req.app_data::<web::Data<Access>>()
-        && !access.allows(verified_email)
-    {
-        return Err(SignInError::NotAllowed);
-    }
+    // Checked inside the sign-in's transaction on the account it ends in, by the same email the
+    // gate goes by: a refusal writes nothing (no user, no identity, no session). Without the
+    // rules registered (never, through `Gatehouse`), nobody is admitted.
+    let access = req.app_data::<web::Data<Access>>().cloned();
     let link_by_email = settings.link_accounts_by_email;
     let providers = registry.clone();
     let outcome = db
         .run(move |conn| {
             let is_trusted = |p: &str| providers.trusts_email(p);
-            let from = Provenance { provider: &name, trust_email, is_trusted: &is_trusted, link_by_email };
+            let admits = |email: Option<&str>| access.as_ref().is_some_and(|a| a.allows(email));
+            let from =
+                Provenance { provider: &name, admits: &admits, trust_email, is_trusted: &is_trusted, link_by_email };
             accounts::sign_in(conn, &from, &who)
         })
         .await

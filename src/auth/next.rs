@@ -52,6 +52,36 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// With hosts allowed, whatever comes in goes out as a local path or an https URL whose
+        /// host is one of them, re-read the way a browser reads it.
+        #[test]
+        fn fuzz_next_only_returns_to_allowed_hosts(
+            raw in concat!(
+                // Near misses of allowed URLs...
+                "(https?://)?([a-z@:]{1,6}[.@])?(app\\.|docs\\.)?(example\\.com|example\\.org|evil\\.com)[.]?",
+                "(:[0-9]{1,5})?([/\\\\?#@][a-z@.%:/\\\\]{0,12})?",
+                // ...and noise.
+                "|(https?:)?(//|/\\\\|\\\\)?[a-z.@:%0-9\\[\\]*-]{0,30}[:/?#@.%0-9a-z]{0,20}",
+            )
+        ) {
+            let hosts = gate_hosts();
+            let out = safe_next(Some(&raw), &hosts);
+            if !out.starts_with('/') {
+                let url = url::Url::parse(&out).unwrap();
+                prop_assert_eq!(url.scheme(), "https");
+                prop_assert!(url.username().is_empty() && url.password().is_none());
+                let host = url.host_str().unwrap();
+                prop_assert!(
+                    host == "app.example.com" || host.ends_with(".example.com")
+                        || (host == "docs.example.org" && url.port() == Some(8443)),
+                    "{} from {:?}", out, raw
+                );
+                prop_assert!(url.port().is_none() || host == "docs.example.org");
+            } else {
+                prop_assert!(!out.starts_with("//") && !out.contains('\\'));
+            }
+        }
+
         /// Whatever comes in, what goes out stays on our origin.
         #[test]
         fn fuzz_next_never_leaves_the_site(raw in "[/\\\\\t\n\r .:%@a-z0-9?#=&-]{0,40}|\\PC{0,60}") {
@@ -196,6 +226,8 @@ mod tests {
             "u@example.com",
             "*.*.example.com",
             "exa mple.com",
+            "*.github.io",
+            "*.co.uk",
         ];
         for bad in refused {
             assert!(HostPattern::parse(bad).is_err(), "{bad:?} should be refused");

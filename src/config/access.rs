@@ -1,5 +1,5 @@
 //! `ALLOWED_EMAILS`, `ALLOWED_EMAIL_DOMAINS`, `ALLOWED_EMAILS_FILE`: who may come in (the rules
-//! themselves are applied by `gate::rules`).
+//! themselves are applied by `crate::access`).
 
 use std::collections::HashSet;
 use std::path::PathBuf;

@@ -39,6 +39,9 @@ impl HostPattern {
         if any_subdomain && !matches!(url.host(), Some(Host::Domain(d)) if d.contains('.')) {
             return Err(format!("{raw:?}: a wildcard needs a domain with a dot under it, e.g. *.example.com"));
         }
+        if any_subdomain && is_public_suffix(&host) {
+            return Err(format!("{raw:?}: {host} is a public suffix, so *.{host} would be other people's sites"));
+        }
         // `http://h:80/` has no port after parsing; an explicit `:80` still means port 80.
         let port = match rest.rsplit_once(':') {
             Some((h, p)) if !h.ends_with(':') && !p.contains(']') => {
@@ -134,6 +137,12 @@ pub(crate) fn parse_cookie_domain(r: &mut Reader, public_url: Option<&Url>, allo
         ));
         return None;
     }
+    if is_public_suffix(&domain) {
+        r.problem(format!(
+            "COOKIE_DOMAIN={domain} is a public suffix: browsers refuse such cookies; use your own domain under it"
+        ));
+        return None;
+    }
     let under = |host: &str| host == domain || host.ends_with(&format!(".{domain}"));
     if let Some(host) = public_url.and_then(Url::host_str)
         && !under(host)
@@ -149,4 +158,9 @@ pub(crate) fn parse_cookie_domain(r: &mut Reader, public_url: Option<&Url>, allo
         ));
     }
     Some(domain)
+}
+
+/// `co.uk`, `github.io`, `com`: a name under which anyone may register their own.
+fn is_public_suffix(domain: &str) -> bool {
+    psl::suffix_str(domain) == Some(domain)
 }

@@ -6,14 +6,10 @@ use url::{Host, Url};
 
 use super::Reader;
 
-/// True for 127.0.0.0/8, ::1, `localhost` and `*.localhost` (RFC 6761: always loopback, as
-/// browsers resolve it): the only hosts allowed over plain http.
+/// True for 127.0.0.0/8, ::1 and `localhost`: the only hosts allowed over plain http.
 pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
-        Some(Host::Domain(d)) => {
-            let d = d.to_ascii_lowercase();
-            d == "localhost" || (d.ends_with(".localhost") && d.len() > ".localhost".len())
-        }
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
         None => false,

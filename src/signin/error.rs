@@ -125,6 +125,7 @@ impl SignInError {
             }
             AccountError::LinkedElsewhere => SignInError::LinkedElsewhere(String::new()),
             AccountError::Db(db) => SignInError::Db(db),
+            AccountError::NotAllowed => SignInError::NotAllowed,
             AccountError::LastIdentity | AccountError::NoSuchIdentity => SignInError::UnknownState,
         }
     }

@@ -45,7 +45,45 @@ async fn an_unverified_email_is_never_handed_to_the_app() {
     let res = verify(&browser, "").await;
     assert_eq!(res.status(), 200, "no rules: anyone signed in");
     assert!(header(&res, "x-auth-request-user").is_some());
-    assert!(header(&res, "x-auth-request-email").is_none(), "the email was not verified");
+    // Present and empty, so a proxy that copies only the headers it gets (Caddy) overwrites a
+    // client's own copy.
+    assert_eq!(header(&res, "x-auth-request-email"), Some(""), "the email was not verified");
+}
+
+#[actix_web::test]
+async fn a_request_carrying_identity_headers_of_its_own_is_refused() {
+    let app = spawn_app(gated(Backend::Sqlite)).await;
+    let browser = app.new_browser();
+    app.sign_in_oidc(&browser, "corp", "alice").await;
+    for (name, value) in [
+        ("X-Auth-Request-User", "1"),
+        ("X-Auth-Request-Email", "boss@example.test"),
+        ("x-auth-request-assertion", "e30.e30."),
+        ("X-Auth-Request-Groups", "admins"),
+    ] {
+        for path in ["/verify", "/forward-auth"] {
+            let res = browser.client.get(browser.url(path)).header(name, value).send().await.unwrap();
+            assert_eq!(res.status(), 403, "{path} with {name}");
+            assert!(header(&res, "x-auth-request-user").is_none());
+        }
+    }
+    let res = app.new_browser().client.get(format!("{}/verify", app.addr)).header("X-Auth-Request-User", "1").send();
+    assert_eq!(res.await.unwrap().status(), 403, "signed out too");
+}
+
+#[actix_web::test]
+async fn a_location_rule_that_is_repeated_or_misspelt_refuses() {
+    let app = spawn_app(gated(Backend::Sqlite)).await;
+    let browser = app.new_browser();
+    app.sign_in_oidc(&browser, "corp", "alice").await;
+    for query in [
+        "?allowed_emails=bob@example.test&allowed_emails=alice@example.test",
+        "?allowed_email=alice@example.test",
+        "?allowed_domains=example.test",
+    ] {
+        assert_eq!(verify(&browser, query).await.status(), 403, "{query}");
+    }
+    assert_eq!(verify(&browser, "?rd=%2F&allowed_email_domains=example.test").await.status(), 200, "other parameters");
 }
 
 mod refused_at_sign_in {
@@ -82,6 +120,34 @@ mod refused_at_sign_in {
     async fn postgres() {
         writes_nothing(Backend::Postgres).await;
     }
+}
+
+/// A returning user the rules no longer name is refused at sign-in too, and the refused sign-in
+/// changes nothing.
+#[actix_web::test]
+async fn a_returning_user_the_rules_no_longer_name_is_refused() {
+    let mut app = spawn_app(gated(Backend::Postgres)).await;
+    app.sign_in_oidc(&app.new_browser(), "corp", "alice").await;
+    assert_eq!(app.db.counts(), (1, 1));
+    app.vars.insert("ALLOWED_EMAIL_DOMAINS".into(), "example.com".into());
+    app.restart().await;
+    let browser = app.new_browser();
+    assert_eq!(app.sign_in_oidc(&browser, "corp", "alice").await.status(), 403);
+    assert_eq!(browser.me().await, Err(401), "no session");
+    assert_eq!(app.db.counts(), (1, 1));
+}
+
+#[actix_web::test]
+async fn an_unreadable_allowed_emails_file_stops_the_start() {
+    let app = spawn_app(gated(Backend::Sqlite)).await;
+    let mut vars = app.vars.clone();
+    vars.insert("ALLOWED_EMAILS_FILE".into(), "/nonexistent/allowed-emails.txt".into());
+    let settings = gatehouse::Settings::from_vars(&vars).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let Err(e) = gatehouse::startup::Application::build_with_listener(settings, listener).await else {
+        panic!("a rule file that cannot be read must stop the start")
+    };
+    assert!(e.to_string().contains("ALLOWED_EMAILS_FILE=/nonexistent/allowed-emails.txt"), "{e}");
 }
 
 #[actix_web::test]
@@ -182,6 +248,20 @@ mod forward_auth {
         assert_eq!(header(&res, "x-auth-request-email"), Some("alice@example.test"));
     }
 
+    /// The proxy names the original host; a host gatehouse may not send browsers to ends on `/`.
+    #[actix_web::test]
+    async fn an_original_host_that_is_not_allowed_ends_on_the_home_page() {
+        let app = spawn_app(gated(Backend::Sqlite).var("TRUSTED_PROXIES", "127.0.0.1")).await;
+        let browser = app.new_browser();
+        let res = ask(&browser, "GET", HTML).await;
+        assert_eq!(res.status(), 302);
+        let next = query_param(&location(&res), "next").unwrap();
+        assert_eq!(next, ORIGINAL, "the login page is told the truth");
+        let callback = app.oidc_callback_url(&browser, "corp", &next, AtProvider::LogIn("alice")).await;
+        let res = browser.get(&callback).await;
+        assert_eq!(location(&res), "/", "app.example.test is not in ALLOWED_REDIRECT_HOSTS");
+    }
+
     #[actix_web::test]
     async fn anything_but_a_browser_get_gets_401_json() {
         let app = spawn_app(gated(Backend::Sqlite).var("TRUSTED_PROXIES", "127.0.0.1")).await;
@@ -239,6 +319,23 @@ async fn cookie_domain_shares_the_session_cookie_with_subdomains() {
     let cookie = set_cookie_headers(&res).into_iter().find(|c| c.starts_with("gatehouse=")).expect("a session cookie");
     assert!(cookie.contains("Domain=gate.localhost"), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+}
+
+/// On https the shared cookie is `__Secure-` (browsers refuse it without TLS); `__Host-` would
+/// forbid the `Domain`.
+#[actix_web::test]
+async fn on_https_the_shared_cookie_is_secure_prefixed() {
+    let mut app = spawn_app(gated(Backend::Sqlite)).await;
+    let port = app.addr.rsplit(':').next().unwrap().to_string();
+    app.vars.insert("PUBLIC_URL".into(), "https://auth.example.test".into());
+    app.vars.insert("COOKIE_DOMAIN".into(), "example.test".into());
+    app.restart().await;
+    // TLS ends at the proxy; gatehouse itself is reached over loopback.
+    let res = app.new_browser().get(&format!("http://127.0.0.1:{port}/authorize/corp")).await;
+    assert_eq!(res.status(), 303);
+    let cookie = set_cookie_headers(&res).into_iter().find(|c| c.contains("gatehouse=")).expect("a session cookie");
+    assert!(cookie.starts_with("__Secure-gatehouse="), "{cookie}");
+    assert!(cookie.contains("Domain=example.test") && cookie.contains("Secure"), "{cookie}");
 }
 
 mod assertion {

@@ -1,16 +1,17 @@
 //! Who may come in: `ALLOWED_EMAILS`, `ALLOWED_EMAIL_DOMAINS` and `ALLOWED_EMAILS_FILE`,
-//! checked at sign-in and again on every gate request, plus the stricter per-location
-//! requirements a proxy asks for in `/verify`'s query.
+//! checked at sign-in (inside its transaction, on the account it ends in) and again on every
+//! gate request, plus the stricter per-location requirements a proxy asks for in `/verify`'s
+//! query.
 //!
-//! Only a verified email counts: verified by a provider trusted to verify emails
-//! (`OAUTH_{NAME}_TRUST_EMAIL`), the same bar as joining accounts by email.
+//! Both checks look at one thing, [`crate::accounts::verified_email`]: the account's email when
+//! a provider trusted to verify emails (`OAUTH_{NAME}_TRUST_EMAIL`) verified it, the same bar
+//! as joining accounts by email.
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 pub(crate) use crate::config::AccessSettings;
-#[cfg(test)]
 use crate::config::parse_list;
 
 /// The rules at run time: the settings, and the file's addresses as last read.
@@ -61,23 +62,24 @@ pub(crate) struct Requirement {
 }
 
 impl Requirement {
-    /// From a query string; unknown parameters are ignored (proxies add their own).
-    pub(crate) fn from_query(query: &str) -> Requirement {
-        let list = |name: &str| -> Option<HashSet<String>> {
-            let values: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
-                .filter(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-                .collect();
-            (!values.is_empty()).then(|| {
-                values
-                    .iter()
-                    .flat_map(|v| v.split(','))
-                    .map(|v| v.trim().trim_start_matches('@').to_ascii_lowercase())
-                    .filter(|v| !v.is_empty())
-                    .collect()
-            })
-        };
-        Requirement { emails: list("allowed_emails"), domains: list("allowed_email_domains") }
+    /// From a query string. Parameters of the proxy's own are ignored, but an `allowed_*`
+    /// parameter that is repeated or unknown (a typo) is an error: a rule must never be
+    /// dropped silently.
+    pub(crate) fn from_query(query: &str) -> Result<Requirement, String> {
+        let mut requirement = Requirement::default();
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let slot = match &*name {
+                "allowed_emails" => &mut requirement.emails,
+                "allowed_email_domains" => &mut requirement.domains,
+                other if other.starts_with("allowed_") => return Err(format!("unknown rule {other:?}")),
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(format!("{name} is given twice"));
+            }
+            *slot = Some(parse_list(Some(&value)));
+        }
+        Ok(requirement)
     }
 
     /// Does `verified_email` meet every list given? (An empty list, `allowed_emails=`, admits
@@ -158,12 +160,17 @@ mod tests {
     #[test]
     fn per_location_requirements_all_hold() {
         let req =
-            Requirement::from_query("allowed_emails=a@x.example,b@y.example&allowed_email_domains=x.example&rd=/");
+            Requirement::from_query("allowed_emails=a@x.example,b@y.example&allowed_email_domains=x.example&rd=/")
+                .unwrap();
         assert!(req.allows(Some("a@x.example")));
         assert!(!req.allows(Some("b@y.example")), "its domain is not listed");
         assert!(!req.allows(Some("c@x.example")), "not a listed address");
         assert!(!req.allows(None));
-        assert!(Requirement::from_query("").allows(None));
-        assert!(!Requirement::from_query("allowed_emails=").allows(Some("a@x.example")), "an empty list admits nobody");
+        assert!(Requirement::from_query("").unwrap().allows(None));
+        let empty = Requirement::from_query("allowed_emails=").unwrap();
+        assert!(!empty.allows(Some("a@x.example")), "an empty list admits nobody");
+        assert!(Requirement::from_query("allowed_emails=a@x.example&allowed_emails=b@x.example").is_err(), "repeated");
+        assert!(Requirement::from_query("allowed_email=a@x.example").is_err(), "a typo is not ignored");
+        assert!(Requirement::from_query("allowed_groups=admins").is_err(), "a rule this version does not know");
     }
 }
