@@ -26,6 +26,13 @@ if [ ! -d tests/browser/node_modules/axe-core ]; then
   npm ci --prefix tests/browser --no-audit --no-fund
 fi
 
+# --- the reverse proxies the gate is tested behind: Debian's nginx and Caddy ----------------------
+if { ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; } || ! command -v caddy >/dev/null; then
+  say "installing nginx and caddy (apt)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light caddy >/dev/null
+fi
+# Debian's packages may start them on :80 where an init system runs; the tests start their own.
+
 # --- PostgreSQL -------------------------------------------------------------------------------
 pg_answers() { psql "$1" -Atqc 'SELECT 1' >/dev/null 2>&1; }
 

@@ -230,11 +230,14 @@ pub struct AppOptions<'a> {
     pub mount: &'a str,
     pub providers: Vec<TestProvider<'a>>,
     pub vars: Vec<(&'a str, String)>,
+    /// The origin browsers use (`PUBLIC_URL` without the mount path), when a proxy is in front;
+    /// by default the app's own address.
+    pub origin: Option<String>,
 }
 
 impl<'a> AppOptions<'a> {
     pub fn new(backend: Backend) -> Self {
-        AppOptions { backend, mount: "", providers: Vec::new(), vars: Vec::new() }
+        AppOptions { backend, mount: "", providers: Vec::new(), vars: Vec::new(), origin: None }
     }
     pub fn oidc(mut self, name: &'a str) -> Self {
         self.providers.push(TestProvider::Oidc { name, extra: Vec::new() });
@@ -259,6 +262,11 @@ impl<'a> AppOptions<'a> {
     }
 
     /// Mounts gatehouse under `path` (`PUBLIC_URL=http://127.0.0.1:{port}{path}`).
+    /// Browsers reach the app through a proxy at `origin` (`http://host:port`).
+    pub fn public_origin(mut self, origin: String) -> Self {
+        self.origin = Some(origin);
+        self
+    }
     pub fn mounted_at(mut self, path: &'a str) -> Self {
         self.mount = path;
         self
@@ -285,7 +293,7 @@ pub async fn spawn_app(opts: AppOptions<'_>) -> TestApp {
     let mut vars: HashMap<String, String> = HashMap::new();
     vars.insert("DATABASE_URL".into(), db.url.clone());
     vars.insert("BIND_ADDR".into(), "127.0.0.1:0".into());
-    let public = format!("{addr}{}", opts.mount);
+    let public = format!("{}{}", opts.origin.as_deref().unwrap_or(&addr), opts.mount);
     vars.insert("PUBLIC_URL".into(), public.clone());
     vars.insert("SESSION_KEY".into(), SESSION_KEY.into());
     vars.insert("HTTP_TIMEOUT_SECS".into(), "3".into());

@@ -26,6 +26,7 @@ mod oidc;
 mod outages;
 mod pages;
 mod presets;
+mod proxies;
 mod restart;
 mod scale_out;
 pub mod security;
