@@ -25,10 +25,13 @@ enum Layout {
     OwnSubdomain,
 }
 
-/// What the app behind the proxy saw: one entry per request, its path and headers.
+/// One request the app saw: its URI and headers.
+type Seen = (String, Vec<(String, String)>);
+
+/// What the app behind the proxy saw.
 #[derive(Clone, Default)]
 struct Upstream {
-    seen: Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
     addr: String,
 }
 
