@@ -7,10 +7,11 @@
 //! a provider trusted to verify emails (`OAUTH_{NAME}_TRUST_EMAIL`) verified it, the same bar
 //! as joining accounts by email.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
+use crate::accounts::{Identity, User, verified_email};
 pub(crate) use crate::config::AccessSettings;
 use crate::config::parse_list;
 
@@ -18,16 +19,37 @@ use crate::config::parse_list;
 pub(crate) struct Access {
     settings: AccessSettings,
     from_file: RwLock<Arc<HashSet<String>>>,
+    /// Per provider, the groups one of which a person signing in through it must be in
+    /// (`OAUTH_{NAME}_ALLOWED_GROUPS`, GitHub's `ALLOWED_ORGS`/`ALLOWED_TEAMS`).
+    groups_by_provider: HashMap<String, HashSet<String>>,
 }
 
 impl Access {
     /// Reads `ALLOWED_EMAILS_FILE` now: a file that cannot be read stops the start.
+    /// With group rules per provider (`OAUTH_{NAME}_ALLOWED_GROUPS`, …).
+    pub(crate) fn with_group_rules(mut self, rules: impl IntoIterator<Item = (String, Vec<String>)>) -> Access {
+        self.groups_by_provider =
+            rules.into_iter().filter(|(_, g)| !g.is_empty()).map(|(p, g)| (p, g.into_iter().collect())).collect();
+        self
+    }
+
+    /// Does the account come in? Its verified email must meet the email rules, and it must have
+    /// come through a provider without group rules, or be in one of that provider's groups.
+    pub(crate) fn admits(&self, user: &User, identities: &[Identity]) -> bool {
+        self.allows(verified_email(user))
+            && (self.groups_by_provider.is_empty()
+                || identities.iter().any(|i| match self.groups_by_provider.get(&i.provider) {
+                    None => true,
+                    Some(allowed) => i.groups().iter().any(|g| allowed.contains(g)),
+                }))
+    }
+
     pub(crate) fn new(settings: AccessSettings) -> Result<Access, String> {
         let from_file = match &settings.file {
             Some(path) => read_emails(path)?,
             None => HashSet::new(),
         };
-        Ok(Access { settings, from_file: RwLock::new(Arc::new(from_file)) })
+        Ok(Access { settings, from_file: RwLock::new(Arc::new(from_file)), groups_by_provider: HashMap::new() })
     }
 
     /// Re-reads `ALLOWED_EMAILS_FILE`; on failure the previous list stays and the error is
@@ -59,6 +81,7 @@ impl Access {
 pub(crate) struct Requirement {
     emails: Option<HashSet<String>>,
     domains: Option<HashSet<String>>,
+    groups: Option<HashSet<String>>,
 }
 
 impl Requirement {
@@ -71,25 +94,33 @@ impl Requirement {
             let slot = match &*name {
                 "allowed_emails" => &mut requirement.emails,
                 "allowed_email_domains" => &mut requirement.domains,
+                "allowed_groups" => &mut requirement.groups,
                 other if other.starts_with("allowed_") => return Err(format!("unknown rule {other:?}")),
                 _ => continue,
             };
             if slot.is_some() {
                 return Err(format!("{name} is given twice"));
             }
-            *slot = Some(parse_list(Some(&value)));
+            *slot = Some(if name == "allowed_groups" {
+                // Group names keep their case (an IdP's `Admins` is not `admins`).
+                value.split(',').map(str::trim).filter(|g| !g.is_empty()).map(String::from).collect()
+            } else {
+                parse_list(Some(&value))
+            });
         }
         Ok(requirement)
     }
 
-    /// Does `verified_email` meet every list given? (An empty list, `allowed_emails=`, admits
-    /// nobody: a typo must not open the door.)
-    pub(crate) fn allows(&self, verified_email: Option<&str>) -> bool {
+    /// Do `verified_email` and `groups` meet every list given? (An empty list, `allowed_emails=`,
+    /// admits nobody: a typo must not open the door.)
+    pub(crate) fn allows(&self, verified_email: Option<&str>, groups: &[String]) -> bool {
+        let groups_ok = self.groups.as_ref().is_none_or(|list| groups.iter().any(|g| list.contains(g)));
         if self.emails.is_none() && self.domains.is_none() {
-            return true;
+            return groups_ok;
         }
         let Some(email) = verified_email.map(str::to_ascii_lowercase) else { return false };
-        self.emails.as_ref().is_none_or(|list| list.contains(&email))
+        groups_ok
+            && self.emails.as_ref().is_none_or(|list| list.contains(&email))
             && self.domains.as_ref().is_none_or(|list| domain_of(&email).is_some_and(|d| list.contains(d)))
     }
 }
@@ -162,15 +193,19 @@ mod tests {
         let req =
             Requirement::from_query("allowed_emails=a@x.example,b@y.example&allowed_email_domains=x.example&rd=/")
                 .unwrap();
-        assert!(req.allows(Some("a@x.example")));
-        assert!(!req.allows(Some("b@y.example")), "its domain is not listed");
-        assert!(!req.allows(Some("c@x.example")), "not a listed address");
-        assert!(!req.allows(None));
-        assert!(Requirement::from_query("").unwrap().allows(None));
+        assert!(req.allows(Some("a@x.example"), &[]));
+        assert!(!req.allows(Some("b@y.example"), &[]), "its domain is not listed");
+        assert!(!req.allows(Some("c@x.example"), &[]), "not a listed address");
+        assert!(!req.allows(None, &[]));
+        assert!(Requirement::from_query("").unwrap().allows(None, &[]));
         let empty = Requirement::from_query("allowed_emails=").unwrap();
-        assert!(!empty.allows(Some("a@x.example")), "an empty list admits nobody");
+        assert!(!empty.allows(Some("a@x.example"), &[]), "an empty list admits nobody");
         assert!(Requirement::from_query("allowed_emails=a@x.example&allowed_emails=b@x.example").is_err(), "repeated");
         assert!(Requirement::from_query("allowed_email=a@x.example").is_err(), "a typo is not ignored");
-        assert!(Requirement::from_query("allowed_groups=admins").is_err(), "a rule this version does not know");
+        assert!(Requirement::from_query("allowed_roles=admins").is_err(), "a rule this version does not know");
+        let admins = Requirement::from_query("allowed_groups=Admins,ops").unwrap();
+        assert!(admins.allows(None, &["ops".into()]) && admins.allows(None, &["Admins".into(), "x".into()]));
+        assert!(!admins.allows(None, &["admins".into()]), "group names keep their case");
+        assert!(!admins.allows(None, &[]));
     }
 }

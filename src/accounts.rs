@@ -24,6 +24,9 @@ pub(crate) struct ProviderUser {
     pub email: Option<String>,
     pub email_verified: bool,
     pub avatar_url: Option<String>,
+    /// The groups the provider says the person is in (`CLAIM_GROUPS`; GitHub: orgs and
+    /// `org/team-slug`), refreshed at every sign-in.
+    pub groups: Vec<String>,
 }
 
 /// The user's email when a provider trusted to verify emails verified it: the only email the
@@ -31,6 +34,9 @@ pub(crate) struct ProviderUser {
 pub fn verified_email(user: &User) -> Option<&str> {
     user.email.as_deref().filter(|_| user.email_verified)
 }
+
+/// The most groups kept per identity; more are dropped (after sorting, so the same ones).
+const MAX_GROUPS: usize = 200;
 
 /// How a sign-in was resolved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,9 +88,9 @@ impl From<diesel::result::Error> for AccountError {
 /// The provider a sign-in comes through, and which providers may vouch for an email.
 pub(crate) struct Provenance<'a> {
     pub provider: &'a str,
-    /// The access rules: may the account this sign-in ends in come in, by its
-    /// [`verified_email`]? A refusal rolls the whole sign-in back.
-    pub admits: &'a (dyn Fn(Option<&str>) -> bool + Sync),
+    /// The access rules: may the account this sign-in ends in come in? A refusal rolls the
+    /// whole sign-in back.
+    pub admits: &'a (dyn Fn(&User, &[Identity]) -> bool + Sync),
     pub trust_email: bool,
     pub is_trusted: &'a (dyn Fn(&str) -> bool + Sync),
     /// `LINK_ACCOUNTS_BY_EMAIL`: when false, a new identity always makes a new user.
@@ -102,7 +108,8 @@ pub(crate) fn sign_in(
         write_tx(conn, |c| {
             let outcome = resolve(c, from, who)?;
             let user = User::find(c, outcome.user_id())?;
-            if !user.as_ref().is_some_and(|u| (from.admits)(verified_email(u))) {
+            let identities = Identity::for_user(c, outcome.user_id())?;
+            if !user.as_ref().is_some_and(|u| (from.admits)(u, &identities)) {
                 return Err(AccountError::NotAllowed);
             }
             Ok(outcome)
@@ -127,7 +134,7 @@ fn resolve(c: &mut AnyConnection, from: &Provenance<'_>, who: &ProviderUser) -> 
 
     if let Some(identity) = Identity::find_by_subject(c, from.provider, &who.subject)? {
         let user = UserId(identity.user_id);
-        Identity::update_email(c, identity.id, email, who.email_verified, at)?;
+        Identity::refresh(c, identity.id, email, who.email_verified, &who.groups, at)?;
         let current = User::find(c, user)?;
         let change = account_email(current.as_ref(), email, verified);
         User::update_profile(c, user, &name, change, who.avatar_url.as_deref(), at)?;
@@ -183,6 +190,7 @@ fn insert_identity(
             email_verified: who.email_verified,
             created_at: at,
             updated_at: at,
+            groups: Identity::groups_json(&who.groups),
         },
     )?;
     Ok(())
@@ -237,6 +245,16 @@ impl ProviderUser {
         }
         self.avatar_url = clean(self.avatar_url, 2048)
             .filter(|u| url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "https" | "http")));
+        // Bounded, cleaned, without repeats; a group with a control character is dropped.
+        let mut groups: Vec<String> = std::mem::take(&mut self.groups)
+            .into_iter()
+            .map(|g| g.trim().to_string())
+            .filter(|g| !g.is_empty() && g.len() <= 200 && !g.chars().any(unwanted))
+            .collect();
+        groups.sort();
+        groups.dedup();
+        groups.truncate(MAX_GROUPS);
+        self.groups = groups;
         Some(self)
     }
 }
@@ -260,7 +278,7 @@ pub(crate) fn link(
         match Identity::find_by_subject(c, provider, &who.subject)? {
             Some(existing) if existing.user_id != user.0 => Err(AccountError::LinkedElsewhere),
             Some(existing) => {
-                Identity::update_email(c, existing.id, who.email.as_deref(), who.email_verified, at)?;
+                Identity::refresh(c, existing.id, who.email.as_deref(), who.email_verified, &who.groups, at)?;
                 Ok(Linked::AlreadyLinked)
             }
             None => {

@@ -29,6 +29,7 @@ pub(crate) const USER: &str = "x-auth-request-user";
 pub(crate) const EMAIL: &str = "x-auth-request-email";
 pub(crate) const NAME: &str = "x-auth-request-name";
 pub(crate) const ASSERTION: &str = "x-auth-request-assertion";
+pub(crate) const GROUPS: &str = "x-auth-request-groups";
 /// Every identity header starts with it.
 const IDENTITY_PREFIX: &str = "x-auth-request-";
 
@@ -57,7 +58,7 @@ async fn decide(
     // A session whose user was deleted is no sign-in.
     let Some(account) = cache.account(db, id).await? else { return Ok(Decision::SignedOut) };
     let email = verified_email(&account.user);
-    let allowed = access.allows(email) && requirement.allows(email);
+    let allowed = access.admits(&account.user, &account.identities) && requirement.allows(email, &account.groups());
     Ok(if allowed { Decision::Allowed(account) } else { Decision::Refused })
 }
 
@@ -113,6 +114,7 @@ fn allowed(account: &Arc<Account>, signer: &Signer) -> HttpResponse {
     response.insert_header((USER, account.user.id.to_string()));
     response.insert_header((EMAIL, verified_email(&account.user).map(header_safe).unwrap_or_default()));
     response.insert_header((NAME, header_safe(&account.user.name)));
+    response.insert_header((GROUPS, groups_header(&account.groups())));
     let token = signer.assertion(account).and_then(|t| HeaderValue::from_str(&t).ok());
     response.insert_header((ASSERTION, token.unwrap_or_else(|| HeaderValue::from_static(""))));
     response.finish()
@@ -136,6 +138,13 @@ fn json_status(status: StatusCode) -> HttpResponse {
 pub(crate) fn header_safe(name: &str) -> String {
     const KEEP: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
     percent_encoding::utf8_percent_encode(name, KEEP).to_string()
+}
+
+/// `a,b,c`, each group as [`header_safe`] makes it and with `,` percent-encoded too, so the
+/// list splits unambiguously.
+pub(crate) fn groups_header(groups: &[String]) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%').add(b',');
+    groups.iter().map(|g| percent_encoding::utf8_percent_encode(g, KEEP).to_string()).collect::<Vec<_>>().join(",")
 }
 
 /// The URL of the request the proxy is asking about, when it was a browser's `GET` (or
@@ -163,6 +172,13 @@ fn original_browser_get(req: &HttpRequest, settings: &Settings) -> Option<Url> {
 #[cfg(test)]
 mod tests {
     use super::header_safe;
+
+    #[test]
+    fn groups_split_unambiguously() {
+        let groups = ["acme/devs".to_string(), "a,b".into(), "Zoë".into()];
+        assert_eq!(super::groups_header(&groups), "acme/devs,a%2Cb,Zo%C3%AB");
+        assert_eq!(super::groups_header(&[]), "");
+    }
 
     #[test]
     fn names_are_header_safe_and_decodable() {

@@ -166,7 +166,10 @@ impl Gatehouse {
             changes::listen(&settings.database_url, &accounts);
         }
         let rate_limits = RateLimits::new(settings.rate_limit_per_minute, settings.trusted_proxies.clone());
-        let access = Arc::new(Access::new(settings.access.clone()).map_err(StartupError::Settings)?);
+        let group_rules = settings.providers.iter().map(|p| (p.name.clone(), p.allowed_groups.clone()));
+        let access = Arc::new(
+            Access::new(settings.access.clone()).map_err(StartupError::Settings)?.with_group_rules(group_rules),
+        );
         let issuer = settings.public_url.as_str().trim_end_matches('/');
         let signer = Signer::load_or_create(&db, settings.session_key.key.master(), issuer)
             .await

@@ -34,10 +34,19 @@ pub struct Claims {
     pub avatar: &'static str,
     /// `None`: this provider never says an email is verified.
     pub email_verified: Option<&'static str>,
+    /// Where the person's groups are (a JSON array of strings, or one string); `None`: not read
+    /// unless `OAUTH_{NAME}_CLAIM_GROUPS` names them.
+    pub groups: Option<&'static str>,
 }
 
-pub const STANDARD_CLAIMS: Claims =
-    Claims { id: "/sub", email: "/email", name: "/name", avatar: "/picture", email_verified: Some("/email_verified") };
+pub const STANDARD_CLAIMS: Claims = Claims {
+    id: "/sub",
+    email: "/email",
+    name: "/name",
+    avatar: "/picture",
+    email_verified: Some("/email_verified"),
+    groups: None,
+};
 
 #[derive(Debug)]
 pub struct Preset {

@@ -21,7 +21,7 @@ use crate::auth::SignedIn;
 use crate::auth::next::safe_next;
 use crate::config::Settings;
 use crate::db::Db;
-use crate::db::models::UserId;
+use crate::db::models::{Identity, User, UserId};
 use crate::providers::{HttpClient, Provider, Registry};
 use crate::routes::query;
 use pending::{Taken, push_flow, take_flow};
@@ -109,7 +109,8 @@ pub async fn finish(
     let outcome = db
         .run(move |conn| {
             let is_trusted = |p: &str| providers.trusts_email(p);
-            let admits = |email: Option<&str>| access.as_ref().is_some_and(|a| a.allows(email));
+            let admits =
+                |user: &User, identities: &[Identity]| access.as_ref().is_some_and(|a| a.admits(user, identities));
             let from =
                 Provenance { provider: &name, admits: &admits, trust_email, is_trusted: &is_trusted, link_by_email };
             accounts::sign_in(conn, &from, &who)

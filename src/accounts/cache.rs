@@ -47,6 +47,14 @@ impl Account {
         Ok(Some(Account::new(user, identities)))
     }
 
+    /// Every group of every linked identity, sorted, without repeats (see [`Identity::groups`]).
+    pub fn groups(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.identities.iter().flat_map(Identity::groups).collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
     /// The user's id, as in `/api/me` and the session.
     pub fn id(&self) -> UserId {
         UserId(self.user.id)

@@ -14,6 +14,8 @@ pub(crate) struct ClaimMap {
     pub(crate) name: String,
     pub(crate) avatar: String,
     pub(crate) email_verified: Option<String>,
+    /// `CLAIM_GROUPS`: where the person's groups are, if anywhere.
+    pub(crate) groups: Option<String>,
 }
 
 /// One configured provider, validated.
@@ -39,6 +41,9 @@ pub(crate) struct ProviderSettings {
     /// Google Workspace domain (`hd`), sent and checked in the ID token.
     pub(crate) hosted_domain: Option<String>,
     pub(crate) claims: ClaimMap,
+    /// Who may sign in through this provider, by group (`ALLOWED_GROUPS`; GitHub:
+    /// `ALLOWED_ORGS` as `org` and `ALLOWED_TEAMS` as `org/team-slug`); empty: anyone.
+    pub(crate) allowed_groups: Vec<String>,
 }
 
 impl ProviderSettings {
@@ -143,7 +148,7 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         }
     }
 
-    let scopes: Vec<String> =
+    let mut scopes: Vec<String> =
         r.get(&var("SCOPES")).unwrap_or(preset.scopes).split_whitespace().map(str::to_string).collect();
     if preset.protocol == Protocol::Oidc && !scopes.iter().any(|s| s == "openid") {
         r.problem(format!("{} must include \"openid\" for an OpenID Connect provider", var("SCOPES")));
@@ -159,6 +164,46 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         r.problem(format!("{} applies only to OpenID Connect providers such as google", var("HOSTED_DOMAIN")));
     }
     let claims = claim_map(r, &prefix, preset);
+    let list = |r: &mut Reader, suffix: &str| -> Vec<String> {
+        r.get(&var(suffix))
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let mut allowed_groups = list(r, "ALLOWED_GROUPS");
+    let (orgs, teams) = (list(r, "ALLOWED_ORGS"), list(r, "ALLOWED_TEAMS"));
+    if preset.protocol == Protocol::Github {
+        if !allowed_groups.is_empty() {
+            r.problem(format!(
+                "{}: on GitHub, use {} and {}",
+                var("ALLOWED_GROUPS"),
+                var("ALLOWED_ORGS"),
+                var("ALLOWED_TEAMS")
+            ));
+        }
+        if let Some(bad) = teams.iter().find(|t| t.split('/').filter(|p| !p.is_empty()).count() != 2) {
+            r.problem(format!("{}: {bad:?} must be org/team-slug", var("ALLOWED_TEAMS")));
+        }
+        allowed_groups = orgs.iter().chain(&teams).map(|g| g.to_ascii_lowercase()).collect();
+        // Org and team membership needs read:org, asked for only when a rule needs it.
+        if !allowed_groups.is_empty() && !scopes.iter().any(|s| s == "read:org") {
+            scopes.push("read:org".into());
+        }
+    } else {
+        if !orgs.is_empty() || !teams.is_empty() {
+            r.problem(format!("{} and {} apply to GitHub only", var("ALLOWED_ORGS"), var("ALLOWED_TEAMS")));
+        }
+        if !allowed_groups.is_empty() && claims.groups.is_none() {
+            r.problem(format!(
+                "{} needs {} (a JSON pointer to the groups in the ID token or profile, e.g. /groups)",
+                var("ALLOWED_GROUPS"),
+                var("CLAIM_GROUPS")
+            ));
+        }
+    }
 
     if r.problems.len() > problems_before {
         return None;
@@ -178,6 +223,7 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         trust_email,
         hosted_domain,
         claims,
+        allowed_groups,
     })
 }
 
@@ -205,7 +251,9 @@ pub(crate) fn demo(name: &str) -> ProviderSettings {
             name: preset.claims.name.into(),
             avatar: preset.claims.avatar.into(),
             email_verified: preset.claims.email_verified.map(str::to_string),
+            groups: None,
         },
+        allowed_groups: Vec::new(),
     }
 }
 
@@ -234,6 +282,7 @@ fn tenant(r: &mut Reader, var: &str, preset: &Preset) -> Option<String> {
 fn claim_map(r: &mut Reader, prefix: &str, preset: &Preset) -> ClaimMap {
     let defaults = preset.claims;
     let verified_override = r.get(&format!("{prefix}CLAIM_EMAIL_VERIFIED")).is_some();
+    let groups_override = r.get(&format!("{prefix}CLAIM_GROUPS")).is_some();
     let mut read = |suffix: &str, default: &str| -> String {
         let var = format!("{prefix}CLAIM_{suffix}");
         let value = r.get(&var).unwrap_or(default).to_string();
@@ -255,6 +304,10 @@ fn claim_map(r: &mut Reader, prefix: &str, preset: &Preset) -> ClaimMap {
         email_verified: match (verified_override, defaults.email_verified) {
             (false, None) => None,
             (_, default) => Some(read("EMAIL_VERIFIED", default.unwrap_or_default())),
+        },
+        groups: match (groups_override, defaults.groups) {
+            (false, None) => None,
+            (_, default) => Some(read("GROUPS", default.unwrap_or_default())),
         },
     }
 }

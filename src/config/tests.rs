@@ -368,3 +368,50 @@ fn cookie_domain_must_cover_the_public_url_and_every_return_host() {
     let found = problems(&with(&[("ALLOWED_REDIRECT_HOSTS", "https://app.example.com")]));
     assert!(found.iter().any(|p| p.starts_with("ALLOWED_REDIRECT_HOSTS")), "{found:?}");
 }
+
+#[test]
+fn group_rules_need_a_source_of_groups() {
+    let oidc = [
+        ("OAUTH_PROVIDERS", "corp"),
+        ("OAUTH_CORP_KIND", "oidc"),
+        ("OAUTH_CORP_ISSUER", "https://idp.example.com"),
+        ("OAUTH_CORP_CLIENT_ID", "x"),
+        ("OAUTH_CORP_CLIENT_SECRET", "y"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        oidc.iter().chain(extra).copied().collect()
+    };
+    let found = problems(&with(&[("OAUTH_CORP_ALLOWED_GROUPS", "admins")]));
+    assert!(found.iter().any(|p| p.contains("OAUTH_CORP_ALLOWED_GROUPS needs OAUTH_CORP_CLAIM_GROUPS")), "{found:?}");
+    let found = problems(&with(&[("OAUTH_CORP_ALLOWED_ORGS", "acme")]));
+    assert!(found.iter().any(|p| p.contains("apply to GitHub only")), "{found:?}");
+    let s = Settings::from_vars(&vars(&with(&[
+        ("OAUTH_CORP_CLAIM_GROUPS", "/groups"),
+        ("OAUTH_CORP_ALLOWED_GROUPS", "Admins, ops"),
+    ])))
+    .unwrap();
+    assert_eq!(s.providers[0].allowed_groups, ["Admins", "ops"], "group names keep their case");
+
+    let github = [("OAUTH_PROVIDERS", "github"), ("OAUTH_GITHUB_CLIENT_ID", "x"), ("OAUTH_GITHUB_CLIENT_SECRET", "y")];
+    let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        github.iter().chain(extra).copied().collect()
+    };
+    let s = Settings::from_vars(&vars(&with(&[]))).unwrap();
+    assert!(!s.providers[0].scopes.contains(&"read:org".to_string()), "no rule, no read:org");
+    let s = Settings::from_vars(&vars(&with(&[
+        ("OAUTH_GITHUB_ALLOWED_ORGS", "Acme"),
+        ("OAUTH_GITHUB_ALLOWED_TEAMS", "acme/web"),
+    ])))
+    .unwrap();
+    assert_eq!(s.providers[0].allowed_groups, ["acme", "acme/web"]);
+    assert!(s.providers[0].scopes.contains(&"read:org".to_string()));
+    let found = problems(&with(&[("OAUTH_GITHUB_ALLOWED_TEAMS", "web")]));
+    assert!(found.iter().any(|p| p.contains("must be org/team-slug")), "{found:?}");
+    let found = problems(&with(&[("OAUTH_GITHUB_ALLOWED_GROUPS", "acme")]));
+    assert!(found.iter().any(|p| p.contains("on GitHub, use")), "{found:?}");
+
+    // GitLab reads its groups_direct claim without being told.
+    let gitlab = [("OAUTH_PROVIDERS", "gitlab"), ("OAUTH_GITLAB_CLIENT_ID", "x"), ("OAUTH_GITLAB_CLIENT_SECRET", "y")];
+    let s = Settings::from_vars(&vars(&gitlab)).unwrap();
+    assert_eq!(s.providers[0].claims.groups.as_deref(), Some("/groups_direct"));
+}

@@ -22,6 +22,7 @@ diesel::table! {
         email_verified -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        groups -> Text,
     }
 }
 

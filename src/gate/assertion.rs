@@ -102,7 +102,7 @@ impl Signer {
             "email": user.email,
             "email_verified": verified,
             "name": user.name,
-            "groups": Vec::<String>::new(),
+            "groups": account.groups(),
             "iat": iat,
             "exp": iat + LIFETIME_SECS,
         });

@@ -19,6 +19,7 @@ pub const PRESET: Preset = Preset {
         name: "/global_name|/username",
         avatar: "https://cdn.discordapp.com/avatars/{/id}/{/avatar}.png",
         email_verified: Some("/verified"),
+        groups: None,
     },
     console: "https://discord.com/developers/applications",
 };

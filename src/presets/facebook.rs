@@ -13,6 +13,13 @@ pub const PRESET: Preset = Preset {
     api_base: None,
     scopes: "email public_profile",
     trust_email: false,
-    claims: Claims { id: "/id", email: "/email", name: "/name", avatar: "/picture/data/url", email_verified: None },
+    claims: Claims {
+        id: "/id",
+        email: "/email",
+        name: "/name",
+        avatar: "/picture/data/url",
+        email_verified: None,
+        groups: None,
+    },
     console: "https://developers.facebook.com/apps/",
 };

@@ -1,4 +1,4 @@
-use super::{Preset, Protocol, STANDARD_CLAIMS};
+use super::{Claims, Preset, Protocol, STANDARD_CLAIMS};
 
 /// GitLab: OpenID Connect; gitlab.com by default, self-hosted through `OAUTH_{NAME}_ISSUER`.
 pub const PRESET: Preset = Preset {
@@ -13,6 +13,7 @@ pub const PRESET: Preset = Preset {
     api_base: None,
     scopes: "openid email profile",
     trust_email: false,
-    claims: STANDARD_CLAIMS,
+    // GitLab's ID token lists the groups the person belongs to directly in `groups_direct`.
+    claims: Claims { groups: Some("/groups_direct"), ..STANDARD_CLAIMS },
     console: "https://gitlab.com/-/user_settings/applications",
 };

@@ -31,6 +31,17 @@ struct GithubUser {
 }
 
 #[derive(Deserialize)]
+struct GithubOrg {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct GithubTeam {
+    slug: String,
+    organization: GithubOrg,
+}
+
+#[derive(Deserialize)]
 struct GithubEmail {
     email: String,
     #[serde(default)]
@@ -66,6 +77,39 @@ impl GithubProvider {
     }
 }
 
+impl GithubProvider {
+    /// The person's orgs (`org`) and teams (`org/team-slug`), lower-case, read only when a rule
+    /// needs them (`ALLOWED_ORGS`, `ALLOWED_TEAMS`: then `read:org` was asked for). The first
+    /// 100 of each are read. A token GitHub refuses them to has none.
+    async fn orgs_and_teams(&self, http: &HttpClient, token: &str) -> Result<Vec<String>, ProviderError> {
+        if self.settings.allowed_groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let read = async |path: &str| -> Result<Option<serde_json::Value>, ProviderError> {
+            let url = format!("{}{path}?per_page=100", self.api_url);
+            match http.get_json::<serde_json::Value>(&url, token, API_ACCEPT).await {
+                Ok(list) => Ok(Some(list)),
+                Err(HttpError::Invalid(why)) => {
+                    log::warn!("provider={} could not read {path}: {why}", self.settings.name);
+                    Ok(None)
+                }
+                Err(other) => Err(other.into()),
+            }
+        };
+        let mut groups = Vec::new();
+        if let Some(orgs) = read("/user/orgs").await? {
+            let orgs: Vec<GithubOrg> = serde_json::from_value(orgs).unwrap_or_default();
+            groups.extend(orgs.into_iter().map(|o| o.login.to_ascii_lowercase()));
+        }
+        if let Some(teams) = read("/user/teams").await? {
+            let teams: Vec<GithubTeam> = serde_json::from_value(teams).unwrap_or_default();
+            groups
+                .extend(teams.into_iter().map(|t| format!("{}/{}", t.organization.login, t.slug).to_ascii_lowercase()));
+        }
+        Ok(groups)
+    }
+}
+
 #[async_trait(?Send)]
 impl Provider for GithubProvider {
     fn settings(&self) -> &ProviderSettings {
@@ -82,12 +126,14 @@ impl Provider for GithubProvider {
 
         let user: GithubUser = http.get_json(&format!("{}/user", self.api_url), access, API_ACCEPT).await?;
         let email = self.primary_verified_email(http, access).await?;
+        let groups = self.orgs_and_teams(http, access).await?;
         Ok(ProviderUser {
             subject: user.id.to_string(),
             name: user.name.filter(|n| !n.trim().is_empty()).or(user.login),
             email_verified: email.is_some(),
             email,
             avatar_url: user.avatar_url,
+            groups,
         })
     }
 }

@@ -106,6 +106,16 @@ pub fn map_profile(profile: &Value, claims: &ClaimMap) -> ProviderUser {
         } else {
             text(profile, &claims.avatar)
         },
+        groups: claims.groups.as_deref().map(|p| groups_at(profile, p)).unwrap_or_default(),
+    }
+}
+
+/// The groups at `spec`: an array of strings (other entries skipped), or one string.
+pub fn groups_at(v: &Value, spec: &str) -> Vec<String> {
+    match lookup(v, spec) {
+        Some(Value::Array(items)) => items.iter().filter_map(|i| i.as_str()).map(str::to_string).collect(),
+        Some(Value::String(one)) => vec![one.clone()],
+        _ => Vec::new(),
     }
 }
 
@@ -150,6 +160,7 @@ mod tests {
             name: p.name.into(),
             avatar: p.avatar.into(),
             email_verified: p.email_verified.map(Into::into),
+            groups: p.groups.map(Into::into),
         }
     }
 

@@ -295,7 +295,8 @@ impl Provider for OidcProvider {
             Invalid(p) => p,
         })?;
 
-        let mut user = from_claims(&claims, &raw);
+        let groups = self.settings.claims.groups.as_deref();
+        let mut user = from_claims(&claims, &raw, groups);
         if let Some(endpoint) = m.provider.userinfo_endpoint() {
             // Read as plain JSON rather than through openidconnect's typed claims, so a claim
             // in an unexpected shape (`"email_verified": "yes"`) counts as unverified instead
@@ -305,7 +306,7 @@ impl Provider for OidcProvider {
             if info.get("sub").and_then(|s| s.as_str()) != Some(claims.subject().as_str()) {
                 return Err(ProviderError::BadAnswer("userinfo: sub does not match the ID token".into()));
             }
-            merge_userinfo(&mut user, &info);
+            merge_userinfo(&mut user, &info, groups);
         }
         Ok(user)
     }

@@ -15,6 +15,8 @@ struct Me<'a> {
     /// Whether `email` was verified by a provider trusted to verify emails.
     email_verified: bool,
     avatar_url: Option<&'a str>,
+    /// Every linked identity's groups, sorted, without repeats.
+    groups: Vec<String>,
     identities: Vec<LinkedIdentity<'a>>,
 }
 
@@ -24,6 +26,7 @@ struct LinkedIdentity<'a> {
     subject: &'a str,
     email: Option<&'a str>,
     email_verified: bool,
+    groups: Vec<String>,
 }
 
 /// `GET /api/me`: the signed-in user as JSON; signed out, 401 JSON (never a redirect).
@@ -43,6 +46,7 @@ fn describe(account: &Account) -> Me<'_> {
         email: user.email.as_deref(),
         email_verified: user.email_verified && user.email.is_some(),
         avatar_url: user.avatar_url.as_deref(),
+        groups: account.groups(),
         identities: account
             .identities
             .iter()
@@ -51,6 +55,7 @@ fn describe(account: &Account) -> Me<'_> {
                 subject: &i.subject,
                 email: i.email.as_deref(),
                 email_verified: i.email_verified,
+                groups: i.groups(),
             })
             .collect(),
     }

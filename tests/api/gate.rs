@@ -441,3 +441,128 @@ mod assertion {
         assert_eq!(app.db.count("signing_keys"), 1);
     }
 }
+
+mod groups {
+    use super::*;
+    use crate::github_standin::GithubStandIn;
+    use crate::scripted_op::ScriptedOp;
+
+    /// An OpenID Provider whose ID tokens say which groups the person is in.
+    fn op_with_groups(groups: serde_json::Value) -> ScriptedOp {
+        let op = ScriptedOp::start();
+        op.plan(|p| p.claims = vec![("groups", groups)]);
+        op
+    }
+
+    #[actix_web::test]
+    async fn groups_from_the_id_token_reach_me_the_headers_and_the_assertion() {
+        let op = op_with_groups(serde_json::json!(["staff", "Admins", "staff", 7]));
+        let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(set_var(
+            op.env("op"),
+            "OAUTH_OP_CLAIM_GROUPS",
+            "/groups",
+        )))
+        .await;
+        let browser = app.new_browser();
+        assert_eq!(sign_in_auto(&browser, "op").await.status(), 303);
+        let me = browser.me().await.unwrap();
+        assert_eq!(me["groups"], serde_json::json!(["Admins", "staff"]), "sorted, once each, strings only");
+        assert_eq!(me["identities"][0]["groups"], serde_json::json!(["Admins", "staff"]));
+
+        let res = verify(&browser, "").await;
+        assert_eq!(header(&res, "x-auth-request-groups"), Some("Admins,staff"));
+        for (query, status) in [
+            ("?allowed_groups=Admins", 200),
+            ("?allowed_groups=ops,staff", 200),
+            ("?allowed_groups=admins", 403),
+            ("?allowed_groups=Admins&allowed_email_domains=example.test", 403),
+        ] {
+            assert_eq!(verify(&browser, query).await.status(), status, "{query}");
+        }
+    }
+
+    /// `OAUTH_{NAME}_ALLOWED_GROUPS`: checked at sign-in (nothing written when refused) and on
+    /// every gate request, from the groups refreshed at each sign-in.
+    async fn provider_groups_decide_who_signs_in(backend: Backend) {
+        let op = op_with_groups(serde_json::json!(["staff"]));
+        let env =
+            set_var(set_var(op.env("op"), "OAUTH_OP_CLAIM_GROUPS", "/groups"), "OAUTH_OP_ALLOWED_GROUPS", "Admins,ops");
+        let app = spawn_app(AppOptions::new(backend).provider_env(env)).await;
+        let browser = app.new_browser();
+        let res = sign_in_auto(&browser, "op").await;
+        assert_eq!(res.status(), 403);
+        assert!(res.text().await.unwrap().contains("may not sign in here"));
+        assert_eq!(app.db.counts(), (0, 0), "nothing written");
+
+        op.plan(|p| p.claims = vec![("groups", serde_json::json!(["ops"]))]);
+        assert_eq!(sign_in_auto(&browser, "op").await.status(), 303);
+        assert_eq!(verify(&browser, "").await.status(), 200);
+        assert_eq!(app.db.counts(), (1, 1));
+
+        // Left the group: the next sign-in is refused, and the stored groups stay as they were.
+        op.plan(|p| p.claims = vec![("groups", serde_json::json!([]))]);
+        let other = app.new_browser();
+        assert_eq!(sign_in_auto(&other, "op").await.status(), 403);
+        assert_eq!(other.me().await, Err(401));
+        assert_eq!(browser.me().await.unwrap()["groups"], serde_json::json!(["ops"]));
+    }
+
+    #[actix_web::test]
+    async fn provider_groups_decide_who_signs_in_on_sqlite() {
+        provider_groups_decide_who_signs_in(Backend::Sqlite).await;
+    }
+
+    #[actix_web::test]
+    async fn provider_groups_decide_who_signs_in_on_postgres() {
+        provider_groups_decide_who_signs_in(Backend::Postgres).await;
+    }
+
+    #[actix_web::test]
+    async fn github_orgs_and_teams_decide_who_signs_in() {
+        let github = GithubStandIn::start();
+        let env = set_var(github.env("github"), "OAUTH_GITHUB_ALLOWED_TEAMS", "Acme/Platform");
+        let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
+
+        github.memberships(&["acme"], &[("acme", "web")]);
+        let browser = app.new_browser();
+        assert_eq!(app.sign_in_github(&browser, "github").await.status(), 403, "not in acme/platform");
+        assert!(
+            github.last_scope().split([' ', ',']).any(|s| s == "read:org"),
+            "read:org asked for: {}",
+            github.last_scope()
+        );
+        assert_eq!(app.db.counts(), (0, 0));
+
+        github.memberships(&["acme"], &[("acme", "platform"), ("acme", "web")]);
+        assert_eq!(app.sign_in_github(&browser, "github").await.status(), 303);
+        let res = verify(&browser, "").await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(header(&res, "x-auth-request-groups"), Some("acme,acme/platform,acme/web"));
+    }
+
+    #[actix_web::test]
+    async fn github_asks_for_read_org_only_when_a_rule_needs_it() {
+        let github = GithubStandIn::start();
+        let app = spawn_app(AppOptions::new(Backend::Sqlite).github("github", &github)).await;
+        github.memberships(&["acme"], &[]);
+        let browser = app.new_browser();
+        assert_eq!(app.sign_in_github(&browser, "github").await.status(), 303);
+        assert!(!github.last_scope().contains("read:org"), "{}", github.last_scope());
+        assert_eq!(browser.me().await.unwrap()["groups"], serde_json::json!([]), "not read without a rule");
+    }
+
+    #[actix_web::test]
+    async fn github_orgs_admit_members() {
+        let github = GithubStandIn::start();
+        let env = set_var(github.env("github"), "OAUTH_GITHUB_ALLOWED_ORGS", "acme");
+        let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
+        github.memberships(&["other"], &[]);
+        assert_eq!(app.sign_in_github(&app.new_browser(), "github").await.status(), 403);
+        github.memberships(&["other", "ACME"], &[]);
+        assert_eq!(
+            app.sign_in_github(&app.new_browser(), "github").await.status(),
+            303,
+            "logins compare ignoring case"
+        );
+    }
+}

@@ -2,7 +2,8 @@
 //! documented quirks: the token endpoint answers form-encoded unless asked for JSON and HTTP
 //! 200 with `{"error": …}` for a bad code; the API refuses calls without a `User-Agent`;
 //! `/user` may carry `"email": null` and `"name": null`; `/user/emails` lists several
-//! addresses. It checks PKCE (S256), the client credentials and the redirect URI, and counts
+//! addresses; `/user/orgs` and `/user/teams` show private memberships only to a token with
+//! `read:org`. It checks PKCE (S256), the client credentials and the redirect URI, and counts
 //! the calls it receives.
 
 use std::collections::HashMap;
@@ -43,6 +44,14 @@ struct Grant {
     challenge: String,
     redirect_uri: String,
     account: GithubAccount,
+    scope: String,
+}
+
+/// What a token may see: the account, and whether it was granted `read:org`.
+#[derive(Clone)]
+struct Token {
+    account: GithubAccount,
+    read_org: bool,
 }
 
 #[derive(Default)]
@@ -56,9 +65,14 @@ pub struct Calls {
 struct State {
     account: Option<GithubAccount>,
     codes: HashMap<String, Grant>,
-    tokens: HashMap<String, GithubAccount>,
+    tokens: HashMap<String, Token>,
     calls: Calls,
     counter: u64,
+    /// Org logins and (org, team-slug) pairs of every account.
+    orgs: Vec<String>,
+    teams: Vec<(String, String)>,
+    /// The scope of the last authorization request.
+    last_scope: String,
 }
 
 #[derive(Clone)]
@@ -80,6 +94,8 @@ impl GithubStandIn {
                 .route("/login/oauth/access_token", web::post().to(access_token))
                 .route("/api/user", web::get().to(user))
                 .route("/api/user/emails", web::get().to(emails))
+                .route("/api/user/orgs", web::get().to(orgs))
+                .route("/api/user/teams", web::get().to(teams))
         })
         .workers(1)
         .listen(listener)
@@ -92,6 +108,18 @@ impl GithubStandIn {
     /// The account that the next authorization signs in as.
     pub fn sign_in_as(&self, account: GithubAccount) {
         self.state.lock().unwrap().account = Some(account);
+    }
+
+    /// The orgs and `(org, team-slug)` teams the signed-in account belongs to.
+    pub fn memberships(&self, orgs: &[&str], teams: &[(&str, &str)]) {
+        let mut s = self.state.lock().unwrap();
+        s.orgs = orgs.iter().map(|o| o.to_string()).collect();
+        s.teams = teams.iter().map(|(o, t)| (o.to_string(), t.to_string())).collect();
+    }
+
+    /// The `scope` gatehouse asked for in its last authorization request.
+    pub fn last_scope(&self) -> String {
+        self.state.lock().unwrap().last_scope.clone()
     }
 
     pub fn calls(&self) -> (usize, usize, usize) {
@@ -126,8 +154,10 @@ async fn authorize(state: Shared, q: web::Query<HashMap<String, String>>) -> Htt
     s.counter += 1;
     let code = format!("ghcode{}x{}", s.counter, std::process::id());
     let account = s.account.clone().expect("an account to sign in as");
-    s.codes
-        .insert(code.clone(), Grant { challenge: get("code_challenge"), redirect_uri: get("redirect_uri"), account });
+    s.last_scope = get("scope");
+    let grant =
+        Grant { challenge: get("code_challenge"), redirect_uri: get("redirect_uri"), account, scope: get("scope") };
+    s.codes.insert(code.clone(), grant);
     let sep = if get("redirect_uri").contains('?') { '&' } else { '?' };
     let location = format!("{}{sep}code={code}&state={}", get("redirect_uri"), urlencode(&get("state")));
     HttpResponse::Found().insert_header(("Location", location)).finish()
@@ -163,7 +193,9 @@ async fn access_token(req: HttpRequest, state: Shared, form: web::Form<HashMap<S
     }
     s.counter += 1;
     let token = format!("gho_test{}x{}", s.counter, std::process::id());
-    s.tokens.insert(token.clone(), grant.unwrap().account);
+    let grant = grant.unwrap();
+    let read_org = grant.scope.split([' ', ',']).any(|s| s == "read:org");
+    s.tokens.insert(token.clone(), Token { account: grant.account, read_org });
     if wants_json {
         HttpResponse::Ok()
             .json(serde_json::json!({"access_token": token, "token_type": "bearer", "scope": "read:user,user:email"}))
@@ -188,8 +220,47 @@ fn authenticated(req: &HttpRequest, s: &State) -> Result<GithubAccount, Box<Http
         .unwrap_or_default();
     s.tokens
         .get(token)
-        .cloned()
+        .map(|t| t.account.clone())
         .ok_or_else(|| Box::new(HttpResponse::Unauthorized().json(serde_json::json!({"message": "Bad credentials"}))))
+}
+
+/// Whether the request's token was granted `read:org`.
+fn reads_orgs(req: &HttpRequest, s: &State) -> bool {
+    let auth = req.headers().get("Authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let token = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("token ")).unwrap_or_default();
+    s.tokens.get(token).is_some_and(|t| t.read_org)
+}
+
+/// Memberships are private in this stand-in: without `read:org` the list is empty.
+async fn orgs(req: HttpRequest, state: Shared) -> HttpResponse {
+    let s = state.lock().unwrap();
+    if let Err(r) = authenticated(&req, &s) {
+        return *r;
+    }
+    let visible: Vec<_> = if reads_orgs(&req, &s) {
+        s.orgs.iter().map(|o| serde_json::json!({"login": o})).collect()
+    } else {
+        Vec::new()
+    };
+    HttpResponse::Ok().json(visible)
+}
+
+/// GitHub refuses `/user/teams` to a token without `read:org`.
+async fn teams(req: HttpRequest, state: Shared) -> HttpResponse {
+    let s = state.lock().unwrap();
+    if let Err(r) = authenticated(&req, &s) {
+        return *r;
+    }
+    if !reads_orgs(&req, &s) {
+        return HttpResponse::Forbidden()
+            .json(serde_json::json!({"message": "Resource not accessible by integration"}));
+    }
+    HttpResponse::Ok().json(
+        s.teams
+            .iter()
+            .map(|(org, slug)| serde_json::json!({"slug": slug, "name": slug, "organization": {"login": org}}))
+            .collect::<Vec<_>>(),
+    )
 }
 
 async fn user(req: HttpRequest, state: Shared) -> HttpResponse {

@@ -25,6 +25,8 @@ pub struct Identity {
     pub created_at: NaiveDateTime,
     /// When a sign-in through it last refreshed it (UTC).
     pub updated_at: NaiveDateTime,
+    /// The groups as stored: a JSON array; read them with [`Identity::groups`].
+    pub(crate) groups: String,
 }
 
 #[derive(Insertable)]
@@ -37,9 +39,22 @@ pub struct NewIdentity<'a> {
     pub email_verified: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// A JSON array of strings.
+    pub groups: String,
 }
 
 impl Identity {
+    /// The groups this provider said the person is in at their last sign-in through it
+    /// (`OAUTH_{NAME}_CLAIM_GROUPS`; GitHub: orgs and `org/team-slug` when a rule asks).
+    pub fn groups(&self) -> Vec<String> {
+        serde_json::from_str(&self.groups).unwrap_or_default()
+    }
+
+    /// `groups` as stored.
+    pub(crate) fn groups_json(groups: &[String]) -> String {
+        serde_json::to_string(groups).unwrap_or_else(|_| "[]".into())
+    }
+
     /// The one way a returning user is recognised: the provider's stable subject id.
     pub(crate) fn find_by_subject(
         conn: &mut AnyConnection,
@@ -76,17 +91,20 @@ impl Identity {
         diesel::insert_into(identities::table).values(new).execute(conn).map(|_| ())
     }
 
-    pub(crate) fn update_email(
+    /// What a sign-in through the identity says now: its email and groups.
+    pub(crate) fn refresh(
         conn: &mut AnyConnection,
         id: i64,
         email: Option<&str>,
         email_verified: bool,
+        groups: &[String],
         at: NaiveDateTime,
     ) -> QueryResult<()> {
         diesel::update(identities::table.find(id))
             .set((
                 identities::email.eq(email),
                 identities::email_verified.eq(email_verified),
+                identities::groups.eq(Identity::groups_json(groups)),
                 identities::updated_at.eq(at),
             ))
             .execute(conn)

@@ -114,7 +114,7 @@ pub(super) fn check_at_hash(
     Ok(())
 }
 
-pub(super) fn from_claims(c: &CoreIdTokenClaims, raw: &serde_json::Value) -> ProviderUser {
+pub(super) fn from_claims(c: &CoreIdTokenClaims, raw: &serde_json::Value, groups: Option<&str>) -> ProviderUser {
     // Entra marks a verified email domain owner with `xms_edov`. openidconnect (feature
     // `accept-string-booleans`) already reads `"email_verified": "true"` as true.
     let verified = c.email_verified() == Some(true) || raw.get("xms_edov").and_then(flag) == Some(true);
@@ -124,6 +124,7 @@ pub(super) fn from_claims(c: &CoreIdTokenClaims, raw: &serde_json::Value) -> Pro
         email: c.email().map(|e| e.to_string()),
         email_verified: c.email().is_some() && verified,
         avatar_url: c.picture().and_then(|p| p.get(None)).map(|p| p.to_string()),
+        groups: groups.map(|p| crate::providers::oauth2::groups_at(raw, p)).unwrap_or_default(),
     }
 }
 
@@ -141,7 +142,13 @@ pub fn flag(value: &serde_json::Value) -> Option<bool> {
 
 /// Userinfo (a JSON object whose `sub` the caller has checked) wins where it says something;
 /// an email keeps its own verified flag.
-pub(super) fn merge_userinfo(user: &mut ProviderUser, info: &serde_json::Value) {
+pub(super) fn merge_userinfo(user: &mut ProviderUser, info: &serde_json::Value, groups: Option<&str>) {
+    // Groups the ID token lacks may be in the userinfo answer (GitLab puts them in both).
+    if let Some(pointer) = groups
+        && user.groups.is_empty()
+    {
+        user.groups = crate::providers::oauth2::groups_at(info, pointer);
+    }
     let text = |k: &str| info.get(k).and_then(|v| v.as_str()).filter(|v| !v.is_empty()).map(str::to_string);
     if let Some(name) = text("name") {
         user.name = Some(name);
@@ -186,11 +193,11 @@ mod tests {
     #[test]
     fn userinfo_email_in_an_odd_shape_counts_as_unverified() {
         let mut user = ProviderUser { subject: "s".into(), ..Default::default() };
-        merge_userinfo(&mut user, &json!({"sub": "s", "email": "a@b.test", "email_verified": "true"}));
+        merge_userinfo(&mut user, &json!({"sub": "s", "email": "a@b.test", "email_verified": "true"}), None);
         assert!(user.email_verified);
-        merge_userinfo(&mut user, &json!({"sub": "s", "email": "a@b.test", "email_verified": "maybe"}));
+        merge_userinfo(&mut user, &json!({"sub": "s", "email": "a@b.test", "email_verified": "maybe"}), None);
         assert!(!user.email_verified);
-        merge_userinfo(&mut user, &json!({"sub": "s", "email": "c@b.test", "email_verified": 1}));
+        merge_userinfo(&mut user, &json!({"sub": "s", "email": "c@b.test", "email_verified": 1}), None);
         assert!(!user.email_verified);
     }
 }
