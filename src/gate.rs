@@ -11,7 +11,7 @@ pub(crate) mod assertion;
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use url::Url;
 
@@ -58,7 +58,7 @@ async fn decide(
     // A session whose user was deleted is no sign-in.
     let Some(account) = cache.account(db, id).await? else { return Ok(Decision::SignedOut) };
     let email = verified_email(&account.user);
-    let allowed = access.admits(&account.user, &account.identities) && requirement.allows(email, &account.groups());
+    let allowed = access.admits(&account.user, &account.identities) && requirement.allows(email, account.groups());
     Ok(if allowed { Decision::Allowed(account) } else { Decision::Refused })
 }
 
@@ -109,15 +109,25 @@ pub(crate) async fn forward_auth(
 /// `200`, empty, with the identity headers.
 fn allowed(account: &Arc<Account>, signer: &Signer) -> HttpResponse {
     let mut response = HttpResponse::Ok();
-    // Every header is always present (empty when there is nothing to say): Caddy's
-    // `copy_headers` skips a header the answer lacks, which would let a client's own copy through.
-    response.insert_header((USER, account.user.id.to_string()));
-    response.insert_header((EMAIL, verified_email(&account.user).map(header_safe).unwrap_or_default()));
-    response.insert_header((NAME, header_safe(&account.user.name)));
-    response.insert_header((GROUPS, groups_header(&account.groups())));
-    let token = signer.assertion(account).and_then(|t| HeaderValue::from_str(&t).ok());
-    response.insert_header((ASSERTION, token.unwrap_or_else(|| HeaderValue::from_static(""))));
+    for (name, value) in signer.identity_headers(account, |token| identity_headers(account, token)).iter() {
+        response.insert_header((name.clone(), value.clone()));
+    }
     response.finish()
+}
+
+/// Every header is always present (empty when there is nothing to say): Caddy's `copy_headers`
+/// skips a header the answer lacks, which would let a client's own copy through.
+fn identity_headers(account: &Account, assertion: Option<&str>) -> assertion::IdentityHeaders {
+    let value = |v: String| HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static(""));
+    let assertion =
+        assertion.and_then(|t| HeaderValue::from_str(t).ok()).unwrap_or_else(|| HeaderValue::from_static(""));
+    Arc::from([
+        (HeaderName::from_static(USER), value(account.user.id.to_string())),
+        (HeaderName::from_static(EMAIL), value(verified_email(&account.user).map(header_safe).unwrap_or_default())),
+        (HeaderName::from_static(NAME), value(header_safe(&account.user.name))),
+        (HeaderName::from_static(GROUPS), value(groups_header(account.groups()))),
+        (HeaderName::from_static(ASSERTION), assertion),
+    ])
 }
 
 /// `GET /.well-known/jwks.json`: the keys assertions are signed with, for upstreams to verify.

@@ -31,6 +31,8 @@ pub struct Account {
     pub user: User,
     /// Their linked provider accounts, oldest first.
     pub identities: Vec<Identity>,
+    /// Every identity's groups, read once per snapshot (the gate asks on every request).
+    groups: Vec<String>,
     /// Responses rendered from this snapshot, by page and variant. They live and die with the
     /// snapshot, so a change to the account (a new snapshot) can never serve an old rendering.
     rendered: Mutex<Vec<(&'static str, u64, Bytes)>>,
@@ -38,7 +40,10 @@ pub struct Account {
 
 impl Account {
     pub(crate) fn new(user: User, identities: Vec<Identity>) -> Self {
-        Account { user, identities, rendered: Mutex::new(Vec::new()) }
+        let mut groups: Vec<String> = identities.iter().flat_map(Identity::groups).collect();
+        groups.sort();
+        groups.dedup();
+        Account { user, identities, groups, rendered: Mutex::new(Vec::new()) }
     }
 
     pub(crate) fn load(conn: &mut AnyConnection, id: UserId) -> diesel::QueryResult<Option<Account>> {
@@ -48,11 +53,8 @@ impl Account {
     }
 
     /// Every group of every linked identity, sorted, without repeats (see [`Identity::groups`]).
-    pub fn groups(&self) -> Vec<String> {
-        let mut all: Vec<String> = self.identities.iter().flat_map(Identity::groups).collect();
-        all.sort();
-        all.dedup();
-        all
+    pub fn groups(&self) -> &[String] {
+        &self.groups
     }
 
     /// The user's id, as in `/api/me` and the session.

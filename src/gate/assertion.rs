@@ -20,6 +20,9 @@ use crate::accounts::Account;
 use crate::db::models::{SigningKeyRow, now};
 use crate::db::{Db, DbError};
 
+/// Header names and values, ready to send.
+pub(crate) type IdentityHeaders = Arc<[(actix_web::http::header::HeaderName, actix_web::http::header::HeaderValue)]>;
+
 /// How long an assertion is valid. A fresh one is signed at most every [`REUSE_SECS`] per
 /// user; an upstream therefore always receives one with at least 30 s left.
 pub(crate) const LIFETIME_SECS: i64 = 60;
@@ -41,8 +44,9 @@ pub(crate) struct Signer {
     issuer: String,
     /// `base64url(header) + "."`, the same for every assertion.
     header: String,
-    /// The last assertion per user, with the account snapshot and time slot it was made for.
-    recent: quick_cache::sync::Cache<i64, (Arc<Account>, i64, Arc<str>)>,
+    /// The last identity headers (assertion included) per user, with the account snapshot and
+    /// time slot they were made for: a busy gate builds them twice a minute per user.
+    recent: quick_cache::sync::Cache<i64, (Arc<Account>, i64, IdentityHeaders)>,
 }
 
 impl Signer {
@@ -77,20 +81,24 @@ impl Signer {
         Ok(None)
     }
 
-    /// The assertion for `account` now: the one made in this 30-second slot for this very
-    /// snapshot of the account, or a new one.
-    pub(crate) fn assertion(&self, account: &Arc<Account>) -> Option<Arc<str>> {
+    /// The identity headers for `account` now: the ones made in this 30-second slot for this
+    /// very snapshot of the account, or new ones, `build` given a freshly signed assertion.
+    pub(crate) fn identity_headers(
+        &self,
+        account: &Arc<Account>,
+        build: impl FnOnce(Option<&str>) -> IdentityHeaders,
+    ) -> IdentityHeaders {
         let slot = chrono::Utc::now().timestamp().div_euclid(REUSE_SECS) * REUSE_SECS;
         let id = account.user.id;
-        if let Some((seen, at, token)) = self.recent.get(&id)
+        if let Some((seen, at, headers)) = self.recent.get(&id)
             && at == slot
             && Arc::ptr_eq(&seen, account)
         {
-            return Some(token);
+            return headers;
         }
-        let token: Arc<str> = self.sign(account, slot)?.into();
-        self.recent.insert(id, (account.clone(), slot, token.clone()));
-        Some(token)
+        let headers = build(self.sign(account, slot).as_deref());
+        self.recent.insert(id, (account.clone(), slot, headers.clone()));
+        headers
     }
 
     fn sign(&self, account: &Account, iat: i64) -> Option<String> {

@@ -16,7 +16,7 @@ struct Me<'a> {
     email_verified: bool,
     avatar_url: Option<&'a str>,
     /// Every linked identity's groups, sorted, without repeats.
-    groups: Vec<String>,
+    groups: &'a [String],
     identities: Vec<LinkedIdentity<'a>>,
 }
 
