@@ -224,7 +224,7 @@ TABLE=$(
   echo "| nginx → upstream, no auth (the ceiling) | $CEIL_RPS | $(all "${CEIL[@]}") | 100% | $CEIL_P99 |"
   echo "| nginx + gatehouse /verify → upstream | $GATE_RPS | $(all "${GATE[@]}") | $(ratio "$GATE_RPS" "$CEIL_RPS") | $GATE_P99 |"
   echo "| Apache + mod_auth_openidc → upstream | $AP_RPS | $(all "${APACHE_RUNS[@]}") | $(ratio "$AP_RPS" "$CEIL_RPS") | $AP_P99 |"
-  echo "| (nginx + auth_request to a static 200 → upstream: the auth hop alone, the best any gate can do) | $HOP_RPS | $(all "${HOP[@]}") | $(ratio "$HOP_RPS" "$CEIL_RPS") | $HOP_P99 |"
+  echo "| (nginx + auth_request to an empty 204 → upstream: the auth hop alone, the best any gate can do) | $HOP_RPS | $(all "${HOP[@]}") | $(ratio "$HOP_RPS" "$CEIL_RPS") | $HOP_P99 |"
   echo "| (gatehouse /verify alone, no proxy: what the gate costs gatehouse) | $VERIFY_RPS | $(all "${VERIFY[@]}") | - | $VERIFY_P99 |"
 )
 VERDICT="gatehouse behind nginx: $(ratio "$GATE_RPS" "$CEIL_RPS") of the no-auth ceiling (target ≥ 50%), $(python3 -c "print(f'{$GATE_RPS / $AP_RPS:.2f}')")× mod_auth_openidc (target ≥ 1), $(ratio "$GATE_RPS" "$HOP_RPS") of what the auth hop alone allows"
@@ -241,7 +241,7 @@ else
     echo "Command: \`bench/gate.sh\` (wrk -t2 -c$CONNECTIONS -d$DURATION --latency, $ROUNDS interleaved rounds, medians; $USERS users signed in to each gate through the local OpenID Provider, a different user's cookie on every request)."
     echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); run on $(date -u +%Y-%m-%d)."
     echo "nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///'), $("$APACHE" -v | sed -n 's/Server version: //p'), mod_auth_openidc $(dpkg-query -W -f='${Version}' libapache2-mod-auth-openidc 2>/dev/null || echo '?'); gatehouse release build, 2 workers, cookie sessions, SQLite (the hot path reads the account cache, not the database)."
-    echo "All three serve the same nginx static upstream; nginx keeps connections to gatehouse and the upstream alive; mod_auth_openidc keeps its sessions in shared memory (its default) and proxies with mod_proxy."
+    echo "Every path ends at the same nginx static upstream; nginx keeps connections to gatehouse and the upstream alive; mod_auth_openidc keeps its sessions in shared memory (its default) and proxies with mod_proxy."
     echo
     echo "$TABLE"
     echo

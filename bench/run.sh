@@ -251,7 +251,7 @@ else
     echo
     echo "$BREAKDOWN"
     echo
-    echo "Beside the Flask and Express peers: [PEERS.md](PEERS.md) (\`bench/peers.sh\`)."
+    echo "Beside the Flask and Express peers: [PEERS.md](PEERS.md) (\`bench/peers.sh\`). The gate behind nginx, beside mod_auth_openidc: [GATE.md](GATE.md) (\`bench/gate.sh\`)."
   } > bench/RESULTS.md
   say "wrote bench/RESULTS.md"
 fi
