@@ -75,6 +75,10 @@ def sign_in(start, back, cookie_name, login):
             form.update(login=login, password="bench")
         status, headers, _ = fetch(urllib.parse.urljoin(url, action), form)
         url = urllib.parse.urljoin(url, headers["Location"])
+    # The relying party's own answer to the callback: a redirect into the app (gatehouse 303,
+    # mod_auth_openidc 302); anything else means the sign-in failed, whatever cookie is held.
+    if last[0] not in (302, 303):
+        raise SystemExit(f"sign-in as {login} failed at {url}: the callback answered {last[0]}: {last[2][:300]}")
     for cookie in jar:
         if cookie.name == cookie_name:
             return f"{cookie_name}={cookie.value}"

@@ -22,14 +22,21 @@ pub(crate) struct Access {
     /// Per provider, the groups one of which a person signing in through it must be in
     /// (`OAUTH_{NAME}_ALLOWED_GROUPS`, GitHub's `ALLOWED_ORGS`/`ALLOWED_TEAMS`).
     groups_by_provider: HashMap<String, HashSet<String>>,
+    /// Every provider configured now: an identity from one that was removed admits nobody.
+    configured: HashSet<String>,
 }
 
 impl Access {
     /// Reads `ALLOWED_EMAILS_FILE` now: a file that cannot be read stops the start.
     /// With group rules per provider (`OAUTH_{NAME}_ALLOWED_GROUPS`, …).
+    /// Every configured provider with its group rules (empty: none).
     pub(crate) fn with_group_rules(mut self, rules: impl IntoIterator<Item = (String, Vec<String>)>) -> Access {
-        self.groups_by_provider =
-            rules.into_iter().filter(|(_, g)| !g.is_empty()).map(|(p, g)| (p, g.into_iter().collect())).collect();
+        for (provider, groups) in rules {
+            self.configured.insert(provider.clone());
+            if !groups.is_empty() {
+                self.groups_by_provider.insert(provider, groups.into_iter().collect());
+            }
+        }
         self
     }
 
@@ -39,7 +46,7 @@ impl Access {
         self.allows(verified_email(user))
             && (self.groups_by_provider.is_empty()
                 || identities.iter().any(|i| match self.groups_by_provider.get(&i.provider) {
-                    None => true,
+                    None => self.configured.contains(&i.provider),
                     Some(allowed) => i.groups().iter().any(|g| allowed.contains(g)),
                 }))
     }
@@ -49,7 +56,12 @@ impl Access {
             Some(path) => read_emails(path)?,
             None => HashSet::new(),
         };
-        Ok(Access { settings, from_file: RwLock::new(Arc::new(from_file)), groups_by_provider: HashMap::new() })
+        Ok(Access {
+            settings,
+            from_file: RwLock::new(Arc::new(from_file)),
+            groups_by_provider: HashMap::new(),
+            configured: HashSet::new(),
+        })
     }
 
     /// Re-reads `ALLOWED_EMAILS_FILE`; on failure the previous list stays and the error is
@@ -102,7 +114,8 @@ impl Requirement {
                 return Err(format!("{name} is given twice"));
             }
             *slot = Some(if name == "allowed_groups" {
-                // Group names keep their case (an IdP's `Admins` is not `admins`).
+                // `provider:group`, as the account's groups are named; group names keep their
+                // case (an IdP's `Admins` is not `admins`).
                 value.split(',').map(str::trim).filter(|g| !g.is_empty()).map(String::from).collect()
             } else {
                 parse_list(Some(&value))
@@ -203,9 +216,12 @@ mod tests {
         assert!(Requirement::from_query("allowed_emails=a@x.example&allowed_emails=b@x.example").is_err(), "repeated");
         assert!(Requirement::from_query("allowed_email=a@x.example").is_err(), "a typo is not ignored");
         assert!(Requirement::from_query("allowed_roles=admins").is_err(), "a rule this version does not know");
-        let admins = Requirement::from_query("allowed_groups=Admins,ops").unwrap();
-        assert!(admins.allows(None, &["ops".into()]) && admins.allows(None, &["Admins".into(), "x".into()]));
-        assert!(!admins.allows(None, &["admins".into()]), "group names keep their case");
+        let admins = Requirement::from_query("allowed_groups=corp:Admins,corp:ops").unwrap();
+        assert!(
+            admins.allows(None, &["corp:ops".into()]) && admins.allows(None, &["corp:Admins".into(), "x:y".into()])
+        );
+        assert!(!admins.allows(None, &["corp:admins".into()]), "group names keep their case");
+        assert!(!admins.allows(None, &["gitlab:ops".into()]), "another provider's group of that name");
         assert!(!admins.allows(None, &[]));
     }
 }

@@ -74,7 +74,9 @@ pub(crate) enum AccountError {
     NoSuchIdentity,
     /// The access rules do not admit the account this sign-in ends in (nothing was written).
     #[error("the access rules do not admit this account")]
-    NotAllowed,
+    /// With the returning user whose identity this sign-in refreshed anyway (their groups or
+    /// email changed, and the account cache must forget them).
+    NotAllowed(Option<UserId>),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -104,16 +106,22 @@ pub(crate) fn sign_in(
     from: &Provenance<'_>,
     who: &ProviderUser,
 ) -> Result<SignIn, AccountError> {
+    // A refused new user or new identity is rolled back: nothing is written. A refused returning
+    // user keeps what this sign-in learnt (left a group, lost an email), committed, so that the
+    // gate refuses their other sessions too from the next request on.
     let attempt = |conn: &mut AnyConnection| {
         write_tx(conn, |c| {
             let outcome = resolve(c, from, who)?;
             let user = User::find(c, outcome.user_id())?;
             let identities = Identity::for_user(c, outcome.user_id())?;
-            if !user.as_ref().is_some_and(|u| (from.admits)(u, &identities)) {
-                return Err(AccountError::NotAllowed);
+            let admitted = user.as_ref().is_some_and(|u| (from.admits)(u, &identities));
+            match (admitted, outcome) {
+                (true, outcome) => Ok(Ok(outcome)),
+                (false, SignIn::Returning(user)) => Ok(Err(AccountError::NotAllowed(Some(user)))),
+                (false, _) => Err(AccountError::NotAllowed(None)),
             }
-            Ok(outcome)
         })
+        .and_then(|admitted| admitted)
     };
     match attempt(conn) {
         // Two first sign-ins of the same identity raced; the loser now finds the winner's row.

@@ -119,7 +119,7 @@ impl From<AccountError> for AppError {
             AccountError::EmailTaken { .. } | AccountError::LinkedElsewhere => {
                 AppError::Conflict("This account is already in use.")
             }
-            AccountError::NotAllowed => AppError::Internal("the access rules are checked at sign-in only"),
+            AccountError::NotAllowed(_) => AppError::Internal("the access rules are checked at sign-in only"),
         }
     }
 }

@@ -49,8 +49,13 @@ async fn decide(
 ) -> Result<Decision, AppError> {
     // nginx and Caddy pass the client's headers to the gate: a client that sends identity
     // headers of its own is forging them, and a proxy that forgot to overwrite them would pass
-    // them to the app. Refused, whoever is signed in.
-    if req.headers().keys().any(|name| name.as_str().starts_with(IDENTITY_PREFIX)) {
+    // them to the app. Refused, whoever is signed in; spelt with `_` too, which CGI, FastCGI and
+    // some WSGI servers read as the same header.
+    let forged = |name: &str| {
+        name.len() >= IDENTITY_PREFIX.len()
+            && name.bytes().zip(IDENTITY_PREFIX.bytes()).all(|(a, b)| a == b || (a == b'_' && b == b'-'))
+    };
+    if req.headers().keys().any(|name| forged(name.as_str())) {
         return Ok(Decision::Refused);
     }
     let Ok(requirement) = Requirement::from_query(req.query_string()) else { return Ok(Decision::Refused) };
@@ -115,8 +120,9 @@ fn allowed(account: &Arc<Account>, signer: &Signer) -> HttpResponse {
     response.finish()
 }
 
-/// Every header is always present (empty when there is nothing to say): Caddy's `copy_headers`
-/// skips a header the answer lacks, which would let a client's own copy through.
+/// Every header is always present, empty when there is nothing to say, for proxies that copy
+/// only the headers an answer has. (Some Caddy versions skip empty ones too: what keeps a
+/// client's own copy from the app is the refusal of any request that carries one, above.)
 fn identity_headers(account: &Account, assertion: Option<&str>) -> assertion::IdentityHeaders {
     let value = |v: String| HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static(""));
     let assertion =

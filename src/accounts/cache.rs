@@ -31,7 +31,8 @@ pub struct Account {
     pub user: User,
     /// Their linked provider accounts, oldest first.
     pub identities: Vec<Identity>,
-    /// Every identity's groups, read once per snapshot (the gate asks on every request).
+    /// Every identity's groups as `provider:group`, read once per snapshot (the gate asks on
+    /// every request).
     groups: Vec<String>,
     /// Responses rendered from this snapshot, by page and variant. They live and die with the
     /// snapshot, so a change to the account (a new snapshot) can never serve an old rendering.
@@ -40,7 +41,8 @@ pub struct Account {
 
 impl Account {
     pub(crate) fn new(user: User, identities: Vec<Identity>) -> Self {
-        let mut groups: Vec<String> = identities.iter().flat_map(Identity::groups).collect();
+        let mut groups: Vec<String> =
+            identities.iter().flat_map(|i| i.groups().into_iter().map(|g| format!("{}:{g}", i.provider))).collect();
         groups.sort();
         groups.dedup();
         Account { user, identities, groups, rendered: Mutex::new(Vec::new()) }
@@ -52,7 +54,9 @@ impl Account {
         Ok(Some(Account::new(user, identities)))
     }
 
-    /// Every group of every linked identity, sorted, without repeats (see [`Identity::groups`]).
+    /// Every group of every linked identity as `provider:group` (`corp:ops`, `github:acme/web`),
+    /// sorted, without repeats: a group is only as good as the provider that says so, and a
+    /// name at one provider (a GitLab group anyone can create) is not the same name at another.
     pub fn groups(&self) -> &[String] {
         &self.groups
     }

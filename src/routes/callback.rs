@@ -11,7 +11,7 @@ use crate::db::Db;
 use crate::error::{AppError, error_page};
 use crate::metrics::Metrics;
 use crate::providers::{HttpClient, Registry};
-use crate::signin::{self, Done, pending::clear_flows};
+use crate::signin::{self, Done, SignInError, pending::clear_flows};
 
 /// The shared state the callback uses (one extractor, to keep the handler's arguments few).
 type Shared = (
@@ -37,9 +37,12 @@ pub async fn callback(req: HttpRequest, session: Session, signed_in: Option<Sign
     let started = std::time::Instant::now();
     let result = signin::finish(&req, &session, signed_in, provider.as_ref(), &registry, &http, &db, &settings).await;
     metrics.observe_callback(started.elapsed().as_secs_f64());
-    if let Ok((done, _)) = &result {
+    match &result {
         // The sign-in refreshed the profile, or a link added an identity.
-        cache.forget(done.user());
+        Ok((done, _)) => cache.forget(done.user()),
+        // Refused, but what it learnt about a returning user was kept (and the gate must see it).
+        Err(SignInError::NotAllowed(Some(user))) => cache.forget(*user),
+        Err(_) => {}
     }
     match &result {
         Ok((Done::SignedIn(outcome), _)) => metrics.sign_in(name, outcome_name(*outcome)),

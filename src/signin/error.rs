@@ -31,7 +31,7 @@ pub enum SignInError {
     LinkedElsewhere(String),
     /// The access rules (`ALLOWED_EMAILS`, …) do not admit this person.
     #[error("the access rules do not admit this account")]
-    NotAllowed,
+    NotAllowed(Option<crate::db::models::UserId>),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("session error: {0}")]
@@ -47,7 +47,7 @@ impl SignInError {
             SignInError::Expired => "expired",
             SignInError::WrongProvider => "wrong_provider",
             SignInError::Denied(_) => "denied",
-            SignInError::NotAllowed => "not_allowed",
+            SignInError::NotAllowed(_) => "not_allowed",
             SignInError::Provider(ProviderError::Unavailable(_)) => "unavailable",
             SignInError::Provider(ProviderError::Timeout) => "timeout",
             SignInError::Provider(ProviderError::BadAnswer(_)) => "bad_answer",
@@ -69,7 +69,7 @@ impl SignInError {
             SignInError::Provider(ProviderError::Timeout) => StatusCode::GATEWAY_TIMEOUT,
             SignInError::Provider(ProviderError::BadAnswer(_)) => StatusCode::BAD_GATEWAY,
             SignInError::EmailTaken(_) | SignInError::LinkedElsewhere(_) => StatusCode::CONFLICT,
-            SignInError::Provider(ProviderError::WrongDomain(_)) | SignInError::NotAllowed => StatusCode::FORBIDDEN,
+            SignInError::Provider(ProviderError::WrongDomain(_)) | SignInError::NotAllowed(_) => StatusCode::FORBIDDEN,
             SignInError::Provider(ProviderError::IssuerMismatch(_)) => StatusCode::BAD_REQUEST,
             SignInError::Db(_) => StatusCode::SERVICE_UNAVAILABLE,
             SignInError::Session(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -84,7 +84,7 @@ impl SignInError {
                 "That sign-in link is not valid or was already used. Please sign in again.".into()
             }
             SignInError::Expired => "The sign-in took too long. Please sign in again.".into(),
-            SignInError::NotAllowed => {
+            SignInError::NotAllowed(_) => {
                 "This account may not sign in here. Ask the site's administrator for access.".into()
             }
             SignInError::Denied(code) if code == "access_denied" => {
@@ -125,7 +125,7 @@ impl SignInError {
             }
             AccountError::LinkedElsewhere => SignInError::LinkedElsewhere(String::new()),
             AccountError::Db(db) => SignInError::Db(db),
-            AccountError::NotAllowed => SignInError::NotAllowed,
+            AccountError::NotAllowed(refreshed) => SignInError::NotAllowed(refreshed),
             AccountError::LastIdentity | AccountError::NoSuchIdentity => SignInError::UnknownState,
         }
     }

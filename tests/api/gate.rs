@@ -466,16 +466,19 @@ mod groups {
         let browser = app.new_browser();
         assert_eq!(sign_in_auto(&browser, "op").await.status(), 303);
         let me = browser.me().await.unwrap();
-        assert_eq!(me["groups"], serde_json::json!(["Admins", "staff"]), "sorted, once each, strings only");
+        // Named with the provider that says so: another provider's `staff` is another group.
+        assert_eq!(me["groups"], serde_json::json!(["op:Admins", "op:staff"]), "sorted, once each, strings only");
         assert_eq!(me["identities"][0]["groups"], serde_json::json!(["Admins", "staff"]));
 
         let res = verify(&browser, "").await;
-        assert_eq!(header(&res, "x-auth-request-groups"), Some("Admins,staff"));
+        assert_eq!(header(&res, "x-auth-request-groups"), Some("op:Admins,op:staff"));
         for (query, status) in [
-            ("?allowed_groups=Admins", 200),
-            ("?allowed_groups=ops,staff", 200),
-            ("?allowed_groups=admins", 403),
-            ("?allowed_groups=Admins&allowed_email_domains=example.test", 403),
+            ("?allowed_groups=op:Admins", 200),
+            ("?allowed_groups=op:ops,op:staff", 200),
+            ("?allowed_groups=Admins", 403),
+            ("?allowed_groups=corp:Admins", 403),
+            ("?allowed_groups=op:admins", 403),
+            ("?allowed_groups=op:Admins&allowed_email_domains=example.test", 403),
         ] {
             assert_eq!(verify(&browser, query).await.status(), status, "{query}");
         }
@@ -499,12 +502,15 @@ mod groups {
         assert_eq!(verify(&browser, "").await.status(), 200);
         assert_eq!(app.db.counts(), (1, 1));
 
-        // Left the group: the next sign-in is refused, and the stored groups stay as they were.
+        // Left the group: the next sign-in is refused, and what it learnt is kept, so the gate
+        // refuses the sessions already signed in too, from the next request on.
         op.plan(|p| p.claims = vec![("groups", serde_json::json!([]))]);
         let other = app.new_browser();
         assert_eq!(sign_in_auto(&other, "op").await.status(), 403);
         assert_eq!(other.me().await, Err(401));
-        assert_eq!(browser.me().await.unwrap()["groups"], serde_json::json!(["ops"]));
+        assert_eq!(browser.me().await.unwrap()["groups"], serde_json::json!([]));
+        assert_eq!(verify(&browser, "").await.status(), 403, "the earlier session no longer passes the gate");
+        assert_eq!(app.db.counts(), (1, 1), "nothing new was written");
     }
 
     #[actix_web::test]
@@ -537,7 +543,7 @@ mod groups {
         assert_eq!(app.sign_in_github(&browser, "github").await.status(), 303);
         let res = verify(&browser, "").await;
         assert_eq!(res.status(), 200);
-        assert_eq!(header(&res, "x-auth-request-groups"), Some("acme,acme/platform,acme/web"));
+        assert_eq!(header(&res, "x-auth-request-groups"), Some("github:acme,github:acme/platform,github:acme/web"));
     }
 
     #[actix_web::test]
