@@ -248,7 +248,7 @@ else
     echo
     echo "Command: \`bench/gate.sh\` (wrk -t2 -c$CONNECTIONS -d$DURATION --latency, $ROUNDS interleaved rounds, medians; $USERS users signed in to each gate through the local OpenID Provider, a different user's cookie on every request)."
     echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); run on $(date -u +%Y-%m-%d)."
-    echo "nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///'), $("$APACHE" -v | sed -n 's/Server version: //p'), mod_auth_openidc $(dpkg-query -W -f='${Version}' libapache2-mod-auth-openidc 2>/dev/null || echo '?'); gatehouse release build, $(nproc) workers (one per core, its default), cookie sessions, SQLite (the hot path reads the account cache, not the database)."
+    echo "nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///'), $("$APACHE" -v | sed -n 's/Server version: //p'), mod_auth_openidc $(dpkg-query -W -f='${Version}' libapache2-mod-auth-openidc 2>/dev/null || echo '?'); gatehouse release build with actix-web's default workers (one per available core), cookie sessions, SQLite (the hot path reads the account cache, not the database)."
     echo "Every path ends at the same nginx static upstream; nginx keeps connections to gatehouse and the upstream alive; mod_auth_openidc keeps its sessions in shared memory (its default) and proxies with mod_proxy."
     echo
     echo "$TABLE"

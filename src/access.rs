@@ -115,8 +115,13 @@ impl Requirement {
             }
             *slot = Some(if name == "allowed_groups" {
                 // `provider:group`, as the account's groups are named; group names keep their
-                // case (an IdP's `Admins` is not `admins`).
-                value.split(',').map(str::trim).filter(|g| !g.is_empty()).map(String::from).collect()
+                // case (an IdP's `Admins` is not `admins`). A bare name would match nobody.
+                let groups: HashSet<String> =
+                    value.split(',').map(str::trim).filter(|g| !g.is_empty()).map(String::from).collect();
+                if let Some(bare) = groups.iter().find(|g| !g.contains(':')) {
+                    return Err(format!("allowed_groups: {bare:?} must name its provider, e.g. corp:{bare}"));
+                }
+                groups
             } else {
                 parse_list(Some(&value))
             });
@@ -216,6 +221,7 @@ mod tests {
         assert!(Requirement::from_query("allowed_emails=a@x.example&allowed_emails=b@x.example").is_err(), "repeated");
         assert!(Requirement::from_query("allowed_email=a@x.example").is_err(), "a typo is not ignored");
         assert!(Requirement::from_query("allowed_roles=admins").is_err(), "a rule this version does not know");
+        assert!(Requirement::from_query("allowed_groups=admins").is_err(), "a group without its provider");
         let admins = Requirement::from_query("allowed_groups=corp:Admins,corp:ops").unwrap();
         assert!(
             admins.allows(None, &["corp:ops".into()]) && admins.allows(None, &["corp:Admins".into(), "x:y".into()])

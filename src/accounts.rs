@@ -3,7 +3,7 @@
 //!
 //! (Inside gatehouse this module is also the only writer of users and identities: a returning
 //! user is found by (provider, subject), never by email alone, and every sign-in is one
-//! transaction, so a refused or failed one writes nothing.)
+//! transaction, so a failed one writes nothing.)
 
 mod cache;
 pub(crate) mod changes;
@@ -72,7 +72,8 @@ pub(crate) enum AccountError {
     /// No such identity for this user.
     #[error("no such identity")]
     NoSuchIdentity,
-    /// The access rules do not admit the account this sign-in ends in (nothing was written).
+    /// The access rules do not admit the account this sign-in ends in: nothing was written for a
+    /// new user or identity.
     #[error("the access rules do not admit this account")]
     /// With the returning user whose identity this sign-in refreshed anyway (their groups or
     /// email changed, and the account cache must forget them).
@@ -90,8 +91,8 @@ impl From<diesel::result::Error> for AccountError {
 /// The provider a sign-in comes through, and which providers may vouch for an email.
 pub(crate) struct Provenance<'a> {
     pub provider: &'a str,
-    /// The access rules: may the account this sign-in ends in come in? A refusal rolls the
-    /// whole sign-in back.
+    /// The access rules: may the account this sign-in ends in come in? A refusal rolls back a
+    /// new user or identity; a returning user's refresh is kept (see [`sign_in`]).
     pub admits: &'a (dyn Fn(&User, &[Identity]) -> bool + Sync),
     pub trust_email: bool,
     pub is_trusted: &'a (dyn Fn(&str) -> bool + Sync),

@@ -194,6 +194,11 @@ impl<'a> Reader<'a> {
         self.vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
+    /// Present at all, even empty (`VAR=` from an unset `${VAR}` in compose).
+    pub(crate) fn is_set(&self, name: &str) -> bool {
+        self.vars.contains_key(name)
+    }
+
     pub(crate) fn problem(&mut self, message: String) {
         self.problems.push(message);
     }

@@ -58,7 +58,14 @@ async fn decide(
     if req.headers().keys().any(|name| forged(name.as_str())) {
         return Ok(Decision::Refused);
     }
-    let Ok(requirement) = Requirement::from_query(req.query_string()) else { return Ok(Decision::Refused) };
+    let requirement = match Requirement::from_query(req.query_string()) {
+        Ok(requirement) => requirement,
+        Err(why) => {
+            // The proxy's configuration is wrong: refuse (never fail open), and say why.
+            log::warn!("gate: refused by a location rule that cannot be read: {why}");
+            return Ok(Decision::Refused);
+        }
+    };
     let Some(SignedIn(id)) = signed_in else { return Ok(Decision::SignedOut) };
     // A session whose user was deleted is no sign-in.
     let Some(account) = cache.account(db, id).await? else { return Ok(Decision::SignedOut) };

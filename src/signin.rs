@@ -101,8 +101,9 @@ pub async fn finish(
 
     let trust_email = provider.settings().trust_email;
     // Checked inside the sign-in's transaction on the account it ends in, by the same email the
-    // gate goes by: a refusal writes nothing (no user, no identity, no session). Without the
-    // rules registered (never, through `Gatehouse`), nobody is admitted.
+    // gate goes by. A refusal starts no session and leaves no new user or identity; a returning
+    // user's refresh is kept. Without the rules registered (never, through `Gatehouse`), nobody
+    // is admitted.
     let access = req.app_data::<web::Data<Access>>().cloned();
     let link_by_email = settings.link_accounts_by_email;
     let providers = registry.clone();

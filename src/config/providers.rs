@@ -165,12 +165,13 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
     }
     let claims = claim_map(r, &prefix, preset);
     let list = |r: &mut Reader, suffix: &str| -> Vec<String> {
-        let raw = r.get(&var(suffix));
+        let name = var(suffix);
+        let raw = r.get(&name);
         let items: Vec<String> =
             raw.unwrap_or_default().split(',').map(str::trim).filter(|g| !g.is_empty()).map(String::from).collect();
         // Set but empty (`ALLOWED_GROUPS=,`) would restrict nobody: a typo must not open the door.
-        if raw.is_some() && items.is_empty() {
-            r.problem(format!("{} is set but names nothing; name at least one, or remove it", var(suffix)));
+        if r.is_set(&name) && items.is_empty() {
+            r.problem(format!("{name} is set but names nothing; name at least one, or remove it"));
         }
         items
     };

@@ -383,7 +383,7 @@ fn group_rules_need_a_source_of_groups() {
     };
     let found = problems(&with(&[("OAUTH_CORP_ALLOWED_GROUPS", "admins")]));
     assert!(found.iter().any(|p| p.contains("OAUTH_CORP_ALLOWED_GROUPS needs OAUTH_CORP_CLAIM_GROUPS")), "{found:?}");
-    let found = problems(&with(&[("OAUTH_CORP_CLAIM_GROUPS", "/groups"), ("OAUTH_CORP_ALLOWED_GROUPS", " , ")]));
+    let found = problems(&with(&[("OAUTH_CORP_CLAIM_GROUPS", "/groups"), ("OAUTH_CORP_ALLOWED_GROUPS", "")]));
     assert!(found.iter().any(|p| p.contains("OAUTH_CORP_ALLOWED_GROUPS is set but names nothing")), "{found:?}");
     let found = problems(&with(&[("OAUTH_CORP_ALLOWED_ORGS", "acme")]));
     assert!(found.iter().any(|p| p.contains("apply to GitHub only")), "{found:?}");

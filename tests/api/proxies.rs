@@ -261,7 +261,7 @@ async fn the_whole_journey(kind: Kind, layout: Layout) {
     // however the path is spelt.
     if layout == Layout::UnderPath {
         let before = upstream.seen.lock().unwrap().len();
-        for path in ["/admin/users", "/ADMIN/users", "/admin", "/Admin/"] {
+        for path in ["/admin/users", "/ADMIN/users", "/admin", "/Admin/", "/admin;jsessionid=1", "/admin.json"] {
             let res = get(&browser, &format!("{}{path}", proxy.origin())).await;
             assert_eq!(res.status(), 403, "{kind:?}: {path} wants example.com");
         }
