@@ -55,7 +55,7 @@ on_both_backends! {
         assert_eq!(me["avatar_url"], "https://avatars.example.test/alice.png");
         assert_eq!(
             me["identities"],
-            serde_json::json!([{"provider": "oidc", "subject": "alice", "email": "alice@example.test", "email_verified": true}])
+            serde_json::json!([{"provider": "oidc", "subject": "alice", "email": "alice@example.test", "email_verified": true, "groups": []}])
         );
         let profile = browser.get("/profile").await;
         assert_eq!(profile.status(), 200);
