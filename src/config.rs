@@ -321,8 +321,8 @@ impl Settings {
         let trusted_proxies = TrustedProxies(parse_networks(&mut r, "TRUSTED_PROXIES", ""));
         let metrics_allow = parse_networks(&mut r, "METRICS_ALLOW", "127.0.0.0/8,::1");
         let metrics_bind_addr = r.get("METRICS_BIND_ADDR").map(str::to_string);
-        let (return_hosts, allowed_hosts) = hosts::parse_return_hosts(&mut r, public_url.as_ref());
-        let cookie_domain = hosts::parse_cookie_domain(&mut r, public_url.as_ref(), &allowed_hosts);
+        let return_hosts = hosts::parse_return_hosts(&mut r, public_url.as_ref());
+        let cookie_domain = hosts::parse_cookie_domain(&mut r, public_url.as_ref(), &return_hosts);
         let access = access::parse(&mut r);
         // gatehouse's own API (under PUBLIC_URL's path) always answers JSON; the default adds the
         // host's /api/.

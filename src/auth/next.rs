@@ -140,7 +140,7 @@ mod tests {
     fn gate_hosts() -> ReturnHosts {
         let public = url::Url::parse("https://app.example.com/gatehouse").unwrap();
         let allowed = ["*.example.com", "docs.example.org:8443"].map(|p| HostPattern::parse(p).unwrap());
-        ReturnHosts::new(&public, allowed.to_vec())
+        ReturnHosts::new(Some(&public), allowed.to_vec())
     }
 
     #[test]
@@ -207,7 +207,7 @@ mod tests {
     #[test]
     fn an_http_site_may_return_to_http() {
         let public = url::Url::parse("http://127.0.0.1:8080/").unwrap();
-        let hosts = ReturnHosts::new(&public, vec![HostPattern::parse("localhost:3000").unwrap()]);
+        let hosts = ReturnHosts::new(Some(&public), vec![HostPattern::parse("localhost:3000").unwrap()]);
         assert_eq!(safe_next(Some("http://localhost:3000/app"), &hosts), "http://localhost:3000/app");
         assert_eq!(safe_next(Some("http://127.0.0.1:8080/x"), &hosts), "http://127.0.0.1:8080/x");
         assert_eq!(safe_next(Some("http://127.0.0.1:8081/x"), &hosts), "/");

@@ -9,7 +9,10 @@ use super::Reader;
 /// Hosts an absolute `next` may name: `PUBLIC_URL`'s own and `ALLOWED_REDIRECT_HOSTS`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ReturnHosts {
-    patterns: Vec<HostPattern>,
+    /// `PUBLIC_URL`'s own host and port.
+    own: Option<HostPattern>,
+    /// `ALLOWED_REDIRECT_HOSTS`.
+    allowed: Vec<HostPattern>,
     /// On an https site an absolute `next` must be https too: no downgrade after sign-in.
     https_only: bool,
 }
@@ -53,7 +56,7 @@ impl HostPattern {
     }
 
     /// The exact host (and port) of `url`.
-    pub(crate) fn of(url: &Url) -> Option<HostPattern> {
+    fn of(url: &Url) -> Option<HostPattern> {
         Some(HostPattern { host: url.host_str()?.to_string(), any_subdomain: false, port: url.port() })
     }
 
@@ -64,7 +67,12 @@ impl HostPattern {
         } else {
             host == self.host
         };
-        host_ok && url.port_or_known_default() == self.port.or_else(|| default_port(url))
+        // The url crate drops a scheme's default port, so `None` is exactly "the default".
+        let port_ok = match self.port {
+            None => url.port().is_none(),
+            Some(port) => url.port_or_known_default() == Some(port),
+        };
+        host_ok && port_ok
     }
 
     /// The domain this pattern's hosts are under (for checking them against `COOKIE_DOMAIN`).
@@ -73,24 +81,16 @@ impl HostPattern {
     }
 }
 
-fn default_port(url: &Url) -> Option<u16> {
-    match url.scheme() {
-        "http" => Some(80),
-        "https" => Some(443),
-        _ => None,
-    }
-}
-
 impl ReturnHosts {
     /// `public_url`'s host, and `allowed` besides.
-    pub(crate) fn new(public_url: &Url, allowed: Vec<HostPattern>) -> ReturnHosts {
-        let patterns = HostPattern::of(public_url).into_iter().chain(allowed).collect();
-        ReturnHosts { patterns, https_only: public_url.scheme() == "https" }
+    pub(crate) fn new(public_url: Option<&Url>, allowed: Vec<HostPattern>) -> ReturnHosts {
+        let https_only = public_url.is_some_and(|u| u.scheme() == "https");
+        ReturnHosts { own: public_url.and_then(HostPattern::of), allowed, https_only }
     }
 
     /// The hosts named by `ALLOWED_REDIRECT_HOSTS` (not `PUBLIC_URL`'s own).
     pub(crate) fn others(&self) -> impl Iterator<Item = &HostPattern> {
-        self.patterns.iter().skip(1)
+        self.allowed.iter()
     }
 
     /// The absolute `raw`, re-serialised, when it is an `http(s)` URL on an allowed host.
@@ -102,12 +102,12 @@ impl ReturnHosts {
             _ => false,
         };
         let plain = url.username().is_empty() && url.password().is_none();
-        (scheme_ok && plain && self.patterns.iter().any(|p| p.matches(&url))).then(|| url.into())
+        (scheme_ok && plain && self.own.iter().chain(&self.allowed).any(|p| p.matches(&url))).then(|| url.into())
     }
 }
 
 /// `ALLOWED_REDIRECT_HOSTS` (comma-separated [`HostPattern`]s) with `PUBLIC_URL`'s host.
-pub(crate) fn parse_return_hosts(r: &mut Reader, public_url: Option<&Url>) -> (ReturnHosts, Vec<HostPattern>) {
+pub(crate) fn parse_return_hosts(r: &mut Reader, public_url: Option<&Url>) -> ReturnHosts {
     let mut allowed = Vec::new();
     for item in r.get("ALLOWED_REDIRECT_HOSTS").unwrap_or("").split(',').map(str::trim).filter(|i| !i.is_empty()) {
         match HostPattern::parse(&item.to_ascii_lowercase()) {
@@ -115,17 +115,13 @@ pub(crate) fn parse_return_hosts(r: &mut Reader, public_url: Option<&Url>) -> (R
             Err(why) => r.problem(format!("ALLOWED_REDIRECT_HOSTS: {why}")),
         }
     }
-    let hosts = match public_url {
-        Some(url) => ReturnHosts::new(url, allowed.clone()),
-        None => ReturnHosts::default(),
-    };
-    (hosts, allowed)
+    ReturnHosts::new(public_url, allowed)
 }
 
 /// `COOKIE_DOMAIN`: opt-in `Domain=` for the session cookie, so every host under it shares the
 /// sign-in. It must cover `PUBLIC_URL`'s host and every `ALLOWED_REDIRECT_HOSTS` entry: a
 /// return host outside it would never see the cookie, and send the browser round again.
-pub(crate) fn parse_cookie_domain(r: &mut Reader, public_url: Option<&Url>, allowed: &[HostPattern]) -> Option<String> {
+pub(crate) fn parse_cookie_domain(r: &mut Reader, public_url: Option<&Url>, hosts: &ReturnHosts) -> Option<String> {
     let raw = r.get("COOKIE_DOMAIN")?.trim();
     let domain = raw.trim_start_matches('.').to_ascii_lowercase();
     let parsed = Url::parse(&format!("http://{domain}/")).ok();
@@ -151,7 +147,7 @@ pub(crate) fn parse_cookie_domain(r: &mut Reader, public_url: Option<&Url>, allo
             "COOKIE_DOMAIN={domain} does not cover PUBLIC_URL's host {host}: use a domain {host} is under"
         ));
     }
-    for pattern in allowed.iter().filter(|p| !under(p.host())) {
+    for pattern in hosts.others().filter(|p| !under(p.host())) {
         r.problem(format!(
             "ALLOWED_REDIRECT_HOSTS: {} is outside COOKIE_DOMAIN={domain}, so it would never see the sign-in",
             pattern.host()
