@@ -27,9 +27,8 @@ pub(crate) struct Access {
 }
 
 impl Access {
-    /// Reads `ALLOWED_EMAILS_FILE` now: a file that cannot be read stops the start.
-    /// With group rules per provider (`OAUTH_{NAME}_ALLOWED_GROUPS`, …).
-    /// Every configured provider with its group rules (empty: none).
+    /// Every configured provider with its group rules (`OAUTH_{NAME}_ALLOWED_GROUPS`, …; empty:
+    /// none).
     pub(crate) fn with_group_rules(mut self, rules: impl IntoIterator<Item = (String, Vec<String>)>) -> Access {
         for (provider, groups) in rules {
             self.configured.insert(provider.clone());
@@ -51,6 +50,13 @@ impl Access {
                 }))
     }
 
+    /// True when any rule is set: without one, everyone who signs in comes in, and a sign-in
+    /// need not read the account back to ask.
+    pub(crate) fn has_rules(&self) -> bool {
+        self.settings.restricts() || !self.groups_by_provider.is_empty()
+    }
+
+    /// Reads `ALLOWED_EMAILS_FILE` now: a file that cannot be read stops the start.
     pub(crate) fn new(settings: AccessSettings) -> Result<Access, String> {
         let from_file = match &settings.file {
             Some(path) => read_emails(path)?,

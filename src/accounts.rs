@@ -88,12 +88,16 @@ impl From<diesel::result::Error> for AccountError {
     }
 }
 
+/// The access rules' question at sign-in: may this account, with these identities, come in?
+pub(crate) type Admits<'f> = dyn Fn(&User, &[Identity]) -> bool + Sync + 'f;
+
 /// The provider a sign-in comes through, and which providers may vouch for an email.
 pub(crate) struct Provenance<'a> {
     pub provider: &'a str,
     /// The access rules: may the account this sign-in ends in come in? A refusal rolls back a
-    /// new user or identity; a returning user's refresh is kept (see [`sign_in`]).
-    pub admits: &'a (dyn Fn(&User, &[Identity]) -> bool + Sync),
+    /// new user or identity; a returning user's refresh is kept (see [`sign_in`]). `None`: no
+    /// rules, everyone comes in.
+    pub admits: Option<&'a Admits<'a>>,
     pub trust_email: bool,
     pub is_trusted: &'a (dyn Fn(&str) -> bool + Sync),
     /// `LINK_ACCOUNTS_BY_EMAIL`: when false, a new identity always makes a new user.
@@ -113,9 +117,10 @@ pub(crate) fn sign_in(
     let attempt = |conn: &mut AnyConnection| {
         write_tx(conn, |c| {
             let outcome = resolve(c, from, who)?;
+            let Some(admits) = from.admits else { return Ok(Ok(outcome)) };
             let user = User::find(c, outcome.user_id())?;
             let identities = Identity::for_user(c, outcome.user_id())?;
-            let admitted = user.as_ref().is_some_and(|u| (from.admits)(u, &identities));
+            let admitted = user.as_ref().is_some_and(|u| admits(u, &identities));
             match (admitted, outcome) {
                 (true, outcome) => Ok(Ok(outcome)),
                 (false, SignIn::Returning(user)) => Ok(Err(AccountError::NotAllowed(Some(user)))),

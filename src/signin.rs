@@ -16,7 +16,7 @@ pub use error::SignInError;
 pub use flow::AuthFlow;
 
 use crate::access::Access;
-use crate::accounts::{self, Provenance, SignIn};
+use crate::accounts::{self, Admits, Provenance, SignIn};
 use crate::auth::SignedIn;
 use crate::auth::next::safe_next;
 use crate::config::Settings;
@@ -112,8 +112,10 @@ pub async fn finish(
             let is_trusted = |p: &str| providers.trusts_email(p);
             let admits =
                 |user: &User, identities: &[Identity]| access.as_ref().is_some_and(|a| a.admits(user, identities));
-            let from =
-                Provenance { provider: &name, admits: &admits, trust_email, is_trusted: &is_trusted, link_by_email };
+            // No rules: nothing to ask, and no need to read the account back.
+            let admits: Option<&Admits<'_>> =
+                if access.as_ref().is_some_and(|a| !a.has_rules()) { None } else { Some(&admits) };
+            let from = Provenance { provider: &name, admits, trust_email, is_trusted: &is_trusted, link_by_email };
             accounts::sign_in(conn, &from, &who)
         })
         .await
