@@ -18,6 +18,7 @@ use url::Url;
 use crate::access::{Access, Requirement};
 use crate::accounts::{Account, AccountCache, verified_email};
 use crate::auth::SignedIn;
+use crate::auth::next::login_redirect;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::{AppError, error_page};
@@ -108,8 +109,12 @@ pub(crate) async fn forward_auth(
         Decision::Allowed(account) => allowed(&account, &signer),
         Decision::SignedOut => match original_browser_get(&req, &settings) {
             Some(original) => {
-                let next: String = url::form_urlencoded::byte_serialize(original.as_str().as_bytes()).collect();
-                let login = format!("{}/login?next={next}", settings.public_url.as_str().trim_end_matches('/'));
+                // Absolute: the browser is on the app's host, gatehouse may be on another.
+                let login = format!(
+                    "{}{}",
+                    settings.public_url.origin().ascii_serialization(),
+                    login_redirect(original.as_str())
+                );
                 HttpResponse::Found().insert_header((header::LOCATION, login)).finish()
             }
             None => json_status(StatusCode::UNAUTHORIZED),
@@ -159,16 +164,18 @@ fn json_status(status: StatusCode) -> HttpResponse {
 /// A name or email as a header value: printable ASCII as is, everything else (and `%`) percent-encoded
 /// as UTF-8, so no byte can end the header and an app decodes it unambiguously.
 pub(crate) fn header_safe(name: &str) -> String {
-    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
-    percent_encoding::utf8_percent_encode(name, KEEP).to_string()
+    percent_encoding::utf8_percent_encode(name, HEADER_ENCODED).to_string()
 }
 
 /// `a,b,c`, each group as [`header_safe`] makes it and with `,` percent-encoded too, so the
 /// list splits unambiguously.
 pub(crate) fn groups_header(groups: &[String]) -> String {
-    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%').add(b',');
-    groups.iter().map(|g| percent_encoding::utf8_percent_encode(g, KEEP).to_string()).collect::<Vec<_>>().join(",")
+    const IN_A_LIST: &percent_encoding::AsciiSet = &HEADER_ENCODED.add(b',');
+    groups.iter().map(|g| percent_encoding::utf8_percent_encode(g, IN_A_LIST).to_string()).collect::<Vec<_>>().join(",")
 }
+
+/// What a header value encodes: control characters, everything beyond ASCII, and `%` itself.
+const HEADER_ENCODED: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
 
 /// The URL of the request the proxy is asking about, when it was a browser's `GET` (or
 /// `HEAD`) and the proxy is trusted to say so (`TRUSTED_PROXIES`): `X-Forwarded-Method`,
@@ -180,8 +187,7 @@ fn original_browser_get(req: &HttpRequest, settings: &Settings) -> Option<Url> {
     }
     let get = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     let method = get("x-forwarded-method")?;
-    let accepts_html =
-        req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    let accepts_html = get(header::ACCEPT.as_str()).is_some_and(|a| a.contains("text/html"));
     if !(method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD")) || !accepts_html {
         return None;
     }

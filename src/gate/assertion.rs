@@ -16,7 +16,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use sha2::Digest;
 
-use crate::accounts::Account;
+use crate::accounts::{Account, verified_email};
 use crate::db::models::{SigningKeyRow, now};
 use crate::db::{Db, DbError};
 
@@ -103,12 +103,11 @@ impl Signer {
 
     fn sign(&self, account: &Account, iat: i64) -> Option<String> {
         let user = &account.user;
-        let verified = user.email_verified && user.email.is_some();
         let claims = serde_json::json!({
             "iss": self.issuer,
             "sub": user.id.to_string(),
             "email": user.email,
-            "email_verified": verified,
+            "email_verified": verified_email(user).is_some(),
             "name": user.name,
             "groups": account.groups(),
             "iat": iat,
