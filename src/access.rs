@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use crate::accounts::{Identity, User, verified_email};
+use crate::accounts::{Account, verified_email};
 pub(crate) use crate::config::AccessSettings;
 use crate::config::parse_list;
 
@@ -20,8 +20,9 @@ pub(crate) struct Access {
     settings: AccessSettings,
     from_file: RwLock<Arc<HashSet<String>>>,
     /// Per provider, the groups one of which a person signing in through it must be in
-    /// (`OAUTH_{NAME}_ALLOWED_GROUPS`, GitHub's `ALLOWED_ORGS`/`ALLOWED_TEAMS`).
-    groups_by_provider: HashMap<String, HashSet<String>>,
+    /// (`OAUTH_{NAME}_ALLOWED_GROUPS`, GitHub's `ALLOWED_ORGS`/`ALLOWED_TEAMS`), named
+    /// `provider:group` as [`Account::groups`] names them.
+    groups_by_provider: HashMap<String, Vec<String>>,
     /// Every provider configured now: an identity from one that was removed admits nobody.
     configured: HashSet<String>,
 }
@@ -33,7 +34,8 @@ impl Access {
         for (provider, groups) in rules {
             self.configured.insert(provider.clone());
             if !groups.is_empty() {
-                self.groups_by_provider.insert(provider, groups.into_iter().collect());
+                let named = groups.iter().map(|g| format!("{provider}:{g}")).collect();
+                self.groups_by_provider.insert(provider, named);
             }
         }
         self
@@ -41,12 +43,14 @@ impl Access {
 
     /// Does the account come in? Its verified email must meet the email rules, and it must have
     /// come through a provider without group rules, or be in one of that provider's groups.
-    pub(crate) fn admits(&self, user: &User, identities: &[Identity]) -> bool {
-        self.allows(verified_email(user))
+    /// Reads the account snapshot's groups, parsed once per snapshot, never the stored JSON.
+    pub(crate) fn admits(&self, account: &Account) -> bool {
+        let groups = account.groups();
+        self.allows(verified_email(&account.user))
             && (self.groups_by_provider.is_empty()
-                || identities.iter().any(|i| match self.groups_by_provider.get(&i.provider) {
+                || account.identities.iter().any(|i| match self.groups_by_provider.get(&i.provider) {
                     None => self.configured.contains(&i.provider),
-                    Some(allowed) => i.groups().iter().any(|g| allowed.contains(g)),
+                    Some(allowed) => allowed.iter().any(|g| groups.binary_search(g).is_ok()),
                 }))
     }
 

@@ -88,8 +88,8 @@ impl From<diesel::result::Error> for AccountError {
     }
 }
 
-/// The access rules' question at sign-in: may this account, with these identities, come in?
-pub(crate) type Admits<'f> = dyn Fn(&User, &[Identity]) -> bool + Sync + 'f;
+/// The access rules' question at sign-in: may the account it ends in come in?
+pub(crate) type Admits<'f> = dyn Fn(&Account) -> bool + Sync + 'f;
 
 /// The provider a sign-in comes through, and which providers may vouch for an email.
 pub(crate) struct Provenance<'a> {
@@ -118,9 +118,8 @@ pub(crate) fn sign_in(
         write_tx(conn, |c| {
             let outcome = resolve(c, from, who)?;
             let Some(admits) = from.admits else { return Ok(Ok(outcome)) };
-            let user = User::find(c, outcome.user_id())?;
-            let identities = Identity::for_user(c, outcome.user_id())?;
-            let admitted = user.as_ref().is_some_and(|u| admits(u, &identities));
+            let account = Account::load(c, outcome.user_id())?;
+            let admitted = account.as_ref().is_some_and(admits);
             match (admitted, outcome) {
                 (true, outcome) => Ok(Ok(outcome)),
                 (false, SignIn::Returning(user)) => Ok(Err(AccountError::NotAllowed(Some(user)))),

@@ -71,7 +71,7 @@ async fn decide(
     // A session whose user was deleted is no sign-in.
     let Some(account) = cache.account(db, id).await? else { return Ok(Decision::SignedOut) };
     let email = verified_email(&account.user);
-    let allowed = access.admits(&account.user, &account.identities) && requirement.allows(email, account.groups());
+    let allowed = access.admits(&account) && requirement.allows(email, account.groups());
     Ok(if allowed { Decision::Allowed(account) } else { Decision::Refused })
 }
 

@@ -16,12 +16,12 @@ pub use error::SignInError;
 pub use flow::AuthFlow;
 
 use crate::access::Access;
-use crate::accounts::{self, Admits, Provenance, SignIn};
+use crate::accounts::{self, Account, Admits, Provenance, SignIn};
 use crate::auth::SignedIn;
 use crate::auth::next::safe_next;
 use crate::config::Settings;
 use crate::db::Db;
-use crate::db::models::{Identity, User, UserId};
+use crate::db::models::UserId;
 use crate::providers::{HttpClient, Provider, Registry};
 use crate::routes::query;
 use pending::{Taken, push_flow, take_flow};
@@ -110,8 +110,7 @@ pub async fn finish(
     let outcome = db
         .run(move |conn| {
             let is_trusted = |p: &str| providers.trusts_email(p);
-            let admits =
-                |user: &User, identities: &[Identity]| access.as_ref().is_some_and(|a| a.admits(user, identities));
+            let admits = |account: &Account| access.as_ref().is_some_and(|a| a.admits(account));
             // No rules: nothing to ask, and no need to read the account back.
             let admits: Option<&Admits<'_>> =
                 if access.as_ref().is_some_and(|a| !a.has_rules()) { None } else { Some(&admits) };
