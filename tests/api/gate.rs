@@ -86,11 +86,9 @@ async fn a_location_rule_that_is_repeated_or_misspelt_refuses() {
     assert_eq!(verify(&browser, "?rd=%2F&allowed_email_domains=example.test").await.status(), 200, "other parameters");
 }
 
-mod refused_at_sign_in {
-    use super::*;
-
+crate::on_both_backends! {
     /// A person the rules do not name sees a 403 page, and nothing is written.
-    async fn writes_nothing(backend: Backend) {
+    async fn refused_at_sign_in(backend: Backend) {
         let app = spawn_app(gated(backend).var("ALLOWED_EMAIL_DOMAINS", "example.test")).await;
         let browser = app.new_browser();
         let res = app.sign_in_oidc(&browser, "corp", "mallory@evil.test").await;
@@ -111,15 +109,6 @@ mod refused_at_sign_in {
         assert_eq!(verify(&alice, "").await.status(), 200);
     }
 
-    #[actix_web::test]
-    async fn sqlite() {
-        writes_nothing(Backend::Sqlite).await;
-    }
-
-    #[actix_web::test]
-    async fn postgres() {
-        writes_nothing(Backend::Postgres).await;
-    }
 }
 
 /// A returning user the rules no longer name is refused at sign-in too, and the refused sign-in
@@ -484,6 +473,7 @@ mod groups {
         }
     }
 
+    crate::on_both_backends! {
     /// `OAUTH_{NAME}_ALLOWED_GROUPS`: checked at sign-in (nothing written when refused) and on
     /// every gate request, from the groups refreshed at each sign-in.
     async fn provider_groups_decide_who_signs_in(backend: Backend) {
@@ -512,15 +502,6 @@ mod groups {
         assert_eq!(verify(&browser, "").await.status(), 403, "the earlier session no longer passes the gate");
         assert_eq!(app.db.counts(), (1, 1), "nothing new was written");
     }
-
-    #[actix_web::test]
-    async fn provider_groups_decide_who_signs_in_on_sqlite() {
-        provider_groups_decide_who_signs_in(Backend::Sqlite).await;
-    }
-
-    #[actix_web::test]
-    async fn provider_groups_decide_who_signs_in_on_postgres() {
-        provider_groups_decide_who_signs_in(Backend::Postgres).await;
     }
 
     #[actix_web::test]

@@ -23,11 +23,12 @@ pub enum Backend {
     Postgres,
 }
 
-/// Runs each listed test body twice: on SQLite and on the real PostgreSQL.
+/// Runs each listed test body twice: on SQLite and on the real PostgreSQL. A doc comment on
+/// the body documents the pair.
 #[macro_export]
 macro_rules! on_both_backends {
-    ($(async fn $name:ident($backend:ident: Backend) $body:block)*) => {
-        $(mod $name {
+    ($($(#[$doc:meta])* async fn $name:ident($backend:ident: Backend) $body:block)*) => {
+        $($(#[$doc])* mod $name {
             #[allow(unused_imports)]
             use super::*;
             #[actix_web::test]
