@@ -331,6 +331,12 @@ fn lock_user(c: &mut AnyConnection, user: UserId) -> Result<(), AccountError> {
     Ok(())
 }
 
+/// "Sign out everywhere": every session of `user` signed in until now is refused from its
+/// next request, on every store (see [`crate::auth::attach_identity`]). `false`: no such user.
+pub(crate) fn end_sessions(conn: &mut AnyConnection, user: UserId) -> Result<bool, AccountError> {
+    write_tx(conn, |c| Ok(User::end_sessions(c, user, crate::db::models::now())? > 0 || User::find(c, user)?.is_some()))
+}
+
 /// Deletes a user with every identity and server-side session, in one transaction.
 pub(crate) fn delete_user(conn: &mut AnyConnection, user: UserId) -> Result<(), AccountError> {
     write_tx(conn, |c| {

@@ -100,7 +100,8 @@ impl fmt::Debug for SessionKey {
 /// Where sessions live (`SESSION_STORE`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum SessionStoreKind {
-    /// The encrypted cookie itself: zero setup, but sign-out cannot revoke a copied cookie.
+    /// The encrypted cookie itself: zero setup, but signing one browser out cannot revoke a
+    /// copy of its cookie ("sign out everywhere" can).
     Cookie,
     /// Redis at this URL (`redis://` or `rediss://`); gatehouse's own keys (the per-user
     /// session index) start with `prefix` (`REDIS_KEY_PREFIX`), so deployments can share a Redis.

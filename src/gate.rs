@@ -12,12 +12,13 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use url::Url;
 
 use crate::access::{Access, Requirement};
 use crate::accounts::{Account, AccountCache, verified_email};
 use crate::auth::SignedIn;
+use crate::auth::middleware::CheckedAccount;
 use crate::auth::next::login_redirect;
 use crate::config::Settings;
 use crate::db::Db;
@@ -68,8 +69,15 @@ async fn decide(
         }
     };
     let Some(SignedIn(id)) = signed_in else { return Ok(Decision::SignedOut) };
-    // A session whose user was deleted is no sign-in.
-    let Some(account) = cache.account(db, id).await? else { return Ok(Decision::SignedOut) };
+    // The middleware checked the session against the account (deleted user, ended sessions).
+    let checked = req.extensions().get::<CheckedAccount>().map(|c| c.0.clone());
+    let account = match checked {
+        Some(account) => account,
+        None => match cache.account(db, id).await? {
+            Some(account) => account,
+            None => return Ok(Decision::SignedOut),
+        },
+    };
     let email = verified_email(&account.user);
     let allowed = access.admits(&account) && requirement.allows(email, account.groups());
     Ok(if allowed { Decision::Allowed(account) } else { Decision::Refused })

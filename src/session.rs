@@ -49,6 +49,24 @@ pub fn end_session(session: &Session) {
     session.renew();
 }
 
+/// When this session was signed in, in Unix milliseconds, on every store: what a user's
+/// `sessions_valid_after` is compared with (see [`signed_in_before`]).
+const ISSUED_KEY: &str = "gatehouse.issued_ms";
+
+/// Notes, at sign-in, when this session was signed in.
+pub(crate) fn stamp_sign_in(session: &Session) {
+    let _ = session.insert(ISSUED_KEY, crate::db::models::now().and_utc().timestamp_millis());
+}
+
+/// Was this session signed in before `moment` (or at an unknown time)? Such a session was
+/// ended by "sign out everywhere" or a back-channel logout, whatever store holds it.
+pub(crate) fn signed_in_before(session: &Session, moment: NaiveDateTime) -> bool {
+    match session.get::<i64>(ISSUED_KEY) {
+        Ok(Some(issued)) => issued <= moment.and_utc().timestamp_millis(),
+        _ => true,
+    }
+}
+
 const DEVICE_KEY: &str = "gatehouse.device";
 const SID_KEY: &str = "gatehouse.sid";
 const SIGNED_IN_KEY: &str = "gatehouse.signed_in_at";

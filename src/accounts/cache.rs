@@ -12,8 +12,9 @@
 //! - A load that started before a `forget` never lands in the cache after it: every forget
 //!   bumps an epoch, and a loader that sees the epoch move drops what it loaded.
 //!
-//! Sessions are not cached here: whether a session is still valid is the session store's
-//! question, asked on every request.
+//! Sessions are not cached here: whether a session still exists is the session store's
+//! question, asked on every request. What the snapshot does carry is the user's
+//! `sessions_valid_after`, which ends sessions on every store ("sign out everywhere").
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -187,6 +188,7 @@ mod tests {
             avatar_url: None,
             created_at: at,
             updated_at: at,
+            sessions_valid_after: None,
         };
         Arc::new(Account::new(user, vec![]))
     }

@@ -8,6 +8,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, ResponseError, web};
 
+use super::middleware::CheckedAccount;
 use crate::accounts::{Account, AccountCache};
 use crate::config::Settings;
 use crate::db::Db;
@@ -101,6 +102,9 @@ impl FromRequest for CurrentUser {
         let req = req.clone();
         Box::pin(async move {
             let SignedIn(id) = req.extensions().get::<SignedIn>().copied().ok_or_else(|| unauthenticated(&req))?;
+            if let Some(CheckedAccount(account)) = req.extensions().get::<CheckedAccount>() {
+                return Ok(CurrentUser(account.clone()));
+            }
             let db = req.app_data::<web::Data<Db>>().ok_or(AppError::Internal("no database in app data"))?;
             let cache = req.app_data::<web::Data<AccountCache>>().ok_or(AppError::Internal("no account cache"))?;
             match cache.account(db, id).await? {

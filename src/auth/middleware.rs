@@ -1,29 +1,73 @@
+use std::sync::Arc;
+
 use actix_identity::IdentityExt;
-use actix_web::body::MessageBody;
+use actix_session::SessionExt;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage};
+use actix_web::{Error, HttpMessage, ResponseError, web};
 
 use super::SignedIn;
+use crate::accounts::{Account, AccountCache};
+use crate::db::Db;
 use crate::db::models::UserId;
+use crate::error::AppError;
 
-/// Reads the session's identity and puts [`SignedIn`] into the request's extensions. Never
-/// rejects: guards decide. An identity that is not a user id (tampering, an old format) is
-/// logged out.
+/// The account a session was checked against in [`attach_identity`], so the extractors that
+/// need it ([`super::CurrentUser`], the gate) do not look it up again.
+#[derive(Clone)]
+pub(crate) struct CheckedAccount(pub(crate) Arc<Account>);
+
+/// Reads the session's identity and, when it is still good, puts [`SignedIn`] into the
+/// request's extensions. Never rejects a visitor for being signed out: guards decide.
+///
+/// Still good means: the identity is a user id, that user exists, and the session was signed
+/// in after the user's `sessions_valid_after` ("sign out everywhere", back-channel logout).
+/// Anything else signs the session out here, before any handler or guard sees it, so no store
+/// (the encrypted cookie included) keeps a revoked session alive. The account comes from the
+/// account cache; a database outage on a cache miss answers 503 rather than guess.
 pub async fn attach_identity(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     if let Ok(identity) = req.get_identity() {
         match identity.id().ok().and_then(|id| id.parse::<i64>().ok()) {
-            Some(id) => {
-                req.extensions_mut().insert(SignedIn(UserId(id)));
-            }
+            Some(id) => match still_signed_in(&req, UserId(id)).await {
+                Ok(Some(account)) => {
+                    req.extensions_mut().insert(SignedIn(UserId(id)));
+                    req.extensions_mut().insert(CheckedAccount(account));
+                }
+                Ok(None) => identity.logout(),
+                Err(e) => {
+                    // A response, not an `Err`: outer middleware (security headers) only sees responses.
+                    let response = e.error_response();
+                    return Ok(req.into_response(response).map_into_right_body());
+                }
+            },
             None => {
                 log::warn!("session carried an unusable identity; signing it out");
                 identity.logout();
             }
         }
     }
-    next.call(req).await
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// `Some(account)` while the session's user exists and the session was signed in after their
+/// `sessions_valid_after`; `None` when it must be signed out.
+async fn still_signed_in(req: &ServiceRequest, id: UserId) -> Result<Option<Arc<Account>>, AppError> {
+    let (Some(db), Some(cache)) = (req.app_data::<web::Data<Db>>(), req.app_data::<web::Data<AccountCache>>()) else {
+        return Err(AppError::Internal("gatehouse's app data is missing: call Gatehouse::configure on the app"));
+    };
+    let Some(account) = cache.account(db, id).await? else {
+        log::info!("session of a deleted user signed out user_id={id}");
+        return Ok(None);
+    };
+    if let Some(valid_after) = account.user.sessions_valid_after
+        && crate::session::signed_in_before(&req.get_session(), valid_after)
+    {
+        log::info!("session ended earlier signed out user_id={id}");
+        return Ok(None);
+    }
+    Ok(Some(account))
 }

@@ -9,6 +9,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         email_verified -> Bool,
+        sessions_valid_after -> Nullable<Timestamp>,
     }
 }
 

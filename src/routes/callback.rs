@@ -61,6 +61,7 @@ pub async fn callback(req: HttpRequest, session: Session, signed_in: Option<Sign
                 log::warn!("sign-in provider={name} could not start a session");
                 return AppError::Session(Box::new(e)).error_response();
             }
+            crate::session::stamp_sign_in(&session);
             // Only a server-side store can list sessions; in a cookie it would be dead weight
             // that every request decrypts and parses.
             if settings.session_store != SessionStoreKind::Cookie {

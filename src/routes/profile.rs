@@ -113,10 +113,16 @@ pub async fn end_all_sessions(
     CurrentUser(account): CurrentUser,
     session: actix_session::Session,
     store: web::Data<AnyStore>,
+    db: web::Data<Db>,
+    cache: web::Data<AccountCache>,
     settings: web::Data<Settings>,
 ) -> Result<HttpResponse, AppError> {
     require_same_origin(&req, &settings.public_url)?;
     let user = account.id();
+    // The moment first: it ends the sessions on every store, the encrypted cookie included.
+    // A server-side store also deletes them, so they leave the session list at once.
+    db.run(move |c| accounts::end_sessions(c, user)).await?;
+    cache.forget(user);
     let n = store.end_all_for_user(user.0).await?;
     log::info!("signed out everywhere user_id={user} sessions={n}");
     crate::session::end_session(&session);

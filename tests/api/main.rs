@@ -33,5 +33,6 @@ pub mod security;
 mod session_stores;
 mod session_trust;
 mod shutdown;
+mod sign_out;
 mod state;
 mod unavailable;

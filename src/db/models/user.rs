@@ -35,6 +35,9 @@ pub struct User {
     pub created_at: NaiveDateTime,
     /// When a sign-in last refreshed the profile (UTC).
     pub updated_at: NaiveDateTime,
+    /// Sessions signed in before this moment (UTC) are refused on every store: set by "sign
+    /// out everywhere" and back-channel logout. `None` until one of them happens.
+    pub sessions_valid_after: Option<NaiveDateTime>,
 }
 
 #[derive(Insertable)]
@@ -88,6 +91,18 @@ impl User {
                 .execute(conn),
         }
         .map(|_| ())
+    }
+
+    /// Ends every session signed in until now, on every store: moves `sessions_valid_after`
+    /// to `at` (never back, should two instances race).
+    pub(crate) fn end_sessions(conn: &mut AnyConnection, id: UserId, at: NaiveDateTime) -> QueryResult<usize> {
+        diesel::update(
+            users::table
+                .find(id.0)
+                .filter(users::sessions_valid_after.is_null().or(users::sessions_valid_after.lt(at))),
+        )
+        .set(users::sessions_valid_after.eq(at))
+        .execute(conn)
     }
 
     pub(crate) fn delete(conn: &mut AnyConnection, id: UserId) -> QueryResult<()> {
