@@ -27,6 +27,23 @@ pub(crate) struct ProviderUser {
     /// The groups the provider says the person is in (`CLAIM_GROUPS`; GitHub: orgs and
     /// `org/team-slug`), refreshed at every sign-in.
     pub groups: Vec<String>,
+    /// OpenID Connect: the provider's session this sign-in belongs to, for signing out there.
+    pub at_provider: Option<ProviderSession>,
+}
+
+/// The provider's side of a sign-in (OpenID Connect): the ID token, sent back as
+/// `id_token_hint` when the person signs out at the provider too, and its `sid`, which a
+/// back-channel logout names. Never printed: the token is a credential.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct ProviderSession {
+    pub id_token: String,
+    pub sid: Option<String>,
+}
+
+impl std::fmt::Debug for ProviderSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderSession").field("id_token", &"<redacted>").field("sid", &self.sid).finish()
+    }
 }
 
 /// The user's email when a provider trusted to verify emails verified it: the only email the

@@ -53,6 +53,7 @@ use crate::metrics::Metrics;
 use crate::providers::{HttpClient, Registry};
 use crate::rate_limit::RateLimits;
 use crate::routes;
+use crate::session::at_provider::IdTokenSeal;
 use crate::session::{AnyStore, DbSessionStore, RedisSessions};
 
 /// Why gatehouse could not start. `Display` says what failed; the cause, where there is one,
@@ -110,6 +111,7 @@ struct Shared {
     access: web::Data<Access>,
     /// Signs the identity assertions the gate hands to upstreams.
     signer: web::Data<Signer>,
+    id_token_seal: web::Data<IdTokenSeal>,
     /// The built-in demo provider, when it is on.
     demo: Option<web::Data<DemoIdp>>,
     /// The site's own templates (`TEMPLATES_DIR`).
@@ -190,6 +192,7 @@ impl Gatehouse {
                 metrics: web::Data::new(Metrics::default()),
                 access: web::Data::from(access),
                 signer: web::Data::new(signer),
+                id_token_seal: web::Data::new(IdTokenSeal::new(settings.session_key.key.master())),
                 demo: demo.map(web::Data::from),
                 templates,
                 settings: web::Data::new(settings),
@@ -230,6 +233,7 @@ impl Gatehouse {
             .app_data(s.metrics.clone())
             .app_data(s.access.clone())
             .app_data(s.signer.clone())
+            .app_data(s.id_token_seal.clone())
             .app_data(s.store_data.clone())
             .app_data(s.accounts.clone())
             .app_data(s.login_pages.clone());

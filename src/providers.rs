@@ -87,6 +87,13 @@ pub trait Provider: Send + Sync {
         Ok(())
     }
 
+    /// RP-Initiated Logout: where to send the browser so the provider ends its session too,
+    /// given the sign-in's ID token (when kept) and where the provider should send the browser
+    /// back. `None`: this provider has no such endpoint (then only gatehouse's session ends).
+    async fn end_session_url(&self, _http: &HttpClient, _id_token: Option<&str>, _back_to: &Url) -> Option<Url> {
+        None
+    }
+
     /// Background upkeep (metadata refresh), run at start and then after the returned delay;
     /// `None` when there is nothing to keep. Must never stop the service.
     async fn maintain(&self, _http: &HttpClient) -> Option<std::time::Duration> {

@@ -5,6 +5,7 @@
 //! are bound to this browser and cannot be read or forged by it; with a server-side store the
 //! cookie holds only a random key.
 
+pub(crate) mod at_provider;
 mod database;
 mod lifetime;
 mod outage;

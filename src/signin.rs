@@ -16,7 +16,7 @@ pub use error::SignInError;
 pub use flow::AuthFlow;
 
 use crate::access::Access;
-use crate::accounts::{self, Account, Admits, Provenance, SignIn};
+use crate::accounts::{self, Account, Admits, Provenance, ProviderSession, SignIn};
 use crate::auth::SignedIn;
 use crate::auth::next::safe_next;
 use crate::config::Settings;
@@ -48,7 +48,8 @@ pub async fn start(
 
 /// What a completed callback did.
 pub enum Done {
-    SignedIn(SignIn),
+    /// Signed in, with the provider's side of it (OpenID Connect).
+    SignedIn(SignIn, Option<ProviderSession>),
     /// A signed-in user linked another provider account.
     Linked(UserId),
 }
@@ -56,7 +57,7 @@ pub enum Done {
 impl Done {
     pub fn user(&self) -> UserId {
         match self {
-            Done::SignedIn(outcome) => outcome.user_id(),
+            Done::SignedIn(outcome, _) => outcome.user_id(),
             Done::Linked(user) => *user,
         }
     }
@@ -107,6 +108,7 @@ pub async fn finish(
     let access = req.app_data::<web::Data<Access>>().cloned();
     let link_by_email = settings.link_accounts_by_email;
     let providers = registry.clone();
+    let at_provider = who.at_provider.clone();
     let outcome = db
         .run(move |conn| {
             let is_trusted = |p: &str| providers.trusts_email(p);
@@ -119,7 +121,7 @@ pub async fn finish(
         })
         .await
         .map_err(|e| SignInError::from_account(e, label_of))?;
-    Ok((Done::SignedIn(outcome), next))
+    Ok((Done::SignedIn(outcome, at_provider), next))
 }
 
 /// Takes this browser's pending flow for the callback's `state` (consuming it whatever

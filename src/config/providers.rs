@@ -44,6 +44,18 @@ pub(crate) struct ProviderSettings {
     /// Who may sign in through this provider, by group (`ALLOWED_GROUPS`; GitHub:
     /// `ALLOWED_ORGS` as `org` and `ALLOWED_TEAMS` as `org/team-slug`); empty: anyone.
     pub(crate) allowed_groups: Vec<String>,
+    /// What `POST /logout` ends for a session signed in here (`LOGOUT`).
+    pub(crate) logout: LogoutMode,
+}
+
+/// `OAUTH_{NAME}_LOGOUT`: whether signing out also signs out at the provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LogoutMode {
+    /// Only gatehouse's session (the default).
+    Local,
+    /// gatehouse's session, then the provider's (OpenID Connect RP-Initiated Logout 1.0: the
+    /// browser is sent to its `end_session_endpoint`).
+    Provider,
 }
 
 impl ProviderSettings {
@@ -164,6 +176,21 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         r.problem(format!("{} applies only to OpenID Connect providers such as google", var("HOSTED_DOMAIN")));
     }
     let claims = claim_map(r, &prefix, preset);
+    let logout = match r.get(&var("LOGOUT")) {
+        None | Some("local") => LogoutMode::Local,
+        Some("provider") if preset.protocol == Protocol::Oidc => LogoutMode::Provider,
+        Some("provider") => {
+            r.problem(format!(
+                "{}=provider needs an OpenID Connect provider (one with an end_session_endpoint); use local",
+                var("LOGOUT")
+            ));
+            LogoutMode::Local
+        }
+        Some(other) => {
+            r.problem(format!("{} must be local or provider, not {other:?}", var("LOGOUT")));
+            LogoutMode::Local
+        }
+    };
     let list = |r: &mut Reader, suffix: &str| -> Vec<String> {
         let name = var(suffix);
         let raw = r.get(&name);
@@ -226,6 +253,7 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         hosted_domain,
         claims,
         allowed_groups,
+        logout,
     })
 }
 
@@ -256,6 +284,7 @@ pub(crate) fn demo(name: &str) -> ProviderSettings {
             groups: None,
         },
         allowed_groups: Vec::new(),
+        logout: LogoutMode::Local,
     }
 }
 

@@ -417,3 +417,23 @@ fn group_rules_need_a_source_of_groups() {
     let s = Settings::from_vars(&vars(&gitlab)).unwrap();
     assert_eq!(s.providers[0].claims.groups.as_deref(), Some("/groups_direct"));
 }
+
+#[test]
+fn logout_is_local_unless_an_openid_provider_says_provider() {
+    let google = [("OAUTH_PROVIDERS", "google"), ("OAUTH_GOOGLE_CLIENT_ID", "g"), ("OAUTH_GOOGLE_CLIENT_SECRET", "s")];
+    let s = Settings::from_vars(&vars(&google)).unwrap();
+    assert_eq!(s.providers[0].logout, LogoutMode::Local);
+    let s = Settings::from_vars(&vars(&[google.as_slice(), &[("OAUTH_GOOGLE_LOGOUT", "provider")]].concat())).unwrap();
+    assert_eq!(s.providers[0].logout, LogoutMode::Provider);
+
+    let p = problems(&[google.as_slice(), &[("OAUTH_GOOGLE_LOGOUT", "everywhere")]].concat());
+    assert!(p.iter().any(|m| m.contains("OAUTH_GOOGLE_LOGOUT must be local or provider")), "{p:?}");
+    let github = [
+        ("OAUTH_PROVIDERS", "github"),
+        ("OAUTH_GITHUB_CLIENT_ID", "g"),
+        ("OAUTH_GITHUB_CLIENT_SECRET", "s"),
+        ("OAUTH_GITHUB_LOGOUT", "provider"),
+    ];
+    let p = problems(&github);
+    assert!(p.iter().any(|m| m.contains("OAUTH_GITHUB_LOGOUT=provider needs an OpenID Connect provider")), "{p:?}");
+}

@@ -10,15 +10,14 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use ring::hkdf;
-use ring::rand::{SecureRandom, SystemRandom};
+use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use sha2::Digest;
 
 use crate::accounts::{Account, verified_email};
 use crate::db::models::{SigningKeyRow, now};
 use crate::db::{Db, DbError};
+use crate::seal::Sealer;
 
 /// Header names and values, ready to send.
 pub(crate) type IdentityHeaders = Arc<[(actix_web::http::header::HeaderName, actix_web::http::header::HeaderValue)]>;
@@ -63,11 +62,11 @@ impl Signer {
         Self::first_usable(db, &sealing, issuer).await?.ok_or(KeyError::Crypto)
     }
 
-    async fn first_usable(db: &Db, sealing: &LessSafeKey, issuer: &str) -> Result<Option<Signer>, KeyError> {
+    async fn first_usable(db: &Db, sealing: &Sealer, issuer: &str) -> Result<Option<Signer>, KeyError> {
         let rows = db.run(|c| SigningKeyRow::all(c).map_err(DbError::from)).await?;
         let rng = SystemRandom::new();
         for row in rows {
-            let Some(pkcs8) = open(sealing, &row.kid, &row.sealed_private_key) else { continue };
+            let Some(pkcs8) = sealing.open(&row.kid, &row.sealed_private_key) else { continue };
             let Ok(key) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8, &rng) else { continue };
             let header = serde_json::json!({"alg": "ES256", "kid": row.kid, "typ": "JWT"});
             return Ok(Some(Signer {
@@ -126,7 +125,7 @@ pub(crate) async fn jwks(db: &Db) -> Result<serde_json::Value, DbError> {
     Ok(serde_json::json!({ "keys": keys }))
 }
 
-fn new_key_row(sealing: &LessSafeKey) -> Result<SigningKeyRow, KeyError> {
+fn new_key_row(sealing: &Sealer) -> Result<SigningKeyRow, KeyError> {
     let rng = SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).map_err(|_| KeyError::Crypto)?;
     let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
@@ -140,69 +139,21 @@ fn new_key_row(sealing: &LessSafeKey) -> Result<SigningKeyRow, KeyError> {
     let jwk =
         serde_json::json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig"});
     Ok(SigningKeyRow {
-        sealed_private_key: seal(sealing, &kid, pkcs8.as_ref(), &rng).ok_or(KeyError::Crypto)?,
+        sealed_private_key: sealing.seal(&kid, pkcs8.as_ref()).ok_or(KeyError::Crypto)?,
         kid,
         public_jwk: jwk.to_string(),
         created_at: now(),
     })
 }
 
-/// AES-256-GCM key for sealing signing keys, derived (HKDF-SHA256) from the session key.
-fn sealing_key(master: &[u8]) -> LessSafeKey {
-    struct Len;
-    impl hkdf::KeyType for Len {
-        fn len(&self) -> usize {
-            AES_256_GCM.key_len()
-        }
-    }
-    let mut bytes = [0u8; 32];
-    hkdf::Salt::new(hkdf::HKDF_SHA256, b"gatehouse assertion signing key v1")
-        .extract(master)
-        .expand(&[b"seal"], Len)
-        .and_then(|okm| okm.fill(&mut bytes))
-        .expect("32 bytes is a valid HKDF-SHA256 output length");
-    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &bytes).expect("a 32-byte AES-256 key"))
-}
-
-/// `base64url(nonce || ciphertext || tag)`, with `kid` bound as associated data.
-fn seal(key: &LessSafeKey, kid: &str, plaintext: &[u8], rng: &SystemRandom) -> Option<String> {
-    let mut nonce = [0u8; NONCE_LEN];
-    rng.fill(&mut nonce).ok()?;
-    let mut data = plaintext.to_vec();
-    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(kid.as_bytes()), &mut data).ok()?;
-    Some(B64.encode([nonce.as_slice(), &data].concat()))
-}
-
-/// The plaintext, or `None` when it was sealed under another `SESSION_KEY` (or tampered with).
-fn open(key: &LessSafeKey, kid: &str, sealed: &str) -> Option<Vec<u8>> {
-    let raw = B64.decode(sealed).ok()?;
-    if raw.len() < NONCE_LEN {
-        return None;
-    }
-    let (nonce, data) = raw.split_at(NONCE_LEN);
-    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-    let mut data = data.to_vec();
-    let plain = key.open_in_place(nonce, Aad::from(kid.as_bytes()), &mut data).ok()?;
-    Some(plain.to_vec())
+/// The key signing keys are sealed with, derived from the session key.
+fn sealing_key(master: &[u8]) -> Sealer {
+    Sealer::derive(master, b"gatehouse assertion signing key v1")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_sealed_key_opens_only_with_its_session_key_and_id() {
-        let rng = SystemRandom::new();
-        let mine = sealing_key(&[7u8; 64]);
-        let sealed = seal(&mine, "kid-1", b"private", &rng).unwrap();
-        assert_eq!(open(&mine, "kid-1", &sealed).as_deref(), Some(&b"private"[..]));
-        assert_eq!(open(&sealing_key(&[8u8; 64]), "kid-1", &sealed), None, "another SESSION_KEY");
-        assert_eq!(open(&mine, "kid-2", &sealed), None, "moved to another key id");
-        let mut tampered = B64.decode(&sealed).unwrap();
-        *tampered.last_mut().unwrap() ^= 1;
-        assert_eq!(open(&mine, "kid-1", &B64.encode(tampered)), None);
-        assert_eq!(open(&mine, "kid-1", "short"), None);
-    }
 
     #[test]
     fn a_new_key_publishes_its_thumbprint_and_no_private_part() {

@@ -134,6 +134,7 @@ impl Provider for GithubProvider {
             email,
             avatar_url: user.avatar_url,
             groups,
+            at_provider: None,
         })
     }
 }

@@ -107,6 +107,7 @@ pub fn map_profile(profile: &Value, claims: &ClaimMap) -> ProviderUser {
             text(profile, &claims.avatar)
         },
         groups: claims.groups.as_deref().map(|p| groups_at(profile, p)).unwrap_or_default(),
+        at_provider: None,
     }
 }
 

@@ -12,6 +12,7 @@
 mod metadata;
 pub(crate) mod verify;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -28,7 +29,7 @@ pub use metadata::Metadata;
 use verify::*;
 
 use super::{AuthFlow, Availability, HttpClient, HttpError, Provider, ProviderError};
-use crate::accounts::ProviderUser;
+use crate::accounts::{ProviderSession, ProviderUser};
 use crate::config::ProviderSettings;
 use crate::db::models::CachedMetadata;
 use crate::db::{Db, DbError};
@@ -62,6 +63,8 @@ pub struct OidcProvider {
     metadata: RwLock<Option<Arc<Metadata>>>,
     last_failure: Mutex<Option<Instant>>,
     last_jwks_refetch: Mutex<Option<Instant>>,
+    /// `LOGOUT=provider` without an `end_session_endpoint` has been logged.
+    said_no_end_session: AtomicBool,
 }
 
 impl OidcProvider {
@@ -75,6 +78,7 @@ impl OidcProvider {
             metadata: RwLock::new(None),
             last_failure: Mutex::new(None),
             last_jwks_refetch: Mutex::new(None),
+            said_no_end_session: AtomicBool::new(false),
         }
     }
 
@@ -297,6 +301,9 @@ impl Provider for OidcProvider {
 
         let groups = self.settings.claims.groups.as_deref();
         let mut user = from_claims(&claims, &raw, groups);
+        // A usable `sid` is short printable text; anything else is as good as none.
+        let sid = raw.get("sid").and_then(|v| v.as_str()).filter(|s| is_sid(s)).map(str::to_string);
+        user.at_provider = Some(ProviderSession { id_token: id_token.to_string(), sid });
         if let Some(endpoint) = m.provider.userinfo_endpoint() {
             // Read as plain JSON rather than through openidconnect's typed claims, so a claim
             // in an unexpected shape (`"email_verified": "yes"`) counts as unverified instead
@@ -309,6 +316,28 @@ impl Provider for OidcProvider {
             merge_userinfo(&mut user, &info, groups);
         }
         Ok(user)
+    }
+
+    async fn end_session_url(&self, http: &HttpClient, id_token: Option<&str>, back_to: &Url) -> Option<Url> {
+        let m = self.current(http).await.ok()?;
+        let Some(mut url) = m.end_session_endpoint.clone() else {
+            if !self.said_no_end_session.swap(true, Ordering::Relaxed) {
+                log::warn!(
+                    "provider={} has no end_session_endpoint in its discovery document: LOGOUT=provider signs out locally only",
+                    self.settings.name
+                );
+            }
+            return None;
+        };
+        let mut query = url.query_pairs_mut();
+        if let Some(token) = id_token {
+            query.append_pair("id_token_hint", token);
+        }
+        query
+            .append_pair("client_id", &self.settings.client_id)
+            .append_pair("post_logout_redirect_uri", back_to.as_str());
+        drop(query);
+        Some(url)
     }
 
     async fn maintain(&self, http: &HttpClient) -> Option<Duration> {
@@ -325,6 +354,11 @@ impl Provider for OidcProvider {
             _ => Some(BACKGROUND_RETRY),
         }
     }
+}
+
+/// A `sid` (OpenID Connect Front-/Back-Channel Logout) worth keeping: short printable ASCII.
+pub(crate) fn is_sid(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_graphic())
 }
 
 fn unknown_kid() -> ProviderError {

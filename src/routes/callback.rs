@@ -6,11 +6,12 @@ use super::login::render_login;
 use super::see_other;
 use crate::accounts::{AccountCache, SignIn};
 use crate::auth::SignedIn;
-use crate::config::{SessionStoreKind, Settings};
+use crate::config::{LogoutMode, SessionStoreKind, Settings};
 use crate::db::Db;
 use crate::error::{AppError, error_page};
 use crate::metrics::Metrics;
 use crate::providers::{HttpClient, Registry};
+use crate::session::at_provider::{self, IdTokenSeal};
 use crate::signin::{self, Done, SignInError, pending::clear_flows};
 
 /// The shared state the callback uses (one extractor, to keep the handler's arguments few).
@@ -21,6 +22,7 @@ type Shared = (
     web::Data<Settings>,
     web::Data<Metrics>,
     web::Data<AccountCache>,
+    web::Data<IdTokenSeal>,
 );
 
 /// `GET /callback/{provider}`: finishes the flow. Every cheap local check (provider, state,
@@ -28,7 +30,7 @@ type Shared = (
 /// and the browser goes to the flow's `next`; on failure nobody is signed in, nothing is
 /// written, and the page says why.
 pub async fn callback(req: HttpRequest, session: Session, signed_in: Option<SignedIn>, ctx: Shared) -> HttpResponse {
-    let (registry, http, db, settings, metrics, cache) = ctx;
+    let (registry, http, db, settings, metrics, cache, seal) = ctx;
     let name = req.match_info().get("provider").unwrap_or_default();
     let Some(provider) = registry.get(name) else {
         return AppError::NotFound.error_response();
@@ -45,7 +47,7 @@ pub async fn callback(req: HttpRequest, session: Session, signed_in: Option<Sign
         Err(_) => {}
     }
     match &result {
-        Ok((Done::SignedIn(outcome), _)) => metrics.sign_in(name, outcome_name(*outcome)),
+        Ok((Done::SignedIn(outcome, _), _)) => metrics.sign_in(name, outcome_name(*outcome)),
         Ok((Done::Linked(_), _)) => metrics.sign_in(name, "linked_account"),
         Err(e) => {
             metrics.sign_in(name, "failed");
@@ -53,7 +55,7 @@ pub async fn callback(req: HttpRequest, session: Session, signed_in: Option<Sign
         }
     }
     match result {
-        Ok((Done::SignedIn(outcome), next)) => {
+        Ok((Done::SignedIn(outcome, at_provider), next)) => {
             let user = outcome.user_id();
             clear_flows(&session);
             // `login` renews the session id, so a planted pre-login cookie is worthless.
@@ -62,6 +64,8 @@ pub async fn callback(req: HttpRequest, session: Session, signed_in: Option<Sign
                 return AppError::Session(Box::new(e)).error_response();
             }
             crate::session::stamp_sign_in(&session);
+            let keep_id_token = provider.settings().logout == LogoutMode::Provider;
+            at_provider::remember(&session, &seal, name, user, at_provider.as_ref(), keep_id_token);
             // Only a server-side store can list sessions; in a cookie it would be dead weight
             // that every request decrypts and parses.
             if settings.session_store != SessionStoreKind::Cookie {

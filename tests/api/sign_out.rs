@@ -66,3 +66,65 @@ async fn sign_out_everywhere_reaches_every_instance() {
     let refused = eventually(std::time::Duration::from_secs(5), async || me_with(&sibling, &copied).await == 401).await;
     assert!(refused.is_some(), "the sibling still lets the ended session in");
 }
+
+/// `LOGOUT=provider` (RP-Initiated Logout with the real OpenID Provider): signing out ends
+/// gatehouse's session, then sends the browser to the provider's end-session endpoint with the
+/// sign-in's ID token as the hint; the provider accepts it, ends its own session and sends the
+/// browser home. The next sign-in has to log in at the provider again.
+#[actix_web::test]
+async fn provider_logout_ends_the_session_at_the_provider_too() {
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).oidc_with("corp", vec![("LOGOUT", "provider".into())])).await;
+    let browser = app.new_browser();
+    assert_eq!(app.sign_in_oidc(&browser, "corp", "alice").await.status(), 303);
+
+    let res = browser.post("/logout").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let to_provider = location(&res);
+    let issuer = &crate::oidc_provider::OidcServer::shared().issuer;
+    assert!(to_provider.starts_with(&format!("{issuer}/session/end?")), "sent to {to_provider}");
+    assert!(query_param(&to_provider, "id_token_hint").is_some_and(|t| t.split('.').count() == 3));
+    assert_eq!(
+        query_param(&to_provider, "post_logout_redirect_uri").as_deref(),
+        Some(format!("{}/", app.addr).as_str())
+    );
+    assert!(query_param(&to_provider, "client_id").is_some());
+    assert_eq!(browser.me().await, Err(401), "gatehouse's session ended before the provider's");
+
+    let back = crate::oidc_provider::confirm_logout_at_provider(&browser.client, &to_provider).await;
+    assert_eq!(back, format!("{}/", app.addr), "the provider sends the browser home");
+
+    // The provider forgot the person: signing in again shows its login page.
+    let mut url = location(&browser.get("/authorize/corp").await);
+    let mut res = browser.client.get(&url).send().await.unwrap();
+    while res.status().is_redirection() {
+        url = reqwest::Url::parse(&url).unwrap().join(res.headers()["location"].to_str().unwrap()).unwrap().to_string();
+        res = browser.client.get(&url).send().await.unwrap();
+    }
+    assert!(res.text().await.unwrap().contains(r#"name="prompt" value="login""#), "still signed in at the provider");
+}
+
+/// The default, `LOGOUT=local`: signing out ends gatehouse's session only and goes home.
+#[actix_web::test]
+async fn local_logout_stays_home() {
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).oidc("corp")).await;
+    let browser = app.new_browser();
+    assert_eq!(app.sign_in_oidc(&browser, "corp", "alice").await.status(), 303);
+    let res = browser.post("/logout").await;
+    assert_eq!((res.status().as_u16(), location(&res)), (303, "/".to_string()));
+    assert_eq!(browser.me().await, Err(401));
+}
+
+/// A provider whose discovery names no end-session endpoint: `LOGOUT=provider` signs out
+/// locally, as if it were `local`.
+#[actix_web::test]
+async fn provider_logout_without_an_end_session_endpoint_is_local() {
+    use crate::scripted_op::ScriptedOp;
+    let op = ScriptedOp::start();
+    let env = set_var(op.env("op"), "OAUTH_OP_LOGOUT", "provider");
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
+    assert_eq!(sign_in_auto(&app.browser, "op").await.status(), 303);
+    let res = app.browser.post("/logout").await;
+    assert_eq!((res.status().as_u16(), location(&res)), (303, "/".to_string()));
+    assert_eq!(app.browser.me().await, Err(401));
+}

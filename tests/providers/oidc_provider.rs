@@ -57,11 +57,15 @@ impl OidcServer {
     }
 
     /// Dynamic client registration (RFC 7591): a fresh client id and secret for one test.
+    /// Signing out there (RP-Initiated Logout) may send the browser back to the app's home,
+    /// `{PUBLIC_URL}/`.
     pub async fn register_client(&self, redirect_uri: &str) -> (String, String) {
+        let home = format!("{}/", redirect_uri.split("/callback/").next().expect("a /callback/ URI"));
         let answer: serde_json::Value = reqwest::Client::new()
             .post(format!("{}/reg", self.issuer))
             .json(&serde_json::json!({
                 "redirect_uris": [redirect_uri],
+                "post_logout_redirect_uris": [home],
                 "grant_types": ["authorization_code"],
                 "response_types": ["code"],
                 "token_endpoint_auth_method": "client_secret_basic",
@@ -139,4 +143,35 @@ pub async fn complete_at_provider(
 
 fn absolute(base: &str, location: &str) -> String {
     url::Url::parse(base).unwrap().join(location).unwrap().to_string()
+}
+
+/// Confirms sign-out on the provider's RP-Initiated Logout page at `end_session_url` (its
+/// "Yes, sign me out" form). Returns where the provider then sends the browser.
+pub async fn confirm_logout_at_provider(browser: &reqwest::Client, end_session_url: &str) -> String {
+    let res = browser.get(end_session_url).send().await.expect("request to the provider");
+    assert_eq!(res.status(), 200, "the provider's logout page: {}", res.status());
+    let page = res.text().await.unwrap();
+    let after = |marker: &str| page.split(marker).nth(1).and_then(|rest| rest.split('"').next());
+    let action = after(r#"method="post" action=""#).expect("a logout form").to_string();
+    let xsrf = after(r#"name="xsrf" value=""#).expect("an xsrf field").to_string();
+    let res = browser
+        .post(absolute(end_session_url, &action))
+        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+        .send()
+        .await
+        .expect("logout form post");
+    assert!(res.status().is_redirection(), "the provider's logout form answered {}", res.status());
+    let mut url = absolute(end_session_url, res.headers()[LOCATION].to_str().unwrap());
+    // oidc-provider may pass through its own success step before the post-logout redirect.
+    for _ in 0..5 {
+        if !url.starts_with(end_session_url.split("/session/").next().unwrap()) {
+            break;
+        }
+        let res = browser.get(&url).send().await.expect("request to the provider");
+        if !res.status().is_redirection() {
+            break;
+        }
+        url = absolute(&url, res.headers()[LOCATION].to_str().unwrap());
+    }
+    url
 }

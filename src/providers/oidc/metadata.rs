@@ -29,6 +29,9 @@ pub struct Metadata {
     pub expires_at: NaiveDateTime,
     /// RFC 9207: the provider sends `iss` with every authorization response.
     pub iss_parameter_supported: bool,
+    /// RP-Initiated Logout 1.0: where to send a browser to sign out at the provider too.
+    /// `None` when the document names none (or one that is not https).
+    pub end_session_endpoint: Option<Url>,
     /// Raw documents, for the database.
     discovery_json: String,
     jwks_json: String,
@@ -131,6 +134,11 @@ fn parse(body: &[u8], configured: &Configured<'_>) -> Result<Metadata, ProviderE
     }
     let iss_parameter_supported =
         raw.get("authorization_response_iss_parameter_supported").and_then(|v| v.as_bool()) == Some(true);
+    let end_session_endpoint = raw
+        .get("end_session_endpoint")
+        .and_then(|v| v.as_str())
+        .and_then(|u| Url::parse(u).ok())
+        .filter(|u| u.scheme() == "https" || (u.scheme() == "http" && is_loopback(u)));
     check_capabilities(&raw)?;
     let provider: CoreProviderMetadata = serde_json::from_value(raw).map_err(|e| bad(e.to_string()))?;
     check_endpoints(&provider)?;
@@ -138,6 +146,7 @@ fn parse(body: &[u8], configured: &Configured<'_>) -> Result<Metadata, ProviderE
         provider,
         issuer,
         iss_parameter_supported,
+        end_session_endpoint,
         expires_at: expiry(None),
         discovery_json: String::from_utf8_lossy(body).into_owned(),
         jwks_json: String::new(),
