@@ -1,5 +1,5 @@
 //! Who is signed in, for your handlers: [`CurrentUser`] (a required user, with their
-//! identities), [`OptionalUser`], [`SignedIn`] (the id only, no lookup), the
+//! identities), [`OptionalUser`], [`SignedIn`] (the id only, checked by the middleware), the
 //! [`require_login`] middleware for whole scopes, and [`require_same_origin`] for your own
 //! form posts. [`wants_json`] is the rule that picks a `401` over a redirect.
 

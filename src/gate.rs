@@ -18,7 +18,7 @@ use url::Url;
 use crate::access::{Access, Requirement};
 use crate::accounts::{Account, AccountCache, verified_email};
 use crate::auth::SignedIn;
-use crate::auth::middleware::CheckedAccount;
+use crate::auth::middleware::{CheckedAccount, Unchecked};
 use crate::auth::next::login_redirect;
 use crate::config::Settings;
 use crate::db::Db;
@@ -68,7 +68,12 @@ async fn decide(
             return Ok(Decision::Refused);
         }
     };
-    let Some(SignedIn(id)) = signed_in else { return Ok(Decision::SignedOut) };
+    let Some(SignedIn(id)) = signed_in else {
+        if req.extensions().get::<Unchecked>().is_some() {
+            return Err(crate::auth::guard::unauthenticated(req));
+        }
+        return Ok(Decision::SignedOut);
+    };
     // The middleware checked the session against the account (deleted user, ended sessions).
     let checked = req.extensions().get::<CheckedAccount>().map(|c| c.0.clone());
     let account = match checked {

@@ -90,7 +90,8 @@ pub trait Provider: Send + Sync {
     /// RP-Initiated Logout: where to send the browser so the provider ends its session too,
     /// given the sign-in's ID token (when kept) and where the provider should send the browser
     /// back. `None`: this provider has no such endpoint (then only gatehouse's session ends).
-    async fn end_session_url(&self, _http: &HttpClient, _id_token: Option<&str>, _back_to: &Url) -> Option<Url> {
+    /// Only what is already known of the provider is used: signing out never waits on it.
+    fn end_session_url(&self, _id_token: Option<&str>, _back_to: &Url) -> Option<Url> {
         None
     }
 

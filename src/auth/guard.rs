@@ -8,16 +8,16 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, ResponseError, web};
 
-use super::middleware::CheckedAccount;
+use super::middleware::{CheckedAccount, Unchecked};
 use crate::accounts::{Account, AccountCache};
 use crate::config::Settings;
 use crate::db::Db;
 use crate::db::models::UserId;
 use crate::error::AppError;
 
-/// The signed-in user's id, as the session names it: an extractor that reads no database
-/// (signed out: [`AppError::Unauthenticated`], like [`CurrentUser`]). gatehouse's middleware
-/// puts it into each request's extensions.
+/// The signed-in user's id, as the session names it, once gatehouse's middleware has checked
+/// the session against the account (it exists; the session was not ended by "sign out
+/// everywhere"). Signed out: [`AppError::Unauthenticated`], like [`CurrentUser`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SignedIn(pub UserId);
 
@@ -41,6 +41,9 @@ pub async fn require_login(
 }
 
 pub(crate) fn unauthenticated(req: &HttpRequest) -> AppError {
+    if req.extensions().get::<Unchecked>().is_some() {
+        return AppError::SessionStore("the session's account could not be read".into());
+    }
     let target = match req.query_string() {
         "" => req.path().to_string(),
         q => format!("{}?{q}", req.path()),
@@ -83,7 +86,11 @@ impl FromRequest for OptionalUser {
         let user = CurrentUser::from_request(req, payload);
         Box::pin(async move {
             if !signed_in {
-                return Ok(OptionalUser(None));
+                // Signed out, or not checkable now (then an error: 503).
+                return user.await.map(|CurrentUser(account)| OptionalUser(Some(account))).or_else(|e| match e {
+                    AppError::Unauthenticated { .. } => Ok(OptionalUser(None)),
+                    e => Err(e),
+                });
             }
             match user.await {
                 Ok(CurrentUser(account)) => Ok(OptionalUser(Some(account))),

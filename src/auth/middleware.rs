@@ -18,6 +18,12 @@ use crate::error::AppError;
 #[derive(Clone)]
 pub(crate) struct CheckedAccount(pub(crate) Arc<Account>);
 
+/// The session's account could not be read (the database is down and the account cache does
+/// not hold it): the request is neither signed in nor signed out. Guards and the gate answer
+/// 503; routes that need no user (sign-out) go on.
+#[derive(Clone, Copy)]
+pub(crate) struct Unchecked;
+
 /// Reads the session's identity and, when it is still good, puts [`SignedIn`] into the
 /// request's extensions. Never rejects a visitor for being signed out: guards decide.
 ///
@@ -25,7 +31,7 @@ pub(crate) struct CheckedAccount(pub(crate) Arc<Account>);
 /// in after the user's `sessions_valid_after` ("sign out everywhere", back-channel logout).
 /// Anything else signs the session out here, before any handler or guard sees it, so no store
 /// (the encrypted cookie included) keeps a revoked session alive. The account comes from the
-/// account cache; a database outage on a cache miss answers 503 rather than guess.
+/// account cache; a database outage on a cache miss marks the request [`Unchecked`].
 pub async fn attach_identity(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -38,10 +44,14 @@ pub async fn attach_identity(
                     req.extensions_mut().insert(CheckedAccount(account));
                 }
                 Ok(None) => identity.logout(),
-                Err(e) => {
+                Err(AppError::Internal(why)) => {
                     // A response, not an `Err`: outer middleware (security headers) only sees responses.
-                    let response = e.error_response();
+                    let response = AppError::Internal(why).error_response();
                     return Ok(req.into_response(response).map_into_right_body());
+                }
+                Err(e) => {
+                    log::warn!("cannot check the session against its account: {e}");
+                    req.extensions_mut().insert(Unchecked);
                 }
             },
             None => {

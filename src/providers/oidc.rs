@@ -318,8 +318,8 @@ impl Provider for OidcProvider {
         Ok(user)
     }
 
-    async fn end_session_url(&self, http: &HttpClient, id_token: Option<&str>, back_to: &Url) -> Option<Url> {
-        let m = self.current(http).await.ok()?;
+    fn end_session_url(&self, id_token: Option<&str>, back_to: &Url) -> Option<Url> {
+        let m = self.in_memory()?;
         let Some(mut url) = m.end_session_endpoint.clone() else {
             if !self.said_no_end_session.swap(true, Ordering::Relaxed) {
                 log::warn!(

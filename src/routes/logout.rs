@@ -9,7 +9,7 @@ use crate::auth::require_same_origin;
 use crate::config::{LogoutMode, Settings};
 use crate::db::models::UserId;
 use crate::error::AppError;
-use crate::providers::{HttpClient, Registry};
+use crate::providers::Registry;
 use crate::session::at_provider::{IdTokenSeal, signed_in_with};
 use crate::session::{end_session, set_flash};
 
@@ -24,7 +24,6 @@ pub async fn logout(
     session: Session,
     settings: web::Data<Settings>,
     registry: web::Data<Registry>,
-    http: web::Data<HttpClient>,
     seal: web::Data<IdTokenSeal>,
 ) -> Result<HttpResponse, AppError> {
     require_same_origin(&req, &settings.public_url)?;
@@ -40,7 +39,7 @@ pub async fn logout(
     {
         let back_to = Url::parse(&format!("{}/", settings.public_url.as_str().trim_end_matches('/')))
             .map_err(|_| AppError::Internal("PUBLIC_URL is validated at start"))?;
-        if let Some(url) = provider.end_session_url(&http, with.id_token.as_deref(), &back_to).await {
+        if let Some(url) = provider.end_session_url(with.id_token.as_deref(), &back_to) {
             log::info!("sign-out provider={} user_id={user}: on to the provider", with.provider);
             return Ok(HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, url.as_str()))

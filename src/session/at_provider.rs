@@ -13,9 +13,11 @@ const PROVIDER_KEY: &str = "gatehouse.provider";
 const SID_KEY: &str = "gatehouse.provider_sid";
 const ID_TOKEN_KEY: &str = "gatehouse.id_token";
 
-/// The longest sealed ID token kept: beyond it (an Entra token with many groups), the cookie
-/// store would outgrow what browsers keep, so the provider is asked without the hint.
-const MAX_SEALED_LEN: usize = 2048;
+/// The longest sealed ID token kept (tokens up to about 1,100 bytes). The whole session state
+/// must stay within [`crate::signin::pending::STATE_BUDGET`] with room for pending sign-ins
+/// (linking, signing in again); beyond it (an Entra token with many groups), the provider is
+/// asked to sign out without the hint, by `client_id` alone.
+const MAX_SEALED_LEN: usize = 1_500;
 
 /// Seals the ID tokens sessions keep; derived from `SESSION_KEY`.
 pub(crate) struct IdTokenSeal(Sealer);
@@ -42,19 +44,29 @@ pub(crate) fn remember(
     at: Option<&ProviderSession>,
     keep_id_token: bool,
 ) {
+    // A sign-in over an earlier one (the session is renewed, not emptied) must not keep the
+    // earlier provider's sid or token.
+    session.remove(SID_KEY);
+    session.remove(ID_TOKEN_KEY);
     let _ = session.insert(PROVIDER_KEY, provider);
     let Some(at) = at else { return };
     if let Some(sid) = &at.sid {
         let _ = session.insert(SID_KEY, sid);
     }
     if keep_id_token {
-        match seal.0.seal(&user.to_string(), at.id_token.as_bytes()) {
+        match seal.0.seal(&bound_to(user, provider), at.id_token.as_bytes()) {
             Some(sealed) if sealed.len() <= MAX_SEALED_LEN => {
                 let _ = session.insert(ID_TOKEN_KEY, sealed);
             }
             _ => log::info!("provider={provider}: the ID token is too large to keep; sign-out there will ask"),
         }
     }
+}
+
+/// What a sealed ID token is bound to: it opens only in a session of that user signed in
+/// through that provider, so it can be neither moved nor sent to another provider.
+fn bound_to(user: UserId, provider: &str) -> String {
+    format!("{user}|{provider}")
 }
 
 /// What [`remember`] kept for this session of `user`.
@@ -64,7 +76,7 @@ pub(crate) fn signed_in_with(session: &Session, seal: &IdTokenSeal, user: UserId
         .get::<String>(ID_TOKEN_KEY)
         .ok()
         .flatten()
-        .and_then(|sealed| seal.0.open(&user.to_string(), &sealed))
+        .and_then(|sealed| seal.0.open(&bound_to(user, &provider), &sealed))
         .and_then(|token| String::from_utf8(token).ok());
     Some(SignedInWith { provider, id_token })
 }
