@@ -66,6 +66,18 @@ impl From<HttpError> for ProviderError {
     }
 }
 
+/// What a valid logout token asks to end: the provider's subject's sessions and/or one of its
+/// sessions (`sid`).
+#[derive(Debug)]
+pub(crate) struct LogoutRequest {
+    pub sub: Option<String>,
+    pub sid: Option<String>,
+    /// Its `jti`, used once.
+    pub jti: String,
+    /// Until when the token could be accepted (Unix seconds): how long `jti` is remembered.
+    pub usable_until: i64,
+}
+
 #[async_trait(?Send)]
 pub trait Provider: Send + Sync {
     fn settings(&self) -> &ProviderSettings;
@@ -93,6 +105,12 @@ pub trait Provider: Send + Sync {
     /// Only what is already known of the provider is used: signing out never waits on it.
     fn end_session_url(&self, _id_token: Option<&str>, _back_to: &Url) -> Option<Url> {
         None
+    }
+
+    /// OpenID Connect Back-Channel Logout: checks a logout token (everything §2.6 asks but the
+    /// `jti` replay check, which is the caller's). Providers without it refuse every token.
+    async fn verify_logout_token(&self, _http: &HttpClient, _token: &str) -> Result<LogoutRequest, ProviderError> {
+        Err(ProviderError::InvalidIdToken("this provider has no back-channel logout".into()))
     }
 
     /// Background upkeep (metadata refresh), run at start and then after the returned delay;

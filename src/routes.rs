@@ -3,6 +3,7 @@
 mod api;
 mod assets;
 mod authorize;
+mod backchannel;
 mod callback;
 pub(crate) mod health;
 mod home;
@@ -32,6 +33,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .post(authorize::link),
         )
         .service(web::resource("/callback/{provider}").wrap(from_fn(rate_limit)).get(callback::callback))
+        .service(
+            // Not rate-limited: a provider ending many sessions at once must not be turned away;
+            // a bad token costs a parse (and at most one rate-limited JWKS refetch).
+            web::resource("/backchannel-logout/{provider}").post(backchannel::backchannel_logout),
+        )
         .service(
             web::resource("/logout")
                 .route(web::post().to(logout::logout))

@@ -21,7 +21,7 @@ use crate::auth::SignedIn;
 use crate::auth::next::safe_next;
 use crate::config::Settings;
 use crate::db::Db;
-use crate::db::models::UserId;
+use crate::db::models::{ProviderSessionRow, UserId, now};
 use crate::providers::{HttpClient, Provider, Registry};
 use crate::routes::query;
 use pending::{Taken, push_flow, take_flow};
@@ -109,6 +109,7 @@ pub async fn finish(
     let link_by_email = settings.link_accounts_by_email;
     let providers = registry.clone();
     let at_provider = who.at_provider.clone();
+    let ttl = chrono::Duration::days(settings.session_ttl_days);
     let outcome = db
         .run(move |conn| {
             let is_trusted = |p: &str| providers.trusts_email(p);
@@ -117,7 +118,19 @@ pub async fn finish(
             let admits: Option<&Admits<'_>> =
                 if access.as_ref().is_some_and(|a| !a.has_rules()) { None } else { Some(&admits) };
             let from = Provenance { provider: &name, admits, trust_email, is_trusted: &is_trusted, link_by_email };
-            accounts::sign_in(conn, &from, &who)
+            let outcome = accounts::sign_in(conn, &from, &who)?;
+            // A back-channel logout that names only this provider session finds the user.
+            if let Some(sid) = who.at_provider.as_ref().and_then(|p| p.sid.clone()) {
+                let at = now();
+                let row = ProviderSessionRow {
+                    provider: name.clone(),
+                    sid,
+                    user_id: outcome.user_id().0,
+                    expires_at: at + ttl,
+                };
+                ProviderSessionRow::record(conn, &row, at)?;
+            }
+            Ok(outcome)
         })
         .await
         .map_err(|e| SignInError::from_account(e, label_of))?;

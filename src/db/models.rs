@@ -3,12 +3,14 @@
 
 mod identity;
 mod provider_metadata;
+mod provider_session;
 mod session;
 mod signing_key;
 mod user;
 
 pub use identity::{Identity, NewIdentity};
 pub use provider_metadata::CachedMetadata;
+pub use provider_session::{ProviderSessionRow, logout_token_used, mark_logout_token_used};
 pub use session::SessionRow;
 pub use signing_key::SigningKeyRow;
 pub use user::{EmailChange, NewUser, User, UserId};

@@ -61,3 +61,20 @@ diesel::table! {
         expires_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    provider_sessions (provider, sid) {
+        provider -> Text,
+        sid -> Text,
+        user_id -> BigInt,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    logout_token_uses (provider, jti) {
+        provider -> Text,
+        jti -> Text,
+        expires_at -> Timestamp,
+    }
+}

@@ -155,6 +155,16 @@ fn sealing_key(master: &[u8]) -> Sealer {
 mod tests {
     use super::*;
 
+    /// Signing keys already in databases were sealed with this derivation: a change to it
+    /// would leave every instance unable to open them and quietly make a new key. The vector
+    /// was made outside gatehouse (Python `cryptography`: HKDF-SHA256, AES-256-GCM).
+    #[test]
+    fn keys_sealed_by_earlier_versions_still_open() {
+        let sealed = "AAECAwQFBgcICQoLE82qt8f6LAg_a6qxRi_vDRvGKArBQkjc_iZUlKIxMge9zz8lM7wbWom5-UYWwlr89JfjXQZ9bg";
+        let opened = sealing_key(&[1u8; 64]).open("kid-fixed", sealed);
+        assert_eq!(opened.as_deref(), Some(&b"a signing key sealed before src/seal.rs"[..]));
+    }
+
     #[test]
     fn a_new_key_publishes_its_thumbprint_and_no_private_part() {
         let row = new_key_row(&sealing_key(&[1u8; 64])).unwrap();

@@ -9,6 +9,7 @@
 //! hosted domain is configured. Userinfo is called only after the ID token passed, and its `sub`
 //! must equal the token's.
 
+mod logout;
 mod metadata;
 pub(crate) mod verify;
 
@@ -28,7 +29,7 @@ use url::Url;
 pub use metadata::Metadata;
 use verify::*;
 
-use super::{AuthFlow, Availability, HttpClient, HttpError, Provider, ProviderError};
+use super::{AuthFlow, Availability, HttpClient, HttpError, LogoutRequest, Provider, ProviderError};
 use crate::accounts::{ProviderSession, ProviderUser};
 use crate::config::ProviderSettings;
 use crate::db::models::CachedMetadata;
@@ -338,6 +339,23 @@ impl Provider for OidcProvider {
             .append_pair("post_logout_redirect_uri", back_to.as_str());
         drop(query);
         Some(url)
+    }
+
+    async fn verify_logout_token(&self, http: &HttpClient, token: &str) -> Result<LogoutRequest, ProviderError> {
+        let now = chrono::Utc::now().timestamp();
+        let m = self.current(http).await?;
+        let checked = match logout::check(&m, &self.settings.client_id, token, now) {
+            // A key the provider rotated in since the JWKS was read: read it again, once.
+            Err(logout::Refusal::UnknownKey) => {
+                let m = self.refetch_jwks(http, &m).await?;
+                logout::check(&m, &self.settings.client_id, token, now)
+            }
+            other => other,
+        };
+        checked.map_err(|refusal| match refusal {
+            logout::Refusal::UnknownKey => unknown_kid(),
+            logout::Refusal::Invalid(why) => ProviderError::InvalidIdToken(format!("logout token: {why}")),
+        })
     }
 
     async fn maintain(&self, http: &HttpClient) -> Option<Duration> {

@@ -80,3 +80,58 @@ pub(crate) fn signed_in_with(session: &Session, seal: &IdTokenSeal, user: UserId
         .and_then(|token| String::from_utf8(token).ok());
     Some(SignedInWith { provider, id_token })
 }
+
+/// The provider and its `sid` in a server-side session's state (JSON of JSON values), as
+/// [`remember`] kept them.
+pub(crate) fn provider_sid_in(state: &std::collections::HashMap<String, String>) -> Option<(String, String)> {
+    let get = |k: &str| state.get(k).and_then(|v| serde_json::from_str::<String>(v).ok());
+    Some((get(PROVIDER_KEY)?, get(SID_KEY)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_session::SessionExt;
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn signed_in(sid: Option<&str>, id_token: &str) -> ProviderSession {
+        ProviderSession { id_token: id_token.into(), sid: sid.map(str::to_string) }
+    }
+
+    #[test]
+    fn a_kept_token_opens_only_for_its_user_and_provider() {
+        let seal = IdTokenSeal::new(&[3u8; 64]);
+        let session = TestRequest::default().to_srv_request().get_session();
+        remember(&session, &seal, "corp", UserId(7), Some(&signed_in(Some("s-1"), "a.b.c")), true);
+        let with = signed_in_with(&session, &seal, UserId(7)).unwrap();
+        assert_eq!((with.provider.as_str(), with.id_token.as_deref()), ("corp", Some("a.b.c")));
+        assert_eq!(signed_in_with(&session, &seal, UserId(8)).unwrap().id_token, None, "another user");
+        let sealed: String = session.get(ID_TOKEN_KEY).unwrap().unwrap();
+        let _ = session.insert(PROVIDER_KEY, "other");
+        assert_eq!(session.get::<String>(ID_TOKEN_KEY).unwrap().as_deref(), Some(sealed.as_str()));
+        assert_eq!(signed_in_with(&session, &seal, UserId(7)).unwrap().id_token, None, "another provider");
+        assert_eq!(signed_in_with(&session, &IdTokenSeal::new(&[4u8; 64]), UserId(7)).unwrap().id_token, None);
+    }
+
+    #[test]
+    fn a_new_sign_in_leaves_nothing_of_the_previous_provider() {
+        let seal = IdTokenSeal::new(&[3u8; 64]);
+        let session = TestRequest::default().to_srv_request().get_session();
+        remember(&session, &seal, "corp", UserId(7), Some(&signed_in(Some("s-1"), "a.b.c")), true);
+        remember(&session, &seal, "github", UserId(7), None, false);
+        assert_eq!(session.get::<String>(SID_KEY).unwrap(), None);
+        assert_eq!(session.get::<String>(ID_TOKEN_KEY).unwrap(), None);
+        assert_eq!(signed_in_with(&session, &seal, UserId(7)).unwrap().provider, "github");
+    }
+
+    #[test]
+    fn only_tokens_that_leave_room_for_pending_sign_ins_are_kept() {
+        let seal = IdTokenSeal::new(&[3u8; 64]);
+        let session = TestRequest::default().to_srv_request().get_session();
+        let huge = "x".repeat(4000);
+        remember(&session, &seal, "entra", UserId(7), Some(&signed_in(Some("s-1"), &huge)), true);
+        assert_eq!(session.get::<String>(ID_TOKEN_KEY).unwrap(), None);
+        assert_eq!(session.get::<String>(SID_KEY).unwrap().as_deref(), Some("s-1"));
+    }
+}

@@ -128,12 +128,16 @@ pub struct ListedSession {
     pub signed_in: Option<NaiveDateTime>,
     /// Known to the database store, which writes on every extension; Redis does not say.
     pub last_seen: Option<NaiveDateTime>,
+    /// The provider and its session (`sid`) it was signed in through, for back-channel logout.
+    pub(crate) at_provider: Option<(String, String)>,
 }
 
 impl ListedSession {
     pub(super) fn from_state(id: String, state_json: &str) -> Self {
         let (device, sid, signed_in) = super::read_description(state_json);
-        ListedSession { id, device, sid, signed_in, last_seen: None }
+        let state: State = serde_json::from_str(state_json).unwrap_or_default();
+        let at_provider = super::at_provider::provider_sid_in(&state);
+        ListedSession { id, device, sid, signed_in, last_seen: None, at_provider }
     }
 }
 
@@ -312,6 +316,37 @@ impl AnyStore {
         .await;
         self.lists.forget(Some(user));
         ended
+    }
+
+    /// Ends the user's sessions signed in through `provider`'s session `sid` (back-channel
+    /// logout), reading the live list; returns how many. The cookie store cannot: 0.
+    pub async fn end_provider_session(&self, user: i64, provider: &str, sid: &str) -> Result<usize, StoreError> {
+        let ended = within(async {
+            let listed = match &self.backend {
+                Backend::Cookie(_) => return Ok(0),
+                Backend::Redis(s) => s.listed(user).await?,
+                Backend::Database(s) => s.listed(user).await?,
+            };
+            let named = |l: &ListedSession| l.at_provider.as_ref().is_some_and(|(p, s)| p == provider && s == sid);
+            let mut n = 0;
+            for session in listed.into_iter().filter(named) {
+                let ended = match &self.backend {
+                    Backend::Cookie(_) => false,
+                    Backend::Redis(s) => s.end(user, &session.id).await?,
+                    Backend::Database(s) => s.end(user, session.id).await?,
+                };
+                n += usize::from(ended);
+            }
+            Ok(n)
+        })
+        .await;
+        self.lists.forget(Some(user));
+        ended
+    }
+
+    /// Whether ending one session is possible (a server-side store) or only ending them all.
+    pub fn can_end_one(&self) -> bool {
+        !matches!(self.backend, Backend::Cookie(_))
     }
 
     /// Ends every session of the user; returns how many there were.

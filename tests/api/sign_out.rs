@@ -128,3 +128,111 @@ async fn provider_logout_without_an_end_session_endpoint_is_local() {
     assert_eq!((res.status().as_u16(), location(&res)), (303, "/".to_string()));
     assert_eq!(app.browser.me().await, Err(401));
 }
+
+/// Back-Channel Logout with the real OpenID Provider: the person signs out at the provider in
+/// one browser; the provider tells gatehouse (a logout token naming that provider session's
+/// `sid`), and exactly that browser's session ends. With a server-side store, a second browser
+/// of the same person (another provider session) stays signed in; the cookie store cannot
+/// single one session out, so there every session of the person ends.
+async fn the_provider_ends_a_session_over_the_back_channel(store: &str, others_survive: bool) {
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).oidc("corp").session_store(store)).await;
+    let (laptop, phone) = (app.new_browser(), app.new_browser());
+    assert_eq!(app.sign_in_oidc(&laptop, "corp", "alice").await.status(), 303);
+    assert_eq!(app.sign_in_oidc(&phone, "corp", "alice").await.status(), 303);
+
+    let issuer = &crate::oidc_provider::OidcServer::shared().issuer;
+    crate::oidc_provider::confirm_logout_at_provider(&laptop.client, &format!("{issuer}/session/end")).await;
+
+    let ended = eventually(std::time::Duration::from_secs(5), async || laptop.me().await == Err(401)).await;
+    assert!(ended.is_some(), "{store}: the provider's logout did not reach gatehouse");
+    if others_survive {
+        assert!(phone.me().await.is_ok(), "{store}: another provider session was ended too");
+    } else {
+        assert_eq!(phone.me().await, Err(401), "{store}: the cookie store ends every session of the person");
+    }
+}
+
+#[actix_web::test]
+async fn back_channel_logout_ends_that_provider_session_on_the_database_store() {
+    the_provider_ends_a_session_over_the_back_channel("database", true).await;
+}
+
+#[actix_web::test]
+async fn back_channel_logout_ends_that_provider_session_on_redis() {
+    the_provider_ends_a_session_over_the_back_channel("redis", true).await;
+}
+
+#[actix_web::test]
+async fn back_channel_logout_ends_the_persons_sessions_on_the_cookie_store() {
+    the_provider_ends_a_session_over_the_back_channel("cookie", false).await;
+}
+
+/// Logout tokens that fail any check of the specification are refused with 400 JSON and end
+/// nothing; a good one ends the person's sessions once, and its replay is refused.
+#[actix_web::test]
+async fn bad_logout_tokens_are_refused_and_a_good_one_works_once() {
+    use crate::scripted_op::{CLIENT_SECRET, ScriptedOp, Signer};
+    use serde_json::{Value, json};
+    let op = ScriptedOp::start();
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(op.env("op")).session_store("database")).await;
+    assert_eq!(sign_in_auto(&app.browser, "op").await.status(), 303);
+    let post = |body: String| {
+        let url = format!("{}/backchannel-logout/op", app.addr);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let form = |token: &str| format!("logout_token={}", enc(token));
+    type Change = fn(&mut Value, &mut Value);
+    let bad: Vec<(&str, Change, Signer)> = vec![
+        ("another audience", |_, c| c["aud"] = json!("someone-else"), Signer::Normal),
+        ("another issuer", |_, c| c["iss"] = json!("http://127.0.0.1:1/other"), Signer::Normal),
+        ("a nonce", |_, c| c["nonce"] = json!("n-1"), Signer::Normal),
+        ("no event", |_, c| c["events"] = Value::Null, Signer::Normal),
+        ("another event", |_, c| c["events"] = json!({"http://example.test/other": {}}), Signer::Normal),
+        ("no jti", |_, c| c["jti"] = Value::Null, Signer::Normal),
+        ("an old iat", |_, c| c["iat"] = json!(chrono::Utc::now().timestamp() - 3600), Signer::Normal),
+        ("expired", |_, c| c["exp"] = json!(chrono::Utc::now().timestamp() - 600), Signer::Normal),
+        ("neither sub nor sid", |_, c| c["sub"] = Value::Null, Signer::Normal),
+        ("an ID token's typ", |h, _| h["typ"] = json!("at+jwt"), Signer::Normal),
+        ("no signature", |h, _| h["alg"] = json!("none"), Signer::Unsigned),
+        (
+            "HS256 with the client secret",
+            |h, _| h["alg"] = json!("HS256"),
+            Signer::Hs256(CLIENT_SECRET.as_bytes().to_vec()),
+        ),
+        ("an unpublished key", |_, _| {}, Signer::Foreign),
+    ];
+    for (why, change, signer) in bad {
+        let res = post(form(&op.logout_token(change, signer))).await;
+        assert_eq!(res.status(), 400, "a logout token with {why} was not refused");
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request", "{why}");
+    }
+    for body in ["".to_string(), "logout_token=not.a.jwt".into(), format!("{0}&{0}", form("a.b.c"))] {
+        assert_eq!(post(body.clone()).await.status(), 400, "{body:?}");
+    }
+    assert!(app.browser.me().await.is_ok(), "a refused token ended the session");
+
+    let good = op.logout_token(|_, _| {}, Signer::Normal);
+    let res = post(form(&good)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    assert_eq!(app.browser.me().await, Err(401), "the good token did not end the session");
+    assert_eq!(post(form(&good)).await.status(), 400, "a replayed token was accepted");
+
+    let res = reqwest::Client::new()
+        .post(format!("{}/backchannel-logout/nobody", app.addr))
+        .form(&[("logout_token", good.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}

@@ -42,6 +42,7 @@ server.listen(wantedPort, '127.0.0.1', () => {
       registration: { enabled: true },
       devInteractions: { enabled: true },
       userinfo: { enabled: true },
+      backchannelLogout: { enabled: true },
     },
     claims: {
       openid: ['sub'],
@@ -52,11 +53,18 @@ server.listen(wantedPort, '127.0.0.1', () => {
     pkce: { required: () => true },
     clients,
     cookies: { keys: ['gatehouse-test-cookie-key-not-secret'] },
+    // Back-channel logout calls the app under test, which is on loopback: oidc-provider's
+    // SSRF guard (its dispatcher) refuses special-use addresses, so plain fetch is used.
+    fetch: (url, options) => {
+      const { dispatcher, ...rest } = options;
+      return fetch(url, rest);
+    },
     async findAccount(ctx, id) {
       return { accountId: id, async claims() { return account(id); } };
     },
   });
   provider.on('server_error', (ctx, err) => console.error('oidc-provider server_error', err));
+  provider.on('backchannel.error', (ctx, err, client) => console.error('oidc-provider backchannel.error', client.clientId, err.message, err.cause && (err.cause.code || err.cause.message)));
   server.on('request', provider.callback());
   console.log(`LISTENING ${port}`);
 });

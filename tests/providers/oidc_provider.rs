@@ -58,14 +58,18 @@ impl OidcServer {
 
     /// Dynamic client registration (RFC 7591): a fresh client id and secret for one test.
     /// Signing out there (RP-Initiated Logout) may send the browser back to the app's home,
-    /// `{PUBLIC_URL}/`.
+    /// `{PUBLIC_URL}/`; the provider tells the app of every ended session (Back-Channel
+    /// Logout) at `{PUBLIC_URL}/backchannel-logout/{name}`, with `sid` in every token.
     pub async fn register_client(&self, redirect_uri: &str) -> (String, String) {
-        let home = format!("{}/", redirect_uri.split("/callback/").next().expect("a /callback/ URI"));
+        let (public, name) = redirect_uri.split_once("/callback/").expect("a /callback/ URI");
+        let home = format!("{public}/");
         let answer: serde_json::Value = reqwest::Client::new()
             .post(format!("{}/reg", self.issuer))
             .json(&serde_json::json!({
                 "redirect_uris": [redirect_uri],
                 "post_logout_redirect_uris": [home],
+                "backchannel_logout_uri": format!("{public}/backchannel-logout/{name}"),
+                "backchannel_logout_session_required": true,
                 "grant_types": ["authorization_code"],
                 "response_types": ["code"],
                 "token_endpoint_auth_method": "client_secret_basic",

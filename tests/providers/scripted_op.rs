@@ -245,6 +245,32 @@ impl ScriptedOp {
         self.state.lock().unwrap().calls
     }
 
+    /// A back-channel logout token from this provider for its current subject: a valid one,
+    /// then `change` (a claim set to `Null` is removed) and signed as `signer` says.
+    pub fn logout_token(
+        &self,
+        change: impl FnOnce(&mut serde_json::Value, &mut serde_json::Value),
+        signer: Signer,
+    ) -> String {
+        let s = self.state.lock().unwrap();
+        let now = Utc::now().timestamp();
+        let mut header = serde_json::json!({"alg": "RS256", "kid": "k1", "typ": "logout+jwt"});
+        let mut claims = serde_json::json!({
+            "iss": s.issuer,
+            "sub": s.subject,
+            "aud": CLIENT_ID,
+            "iat": now,
+            "exp": now + 120,
+            "jti": format!("jti-{now}-{}", rand_suffix()),
+            "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+        });
+        change(&mut header, &mut claims);
+        for v in [&mut header, &mut claims] {
+            v.as_object_mut().unwrap().retain(|_, value| !value.is_null());
+        }
+        sign(&header, &claims, &signer, Script::Good)
+    }
+
     pub fn env(&self, name: &str) -> Vec<(String, String)> {
         let p = format!("OAUTH_{}_", name.to_uppercase().replace('-', "_"));
         vec![
@@ -442,8 +468,13 @@ fn mint(s: &State, script: Script, nonce: &str, access: &str) -> String {
             v => header.as_object_mut().unwrap().insert(k.to_string(), v.clone()),
         };
     }
+    sign(&header, &claims, &s.plan.signer, script)
+}
+
+/// `header.claims.signature`, signed as `signer` (and `script`) say.
+fn sign(header: &serde_json::Value, claims: &serde_json::Value, signer: &Signer, script: Script) -> String {
     let signing_input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
-    let signature = match (&s.plan.signer, script) {
+    let signature = match (signer, script) {
         (Signer::Unsigned, _) => Vec::new(),
         (Signer::Hs256(secret), _) => openidconnect::core::CoreHmacKey::new(secret.clone())
             .sign(&CoreJwsSigningAlgorithm::HmacSha256, signing_input.as_bytes())
@@ -484,4 +515,11 @@ fn base64_basic(id: &str, secret: &str) -> String {
     // oauth2 form-urlencodes the id and secret before Basic encoding (RFC 6749 §2.3.1).
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(id), enc(secret))))
+}
+
+/// A suffix that makes each logout token's `jti` unique.
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }

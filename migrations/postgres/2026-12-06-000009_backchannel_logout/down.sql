@@ -1,0 +1,2 @@
+DROP TABLE logout_token_uses;
+DROP TABLE provider_sessions;
