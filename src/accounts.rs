@@ -29,6 +29,35 @@ pub(crate) struct ProviderUser {
     pub groups: Vec<String>,
     /// OpenID Connect: the provider's session this sign-in belongs to, for signing out there.
     pub at_provider: Option<ProviderSession>,
+    /// The tokens the provider issued; kept only for `STORE_TOKENS` providers.
+    pub tokens: Option<ProviderTokens>,
+}
+
+/// An access token with what renews it, as a token endpoint answered. Never printed.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct ProviderTokens {
+    pub access: String,
+    pub refresh: Option<String>,
+    /// When the access token expires (Unix seconds), when the provider said.
+    pub expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for ProviderTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderTokens").field("expires_at", &self.expires_at).finish_non_exhaustive()
+    }
+}
+
+impl ProviderTokens {
+    /// From a token response's parts; `expires_in` counted from now.
+    pub(crate) fn new(access: &str, refresh: Option<&str>, expires_in: Option<std::time::Duration>) -> Self {
+        let now = chrono::Utc::now().timestamp();
+        ProviderTokens {
+            access: access.to_string(),
+            refresh: refresh.map(str::to_string),
+            expires_at: expires_in.map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2))),
+        }
+    }
 }
 
 /// The provider's side of a sign-in (OpenID Connect): the ID token, sent back as
@@ -348,10 +377,14 @@ fn lock_user(c: &mut AnyConnection, user: UserId) -> Result<(), AccountError> {
     Ok(())
 }
 
-/// "Sign out everywhere": every session of `user` signed in until now is refused from its
+/// "Sign out everywhere": every session of `user` signed in until `at` is refused from its
 /// next request, on every store (see [`crate::auth::attach_identity`]). `false`: no such user.
-pub(crate) fn end_sessions(conn: &mut AnyConnection, user: UserId) -> Result<bool, AccountError> {
-    write_tx(conn, |c| Ok(User::end_sessions(c, user, crate::db::models::now())? > 0 || User::find(c, user)?.is_some()))
+pub(crate) fn end_sessions(
+    conn: &mut AnyConnection,
+    user: UserId,
+    at: chrono::NaiveDateTime,
+) -> Result<bool, AccountError> {
+    write_tx(conn, |c| Ok(User::end_sessions(c, user, at)? > 0 || User::find(c, user)?.is_some()))
 }
 
 /// Deletes a user with every identity and server-side session, in one transaction.

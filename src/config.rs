@@ -148,6 +148,9 @@ pub struct Settings {
     pub(crate) http: HttpSettings,
     /// The sign-in providers, in `OAUTH_PROVIDERS` order (plus the demo provider when on).
     pub(crate) providers: Vec<ProviderSettings>,
+    /// Seals the provider tokens kept for `STORE_TOKENS` providers (`TOKEN_KEY`, and
+    /// `TOKEN_KEYS_OLD` that still open older ones); `None` when no provider keeps tokens.
+    pub(crate) token_keys: Option<TokenKeys>,
     /// May a sign-in join an existing account through a verified, trusted email?
     pub(crate) link_accounts_by_email: bool,
     /// Requests per minute per client on /authorize and /callback; 0 turns limiting off.
@@ -348,10 +351,13 @@ impl Settings {
             r.problem(format!("METRICS_BIND_ADDR={addr:?} must be IP:PORT, e.g. 127.0.0.1:9090"));
         }
 
+        let token_keys = parse_token_keys(&mut r, production, providers.iter().any(|p| p.store_tokens));
+
         if !r.problems.is_empty() {
             return Err(ConfigError { problems: r.problems });
         }
         Ok(Settings {
+            token_keys,
             database_url,
             database_pool_size,
             account_cache_size,
@@ -520,6 +526,73 @@ fn parse_networks(r: &mut Reader, var: &str, default: &str) -> Vec<IpNet> {
 fn is_placeholder_key(raw: &str) -> bool {
     let distinct: std::collections::HashSet<char> = raw.chars().collect();
     distinct.len() < 8 || raw.to_ascii_lowercase().contains("changeme")
+}
+
+/// The keys provider tokens are sealed with: `TOKEN_KEY` seals, it and `TOKEN_KEYS_OLD`
+/// (comma-separated) open. Secrets: never printed.
+#[derive(Clone)]
+pub(crate) struct TokenKeys {
+    pub(crate) current: Secret,
+    pub(crate) old: Vec<Secret>,
+    /// Made up at start because `TOKEN_KEY` was absent (not in production): kept tokens
+    /// cannot be read after a restart.
+    pub(crate) ephemeral: bool,
+}
+
+impl fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenKeys(<{} redacted>)", 1 + self.old.len())
+    }
+}
+
+fn parse_token_keys(r: &mut Reader, production: bool, needed: bool) -> Option<TokenKeys> {
+    let check = |r: &mut Reader, name: &str, raw: &str| {
+        if raw.len() < 64 || is_placeholder_key(raw) {
+            r.problem(format!(
+                "{name} must be at least 64 random characters, not a placeholder (generate one with: openssl rand -hex 32)"
+            ));
+        }
+    };
+    let current = r.get("TOKEN_KEY").map(str::to_string);
+    let old: Vec<String> = r
+        .get("TOKEN_KEYS_OLD")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(String::from)
+        .collect();
+    if let Some(key) = &current {
+        check(r, "TOKEN_KEY", key);
+    }
+    for key in &old {
+        check(r, "TOKEN_KEYS_OLD", key);
+    }
+    if !old.is_empty() && current.is_none() {
+        r.problem("TOKEN_KEYS_OLD needs TOKEN_KEY (the key new tokens are sealed with)".into());
+    }
+    if !needed {
+        return None;
+    }
+    match current {
+        Some(key) => Some(TokenKeys {
+            current: Secret::new(key),
+            old: old.into_iter().map(Secret::new).collect(),
+            ephemeral: false,
+        }),
+        None if production => {
+            r.problem(
+                "TOKEN_KEY is required when a provider keeps tokens (OAUTH_{NAME}_STORE_TOKENS) and APP_ENV=production \
+                 (generate one with: openssl rand -hex 32)"
+                    .into(),
+            );
+            None
+        }
+        None => {
+            let made_up = oauth2::CsrfToken::new_random_len(48).secret().clone();
+            Some(TokenKeys { current: Secret::new(made_up), old: Vec::new(), ephemeral: true })
+        }
+    }
 }
 
 fn parse_database_url(r: &mut Reader) -> DatabaseUrl {

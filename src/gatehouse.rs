@@ -55,6 +55,7 @@ use crate::rate_limit::RateLimits;
 use crate::routes;
 use crate::session::at_provider::IdTokenSeal;
 use crate::session::{AnyStore, DbSessionStore, RedisSessions};
+use crate::tokens::TokenVault;
 
 /// Why gatehouse could not start. `Display` says what failed; the cause, where there is one,
 /// is its `source()`.
@@ -112,6 +113,8 @@ struct Shared {
     /// Signs the identity assertions the gate hands to upstreams.
     signer: web::Data<Signer>,
     id_token_seal: web::Data<IdTokenSeal>,
+    /// Registered only when a provider keeps tokens (`STORE_TOKENS`).
+    token_vault: Option<web::Data<TokenVault>>,
     /// The built-in demo provider, when it is on.
     demo: Option<web::Data<DemoIdp>>,
     /// The site's own templates (`TEMPLATES_DIR`).
@@ -128,6 +131,11 @@ impl Gatehouse {
         #[cfg(unix)]
         let hangups = settings.access.file.as_ref().and_then(|_| listen_for_hangups());
         crate::templates::check().map_err(StartupError::Templates)?;
+        if settings.token_keys.as_ref().is_some_and(|k| k.ephemeral) {
+            log::warn!(
+                "TOKEN_KEY is not set: using a random key, so kept provider tokens cannot be read after a restart"
+            );
+        }
         if settings.session_key.ephemeral {
             log::warn!("SESSION_KEY is not set: using a random key, so every restart signs everyone out");
         }
@@ -193,6 +201,7 @@ impl Gatehouse {
                 access: web::Data::from(access),
                 signer: web::Data::new(signer),
                 id_token_seal: web::Data::new(IdTokenSeal::new(settings.session_key.key.master())),
+                token_vault: settings.token_keys.as_ref().map(|keys| web::Data::new(TokenVault::new(keys))),
                 demo: demo.map(web::Data::from),
                 templates,
                 settings: web::Data::new(settings),
@@ -239,6 +248,9 @@ impl Gatehouse {
             .app_data(s.login_pages.clone());
         if let Some(demo) = &s.demo {
             cfg.app_data(demo.clone());
+        }
+        if let Some(vault) = &s.token_vault {
+            cfg.app_data(vault.clone());
         }
         let demo = s.demo.is_some();
         let mount = move |cfg: &mut web::ServiceConfig| {

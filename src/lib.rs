@@ -24,6 +24,7 @@ pub(crate) mod signin;
 pub(crate) mod site;
 pub mod startup;
 pub(crate) mod templates;
+pub(crate) mod tokens;
 
 pub use accounts::Account;
 pub use auth::{CurrentUser, OptionalUser};

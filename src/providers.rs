@@ -17,7 +17,7 @@ use url::Url;
 pub use crate::signin::AuthFlow;
 pub use http::{HttpClient, HttpError};
 
-use crate::accounts::ProviderUser;
+use crate::accounts::{ProviderTokens, ProviderUser};
 use crate::config::{ProviderSettings, Settings};
 use crate::db::Db;
 use crate::presets::Protocol;
@@ -74,6 +74,9 @@ pub(crate) struct LogoutRequest {
     pub sid: Option<String>,
     /// Its `jti`, used once.
     pub jti: String,
+    /// When the provider's logout happened (its `iat`, never later than now): sessions signed
+    /// in after it are not ended.
+    pub issued_at: i64,
     /// Until when the token could be accepted (Unix seconds): how long `jti` is remembered.
     pub usable_until: i64,
 }
@@ -111,6 +114,13 @@ pub trait Provider: Send + Sync {
     /// `jti` replay check, which is the caller's). Providers without it refuse every token.
     async fn verify_logout_token(&self, _http: &HttpClient, _token: &str) -> Result<LogoutRequest, ProviderError> {
         Err(ProviderError::InvalidIdToken("this provider has no back-channel logout".into()))
+    }
+
+    /// Renews an access token with a refresh token (`STORE_TOKENS`). A provider that answers
+    /// with an OAuth error (`invalid_grant`: revoked, expired, rotated away) is
+    /// [`ProviderError::Rejected`]; anything else means it could not be asked.
+    async fn refresh(&self, _http: &HttpClient, _refresh_token: &str) -> Result<ProviderTokens, ProviderError> {
+        Err(ProviderError::Rejected("this provider has no refresh".into()))
     }
 
     /// Background upkeep (metadata refresh), run at start and then after the returned delay;

@@ -12,6 +12,7 @@ pub use login::LoginPages;
 mod logout;
 mod profile;
 pub(crate) mod query;
+mod token;
 
 use actix_web::middleware::from_fn;
 use actix_web::web::Bytes;
@@ -59,7 +60,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/delete", web::get().to(profile::confirm_delete))
                 .route("/delete", web::post().to(profile::delete)),
         )
-        .service(web::scope("/api").wrap(from_fn(require_login)).route("/me", web::get().to(api::me)))
+        .service(
+            web::scope("/api")
+                .wrap(from_fn(require_login))
+                .route("/me", web::get().to(api::me))
+                .route("/token/{provider}", web::get().to(token::token)),
+        )
         .route("/static/{file:.+}", web::get().to(assets::asset))
         .route("/favicon.ico", web::get().to(assets::favicon));
 }

@@ -16,14 +16,16 @@ pub use error::SignInError;
 pub use flow::AuthFlow;
 
 use crate::access::Access;
-use crate::accounts::{self, Account, Admits, Provenance, ProviderSession, SignIn};
+use crate::accounts::{self, Account, Admits, Provenance, ProviderSession, ProviderUser, SignIn};
 use crate::auth::SignedIn;
 use crate::auth::next::safe_next;
 use crate::config::Settings;
+use crate::db::AnyConnection;
 use crate::db::Db;
-use crate::db::models::{ProviderSessionRow, UserId, now};
+use crate::db::models::{Identity, ProviderSessionRow, ProviderTokenRow, UserId, now};
 use crate::providers::{HttpClient, Provider, Registry};
 use crate::routes::query;
+use crate::tokens::TokenVault;
 use pending::{Taken, push_flow, take_flow};
 
 /// Longest authorization code accepted; real ones are far shorter.
@@ -85,18 +87,27 @@ pub async fn finish(
     let name = provider.settings().name.clone();
     let next = safe_next(Some(&flow.next), &settings.return_hosts);
     let label_of = |p: &str| registry.label(p);
+    // The vault is registered only when some provider keeps tokens; this one must too.
+    let vault = req
+        .app_data::<web::Data<TokenVault>>()
+        .filter(|_| provider.settings().store_tokens)
+        .map(|v| v.clone().into_inner());
 
     if let Some(user) = flow.link_to.map(UserId) {
         // Linking needs the same user still signed in.
         if signed_in != Some(SignedIn(user)) {
             return Err(SignInError::UnknownState);
         }
-        db.run(move |conn| accounts::link(conn, user, &name, &who)).await.map_err(
-            |e| match SignInError::from_account(e, label_of) {
-                SignInError::LinkedElsewhere(_) => SignInError::LinkedElsewhere(provider.settings().label.clone()),
-                other => other,
-            },
-        )?;
+        db.run(move |conn| {
+            accounts::link(conn, user, &name, &who)?;
+            keep_tokens(conn, vault.as_deref(), &name, &who);
+            Ok(())
+        })
+        .await
+        .map_err(|e| match SignInError::from_account(e, label_of) {
+            SignInError::LinkedElsewhere(_) => SignInError::LinkedElsewhere(provider.settings().label.clone()),
+            other => other,
+        })?;
         return Ok((Done::Linked(user), next));
     }
 
@@ -119,6 +130,7 @@ pub async fn finish(
                 if access.as_ref().is_some_and(|a| !a.has_rules()) { None } else { Some(&admits) };
             let from = Provenance { provider: &name, admits, trust_email, is_trusted: &is_trusted, link_by_email };
             let outcome = accounts::sign_in(conn, &from, &who)?;
+            keep_tokens(conn, vault.as_deref(), &name, &who);
             // A back-channel logout that names only this provider session finds the user.
             if let Some(sid) = who.at_provider.as_ref().and_then(|p| p.sid.clone()) {
                 let at = now();
@@ -128,13 +140,34 @@ pub async fn finish(
                     user_id: outcome.user_id().0,
                     expires_at: at + ttl,
                 };
-                ProviderSessionRow::record(conn, &row, at)?;
+                // Without it only a logout token that names the subject finds this sign-in:
+                // not worth failing a sign-in whose account is already written.
+                if let Err(e) = ProviderSessionRow::record(conn, &row, at) {
+                    log::warn!("provider={name}: the provider session could not be recorded: {e}");
+                }
             }
             Ok(outcome)
         })
         .await
         .map_err(|e| SignInError::from_account(e, label_of))?;
     Ok((Done::SignedIn(outcome, at_provider), next))
+}
+
+/// Keeps the tokens the provider issued to `who`'s identity, replacing earlier ones (with
+/// `STORE_TOKENS`: `vault` is given). After the account is written, so a failure here is
+/// logged rather than failing the sign-in; the app then hears `reauthorize` or `no_token`.
+fn keep_tokens(conn: &mut AnyConnection, vault: Option<&TokenVault>, provider: &str, who: &ProviderUser) {
+    let (Some(vault), Some(tokens)) = (vault, &who.tokens) else { return };
+    let kept = Identity::find_by_subject(conn, provider, &who.subject).and_then(|identity| match identity {
+        Some(identity) => match vault.row(identity.id, tokens) {
+            Some(row) => ProviderTokenRow::replace(conn, &row).map(|_| true),
+            None => Ok(false),
+        },
+        None => Ok(false),
+    });
+    if !matches!(kept, Ok(true)) {
+        log::error!("provider={provider}: the provider's tokens could not be kept");
+    }
 }
 
 /// Takes this browser's pending flow for the callback's `state` (consuming it whatever

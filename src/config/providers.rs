@@ -46,6 +46,8 @@ pub(crate) struct ProviderSettings {
     pub(crate) allowed_groups: Vec<String>,
     /// What `POST /logout` ends for a session signed in here (`LOGOUT`).
     pub(crate) logout: LogoutMode,
+    /// Keep each identity's access and refresh tokens, sealed, for the app (`STORE_TOKENS`).
+    pub(crate) store_tokens: bool,
 }
 
 /// `OAUTH_{NAME}_LOGOUT`: whether signing out also signs out at the provider.
@@ -191,6 +193,7 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
             LogoutMode::Local
         }
     };
+    let store_tokens = r.boolean(&var("STORE_TOKENS"), false);
     let list = |r: &mut Reader, suffix: &str| -> Vec<String> {
         let name = var(suffix);
         let raw = r.get(&name);
@@ -254,6 +257,7 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         claims,
         allowed_groups,
         logout,
+        store_tokens,
     })
 }
 
@@ -285,6 +289,7 @@ pub(crate) fn demo(name: &str) -> ProviderSettings {
         },
         allowed_groups: Vec::new(),
         logout: LogoutMode::Local,
+        store_tokens: false,
     }
 }
 

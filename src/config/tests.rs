@@ -437,3 +437,33 @@ fn logout_is_local_unless_an_openid_provider_says_provider() {
     let p = problems(&github);
     assert!(p.iter().any(|m| m.contains("OAUTH_GITHUB_LOGOUT=provider needs an OpenID Connect provider")), "{p:?}");
 }
+
+#[test]
+fn kept_tokens_need_a_token_key_in_production() {
+    let keeping = [
+        ("OAUTH_PROVIDERS", "google"),
+        ("OAUTH_GOOGLE_CLIENT_ID", "g"),
+        ("OAUTH_GOOGLE_CLIENT_SECRET", "s"),
+        ("OAUTH_GOOGLE_STORE_TOKENS", "true"),
+    ];
+    let s = Settings::from_vars(&vars(&keeping)).unwrap();
+    assert!(s.providers[0].store_tokens);
+    assert!(s.token_keys.as_ref().is_some_and(|k| k.ephemeral), "outside production a key is made up");
+
+    let production = [("APP_ENV", "production"), ("SESSION_KEY", KEY), ("PUBLIC_URL", "https://auth.example.com")];
+    let p = problems(&[keeping.as_slice(), &production].concat());
+    assert!(p.iter().any(|m| m.contains("TOKEN_KEY is required")), "{p:?}");
+
+    let p = problems(&[keeping.as_slice(), &[("TOKEN_KEY", "short")], &[("TOKEN_KEYS_OLD", "also-short")]].concat());
+    assert!(p.iter().any(|m| m.starts_with("TOKEN_KEY must be")), "{p:?}");
+    assert!(p.iter().any(|m| m.starts_with("TOKEN_KEYS_OLD must be")), "{p:?}");
+    assert!(!p.join(" ").contains("also-short"), "a key is printed: {p:?}");
+
+    let s = Settings::from_vars(&vars(&[
+        ("OAUTH_PROVIDERS", "google"),
+        ("OAUTH_GOOGLE_CLIENT_ID", "g"),
+        ("OAUTH_GOOGLE_CLIENT_SECRET", "s"),
+    ]))
+    .unwrap();
+    assert!(s.token_keys.is_none(), "no provider keeps tokens: no key");
+}

@@ -4,6 +4,7 @@
 mod identity;
 mod provider_metadata;
 mod provider_session;
+mod provider_token;
 mod session;
 mod signing_key;
 mod user;
@@ -11,6 +12,7 @@ mod user;
 pub use identity::{Identity, NewIdentity};
 pub use provider_metadata::CachedMetadata;
 pub use provider_session::{ProviderSessionRow, logout_token_used, mark_logout_token_used};
+pub use provider_token::{ProviderTokenRow, RefreshOutcome};
 pub use session::SessionRow;
 pub use signing_key::SigningKeyRow;
 pub use user::{EmailChange, NewUser, User, UserId};

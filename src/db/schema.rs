@@ -63,7 +63,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    provider_sessions (provider, sid) {
+    provider_sessions (provider, sid, user_id) {
         provider -> Text,
         sid -> Text,
         user_id -> BigInt,
@@ -76,5 +76,18 @@ diesel::table! {
         provider -> Text,
         jti -> Text,
         expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    provider_tokens (identity_id) {
+        identity_id -> BigInt,
+        key_id -> Text,
+        access_token -> Text,
+        refresh_token -> Nullable<Text>,
+        expires_at -> Nullable<Timestamp>,
+        unusable -> Bool,
+        refreshing_until -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
     }
 }

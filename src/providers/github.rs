@@ -11,7 +11,7 @@ use url::Url;
 
 use super::oauth2::{CodeClient, authorize_url, code_client, redeem};
 use super::{AuthFlow, HttpClient, HttpError, Provider, ProviderError};
-use crate::accounts::ProviderUser;
+use crate::accounts::{ProviderTokens, ProviderUser};
 use crate::config::ProviderSettings;
 
 const API_ACCEPT: &str = "application/vnd.github+json";
@@ -120,9 +120,13 @@ impl Provider for GithubProvider {
         Ok(authorize_url(&self.client, &self.settings, flow))
     }
 
+    async fn refresh(&self, http: &HttpClient, refresh_token: &str) -> Result<ProviderTokens, ProviderError> {
+        super::oauth2::refresh_with(&self.client, http, refresh_token).await
+    }
+
     async fn exchange(&self, http: &HttpClient, code: &str, flow: &AuthFlow) -> Result<ProviderUser, ProviderError> {
         let token = redeem(&self.client, http, code, flow).await?;
-        let access = token.as_str();
+        let access = token.access.as_str();
 
         let user: GithubUser = http.get_json(&format!("{}/user", self.api_url), access, API_ACCEPT).await?;
         let email = self.primary_verified_email(http, access).await?;
@@ -135,6 +139,7 @@ impl Provider for GithubProvider {
             avatar_url: user.avatar_url,
             groups,
             at_provider: None,
+            tokens: Some(token),
         })
     }
 }

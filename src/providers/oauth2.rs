@@ -13,7 +13,7 @@ use url::Url;
 
 use super::oidc::token_error;
 use super::{AuthFlow, HttpClient, Provider, ProviderError};
-use crate::accounts::ProviderUser;
+use crate::accounts::{ProviderTokens, ProviderUser};
 use crate::config::{ClaimMap, ProviderSettings};
 
 pub(crate) type CodeClient = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -47,14 +47,37 @@ pub(crate) async fn redeem(
     http: &HttpClient,
     code: &str,
     flow: &AuthFlow,
-) -> Result<String, ProviderError> {
+) -> Result<ProviderTokens, ProviderError> {
     let token = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
         .set_pkce_verifier(flow.verifier())
         .request_async(http)
         .await
         .map_err(token_error)?;
-    Ok(token.access_token().secret().clone())
+    Ok(ProviderTokens::new(
+        token.access_token().secret(),
+        token.refresh_token().map(|r| r.secret().as_str()),
+        token.expires_in(),
+    ))
+}
+
+/// A refresh-token grant at the token endpoint (RFC 6749 §6). A provider that does not rotate
+/// the refresh token leaves the old one in force.
+pub(crate) async fn refresh_with(
+    client: &CodeClient,
+    http: &HttpClient,
+    refresh_token: &str,
+) -> Result<ProviderTokens, ProviderError> {
+    let token = client
+        .exchange_refresh_token(&oauth2::RefreshToken::new(refresh_token.to_string()))
+        .request_async(http)
+        .await
+        .map_err(token_error)?;
+    Ok(ProviderTokens::new(
+        token.access_token().secret(),
+        Some(token.refresh_token().map_or(refresh_token, |r| r.secret().as_str())),
+        token.expires_in(),
+    ))
 }
 
 pub struct OAuth2Provider {
@@ -79,11 +102,15 @@ impl Provider for OAuth2Provider {
         Ok(authorize_url(&self.client, &self.settings, flow))
     }
 
+    async fn refresh(&self, http: &HttpClient, refresh_token: &str) -> Result<ProviderTokens, ProviderError> {
+        refresh_with(&self.client, http, refresh_token).await
+    }
+
     async fn exchange(&self, http: &HttpClient, code: &str, flow: &AuthFlow) -> Result<ProviderUser, ProviderError> {
         let token = redeem(&self.client, http, code, flow).await?;
         let url = self.settings.userinfo_url.as_ref().expect("config fills the profile URL");
-        let profile: Value = http.get_json(url.as_str(), &token, "application/json").await?;
-        Ok(map_profile(&profile, &self.settings.claims))
+        let profile: Value = http.get_json(url.as_str(), &token.access, "application/json").await?;
+        Ok(ProviderUser { tokens: Some(token), ..map_profile(&profile, &self.settings.claims) })
     }
 }
 
@@ -108,6 +135,7 @@ pub fn map_profile(profile: &Value, claims: &ClaimMap) -> ProviderUser {
         },
         groups: claims.groups.as_deref().map(|p| groups_at(profile, p)).unwrap_or_default(),
         at_provider: None,
+        tokens: None,
     }
 }
 

@@ -30,7 +30,7 @@ pub use metadata::Metadata;
 use verify::*;
 
 use super::{AuthFlow, Availability, HttpClient, HttpError, LogoutRequest, Provider, ProviderError};
-use crate::accounts::{ProviderSession, ProviderUser};
+use crate::accounts::{ProviderSession, ProviderTokens, ProviderUser};
 use crate::config::ProviderSettings;
 use crate::db::models::CachedMetadata;
 use crate::db::{Db, DbError};
@@ -264,6 +264,10 @@ impl Provider for OidcProvider {
         if let Some(domain) = &self.settings.hosted_domain {
             request = request.add_extra_param("hd", domain.clone());
         }
+        // Google issues a refresh token only to a request for offline access.
+        if self.settings.store_tokens && self.settings.preset.kind == "google" {
+            request = request.add_extra_param("access_type", "offline");
+        }
         Ok(request.url().0)
     }
 
@@ -305,6 +309,11 @@ impl Provider for OidcProvider {
         // A usable `sid` is short printable text; anything else is as good as none.
         let sid = raw.get("sid").and_then(|v| v.as_str()).filter(|s| is_sid(s)).map(str::to_string);
         user.at_provider = Some(ProviderSession { id_token: id_token.to_string(), sid });
+        user.tokens = Some(ProviderTokens::new(
+            token.access_token().secret(),
+            token.refresh_token().map(|r| r.secret().as_str()),
+            token.expires_in(),
+        ));
         if let Some(endpoint) = m.provider.userinfo_endpoint() {
             // Read as plain JSON rather than through openidconnect's typed claims, so a claim
             // in an unexpected shape (`"email_verified": "yes"`) counts as unverified instead
@@ -341,19 +350,40 @@ impl Provider for OidcProvider {
         Some(url)
     }
 
+    async fn refresh(&self, http: &HttpClient, refresh_token: &str) -> Result<ProviderTokens, ProviderError> {
+        let m = self.current(http).await?;
+        let token = self
+            .client(&m)
+            .exchange_refresh_token(&openidconnect::RefreshToken::new(refresh_token.to_string()))
+            .map_err(|e| ProviderError::BadAnswer(format!("no token endpoint: {e}")))?
+            .request_async(http)
+            .await
+            .map_err(token_error)?;
+        // A refreshed ID token, if any, is not needed: the identity was established at sign-in.
+        Ok(ProviderTokens::new(
+            token.access_token().secret(),
+            Some(token.refresh_token().map_or(refresh_token, |r| r.secret().as_str())),
+            token.expires_in(),
+        ))
+    }
+
     async fn verify_logout_token(&self, http: &HttpClient, token: &str) -> Result<LogoutRequest, ProviderError> {
         let now = chrono::Utc::now().timestamp();
         let m = self.current(http).await?;
         let checked = match logout::check(&m, &self.settings.client_id, token, now) {
             // A key the provider rotated in since the JWKS was read: read it again, once.
-            Err(logout::Refusal::UnknownKey) => {
-                let m = self.refetch_jwks(http, &m).await?;
-                logout::check(&m, &self.settings.client_id, token, now)
-            }
+            Err(logout::Refusal::UnknownKey) => match self.refetch_jwks(http, &m).await {
+                Ok(m) => logout::check(&m, &self.settings.client_id, token, now),
+                Err(_) => Err(logout::Refusal::UnknownKey),
+            },
             other => other,
         };
         checked.map_err(|refusal| match refusal {
-            logout::Refusal::UnknownKey => unknown_kid(),
+            // The keys could not be read again now (refetched moments ago, or failing): the
+            // provider should retry rather than give up.
+            logout::Refusal::UnknownKey => {
+                ProviderError::Unavailable("logout token: signed by a key not known yet".into())
+            }
             logout::Refusal::Invalid(why) => ProviderError::InvalidIdToken(format!("logout token: {why}")),
         })
     }

@@ -9,7 +9,7 @@ use crate::accounts::{self, AccountCache};
 use crate::db::models::{Identity, ProviderSessionRow, UserId, logout_token_used, mark_logout_token_used, now};
 use crate::db::{Db, DbError};
 use crate::providers::{HttpClient, LogoutRequest, ProviderError, Registry};
-use crate::session::AnyStore;
+use crate::session::{AnyStore, ListedSession};
 
 /// `POST /backchannel-logout/{provider}` (OpenID Connect Back-Channel Logout 1.0): the provider
 /// says one of its sessions (`sid`), or everything of one of its users (`sub`), has ended. The
@@ -74,7 +74,7 @@ async fn end_sessions(
     provider: &str,
     request: LogoutRequest,
 ) -> Result<Option<usize>, Box<dyn std::error::Error>> {
-    let LogoutRequest { sub, sid, jti, usable_until } = request;
+    let LogoutRequest { sub, sid, jti, issued_at, usable_until } = request;
     let (p, s, j) = (provider.to_string(), sid.clone(), jti.clone());
     let found = db
         .run(move |c| -> Result<Option<BTreeSet<i64>>, DbError> {
@@ -87,23 +87,34 @@ async fn end_sessions(
                 users.extend(Identity::find_by_subject(c, &p, sub)?.map(|i| i.user_id));
             }
             if let Some(sid) = &s {
-                users.extend(ProviderSessionRow::user_of(c, &p, sid, at)?.map(|u| u.0));
+                users.extend(ProviderSessionRow::user_of(c, &p, sid, at)?);
             }
             Ok(Some(users))
         })
         .await?;
     let Some(users) = found else { return Ok(None) };
+    // Only sessions signed in before the provider's logout: a sign-in since (a retry of this
+    // token arriving late) stays. `iat` counts whole seconds, so the whole second counts as
+    // before (never later than now).
+    let logout_at = chrono::DateTime::from_timestamp(issued_at + 1, 0).map_or_else(now, |t| t.naive_utc()).min(now());
+    let ends = |session: &ListedSession| {
+        let before = session.signed_in.is_none_or(|t| t <= logout_at);
+        let through = match (&session.at_provider, &sid) {
+            (Some((p, s)), Some(sid)) => p == provider && s == sid,
+            (Some((p, _)), None) => p == provider,
+            // Signed in before sessions noted their provider: it may have been this one.
+            (None, _) => true,
+        };
+        before && through
+    };
     for &user in &users {
-        match &sid {
-            Some(sid) if store.can_end_one() => {
-                store.end_provider_session(user, provider, sid).await?;
-            }
-            // Everything of the user: the cookie store cannot end one session alone.
-            _ => {
-                db.run(move |c| accounts::end_sessions(c, UserId(user))).await?;
-                cache.forget(UserId(user));
-                store.end_all_for_user(user).await?;
-            }
+        if store.can_end_one() {
+            store.end_where(user, ends).await?;
+        } else {
+            // The cookie store cannot pick one session: every session of the person signed in
+            // before the logout ends.
+            db.run(move |c| accounts::end_sessions(c, UserId(user), logout_at)).await?;
+            cache.forget(UserId(user));
         }
     }
     let p = provider.to_string();

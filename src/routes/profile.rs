@@ -121,7 +121,7 @@ pub async fn end_all_sessions(
     let user = account.id();
     // The moment first: it ends the sessions on every store, the encrypted cookie included.
     // A server-side store also deletes them, so they leave the session list at once.
-    db.run(move |c| accounts::end_sessions(c, user)).await?;
+    db.run(move |c| accounts::end_sessions(c, user, crate::db::models::now())).await?;
     cache.forget(user);
     let n = store.end_all_for_user(user.0).await?;
     log::info!("signed out everywhere user_id={user} sessions={n}");

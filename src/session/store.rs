@@ -318,18 +318,17 @@ impl AnyStore {
         ended
     }
 
-    /// Ends the user's sessions signed in through `provider`'s session `sid` (back-channel
-    /// logout), reading the live list; returns how many. The cookie store cannot: 0.
-    pub async fn end_provider_session(&self, user: i64, provider: &str, sid: &str) -> Result<usize, StoreError> {
+    /// Ends the user's sessions that `ends` picks (back-channel logout), reading the live
+    /// list; returns how many. The cookie store cannot pick: 0.
+    pub async fn end_where(&self, user: i64, ends: impl Fn(&ListedSession) -> bool) -> Result<usize, StoreError> {
         let ended = within(async {
             let listed = match &self.backend {
                 Backend::Cookie(_) => return Ok(0),
                 Backend::Redis(s) => s.listed(user).await?,
                 Backend::Database(s) => s.listed(user).await?,
             };
-            let named = |l: &ListedSession| l.at_provider.as_ref().is_some_and(|(p, s)| p == provider && s == sid);
             let mut n = 0;
-            for session in listed.into_iter().filter(named) {
+            for session in listed.into_iter().filter(|l| ends(l)) {
                 let ended = match &self.backend {
                     Backend::Cookie(_) => false,
                     Backend::Redis(s) => s.end(user, &session.id).await?,

@@ -106,6 +106,22 @@ impl TestDb {
         }
     }
 
+    /// The text column `t` of every row `sql` selects, read straight from the database.
+    pub fn texts(&self, sql: &str) -> Vec<String> {
+        use diesel::sql_types::Text;
+        #[derive(diesel::QueryableByName)]
+        struct T {
+            #[diesel(sql_type = Text)]
+            t: String,
+        }
+        let rows: Vec<T> = if let Some(path) = self.url.strip_prefix("sqlite://") {
+            diesel::sql_query(sql).load(&mut diesel::SqliteConnection::establish(path).unwrap()).unwrap()
+        } else {
+            diesel::sql_query(sql).load(&mut PgConnection::establish(&self.url).unwrap()).unwrap()
+        };
+        rows.into_iter().map(|r| r.t).collect()
+    }
+
     /// Rows in `table`, read straight from the database.
     pub fn count(&self, table: &str) -> i64 {
         use diesel::sql_types::BigInt;

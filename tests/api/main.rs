@@ -35,4 +35,5 @@ mod session_trust;
 mod shutdown;
 mod sign_out;
 mod state;
+mod tokens;
 mod unavailable;

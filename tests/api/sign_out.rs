@@ -236,3 +236,54 @@ async fn bad_logout_tokens_are_refused_and_a_good_one_works_once() {
         .unwrap();
     assert_eq!(res.status(), 404);
 }
+
+/// A logout token that names only the provider session (`sid`, no `sub`) finds the person
+/// through what the sign-in recorded, and ends exactly that session on a server-side store (a
+/// second browser, another provider session, stays); on the cookie store it ends every
+/// session of the person signed in before the logout, and a sign-in after it stays.
+async fn a_sid_alone_finds_the_session(store: &str) {
+    use crate::scripted_op::{ScriptedOp, Signer};
+    use serde_json::{Value, json};
+    let op = ScriptedOp::start();
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(op.env("op")).session_store(store)).await;
+    let (laptop, phone) = (app.new_browser(), app.new_browser());
+    op.plan(|p| p.claims = vec![("sid", json!("op-session-laptop"))]);
+    assert_eq!(sign_in_auto(&laptop, "op").await.status(), 303);
+    op.plan(|p| p.claims = vec![("sid", json!("op-session-phone"))]);
+    assert_eq!(sign_in_auto(&phone, "op").await.status(), 303);
+
+    let token = op.logout_token(
+        |_, c| {
+            c["sub"] = Value::Null;
+            c["sid"] = json!("op-session-laptop");
+        },
+        Signer::Normal,
+    );
+    let res = reqwest::Client::new()
+        .post(format!("{}/backchannel-logout/op", app.addr))
+        .form(&[("logout_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(laptop.me().await, Err(401), "{store}: the named provider session stayed signed in");
+    if store == "cookie" {
+        assert_eq!(phone.me().await, Err(401), "the cookie store ends every session of the person");
+        // The logout happened at the token's `iat`: signing in after it is not undone.
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(1100)).await;
+        assert_eq!(sign_in_auto(&laptop, "op").await.status(), 303);
+        assert!(laptop.me().await.is_ok(), "a sign-in after the logout was ended");
+    } else {
+        assert!(phone.me().await.is_ok(), "{store}: another provider session was ended");
+    }
+}
+
+#[actix_web::test]
+async fn a_sid_alone_ends_that_session_on_the_database_store() {
+    a_sid_alone_finds_the_session("database").await;
+}
+
+#[actix_web::test]
+async fn a_sid_alone_ends_the_persons_sessions_on_the_cookie_store() {
+    a_sid_alone_finds_the_session("cookie").await;
+}

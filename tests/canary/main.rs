@@ -57,8 +57,15 @@ async fn nothing_secret_reaches_the_logs() {
 
     let op = ScriptedOp::start();
     let github = GithubStandIn::start();
-    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(op.env("op")).github("github", &github)).await;
+    const TOKEN_KEY: &str = "c4n4ry-t0ken-key-5f1e9a7c3b2d8e6f4a0c1b3d5e7f9a2c4b6d8e0f1a3c5e7b9d";
+    let mut env = set_var(op.env("op"), "OAUTH_OP_STORE_TOKENS", "true");
+    env = set_var(env, "OAUTH_OP_LOGOUT", "provider");
+    let app = spawn_app(
+        AppOptions::new(Backend::Sqlite).provider_env(env).github("github", &github).var("TOKEN_KEY", TOKEN_KEY),
+    )
+    .await;
     let mut canaries: Vec<String> = vec![
+        TOKEN_KEY.into(),
         scripted_op::CLIENT_SECRET.into(),
         github_standin::CLIENT_SECRET.into(),
         SESSION_KEY.into(),
@@ -93,6 +100,26 @@ async fn nothing_secret_reaches_the_logs() {
         canaries.extend(cookie_values(&res));
         browser.get("/api/me").await;
     }
+    // The kept token handed to the app, sign-out (with LOGOUT=provider) and back-channel
+    // logout tokens, good, replayed and bad.
+    let browser = app.new_browser();
+    op.plan(|p| *p = Plan::default());
+    let res = sign_in_auto(&browser, "op").await;
+    canaries.extend(cookie_values(&res));
+    assert_eq!(browser.get("/api/token/op").await.status(), 200);
+    browser.post("/logout").await;
+    let good = op.logout_token(|_, _| {}, Signer::Normal);
+    let bad = op.logout_token(|_, c| c["aud"] = serde_json::json!("someone-else"), Signer::Normal);
+    for token in [&good, &good, &bad] {
+        reqwest::Client::new()
+            .post(format!("{}/backchannel-logout/op", app.addr))
+            .form(&[("logout_token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        canaries.push(token.clone());
+    }
+
     // GitHub too, with its 200-with-error quirk.
     let browser = app.new_browser();
     let res = app.sign_in_github(&browser, "github").await;

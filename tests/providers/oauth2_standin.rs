@@ -6,7 +6,8 @@
 //! - `/discord`: `/users/@me` with `global_name` (may be null), an avatar *hash* and `verified`.
 //! - `/generic`: an arbitrary profile shape, for the claim mapping of the `oauth2` kind.
 //!
-//! All of them check the client credentials (form body), PKCE S256 and the redirect URI.
+//! All of them check the client credentials (form body), PKCE S256 and the redirect URI, and
+//! issue refresh tokens that rotate on every use (an old one is refused, `invalid_grant`).
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -28,8 +29,17 @@ struct Grant {
 struct State {
     codes: HashMap<String, Grant>,
     tokens: Vec<String>,
+    /// Refresh tokens that are still good (each is replaced when used).
+    refresh_tokens: Vec<String>,
     counter: u64,
     token_calls: usize,
+    refresh_calls: usize,
+    /// `expires_in` of the next tokens (code grant, refresh grant); 3600 by default.
+    expires_in: Option<(u64, u64)>,
+    /// Refuse every refresh (`invalid_grant`), as after the person revoked the app.
+    refuse_refresh: bool,
+    /// How long a refresh takes.
+    refresh_delay: std::time::Duration,
 }
 
 #[derive(Clone)]
@@ -63,6 +73,30 @@ impl OAuth2StandIn {
 
     pub fn token_calls(&self) -> usize {
         self.state.lock().unwrap().token_calls
+    }
+
+    /// Refresh-token grants received so far.
+    pub fn refresh_calls(&self) -> usize {
+        self.state.lock().unwrap().refresh_calls
+    }
+
+    /// Tokens issued from now on expire after `code` seconds (code grant) and `refresh`
+    /// seconds (refresh grant).
+    pub fn expires_in(&self, code: u64, refresh: u64) {
+        self.state.lock().unwrap().expires_in = Some((code, refresh));
+    }
+
+    pub fn refuse_refresh(&self, refuse: bool) {
+        self.state.lock().unwrap().refuse_refresh = refuse;
+    }
+
+    pub fn refresh_delay(&self, delay: std::time::Duration) {
+        self.state.lock().unwrap().refresh_delay = delay;
+    }
+
+    /// Is this access token one the stand-in issued (and so would accept)?
+    pub fn issued(&self, access_token: &str) -> bool {
+        self.state.lock().unwrap().tokens.iter().any(|t| t == access_token)
     }
 
     /// Variables for provider `name` of `kind`, pointed at the stand-in's `style` prefix.
@@ -106,6 +140,14 @@ async fn authorize(state: Shared, q: web::Query<HashMap<String, String>>) -> Htt
 
 async fn token(path: web::Path<String>, state: Shared, form: web::Form<HashMap<String, String>>) -> HttpResponse {
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    if get("grant_type") == "refresh_token" {
+        return refresh(
+            state,
+            &get("refresh_token"),
+            get("client_id") == CLIENT_ID && get("client_secret") == CLIENT_SECRET,
+        )
+        .await;
+    }
     let mut s = state.lock().unwrap();
     s.token_calls += 1;
     let grant = s.codes.remove(&get("code"));
@@ -123,10 +165,37 @@ async fn token(path: web::Path<String>, state: Shared, form: web::Form<HashMap<S
             _ => HttpResponse::BadRequest().json(serde_json::json!({"error": "invalid_grant"})),
         };
     }
+    let expires_in = s.expires_in.map_or(3600, |e| e.0);
+    issue(&mut s, expires_in)
+}
+
+/// A new access token and a new refresh token.
+fn issue(s: &mut State, expires_in: u64) -> HttpResponse {
     s.counter += 1;
-    let token = format!("o2token{}", s.counter);
+    let (token, refresh) = (format!("o2token{}", s.counter), format!("o2refresh{}", s.counter));
     s.tokens.push(token.clone());
-    HttpResponse::Ok().json(serde_json::json!({"access_token": token, "token_type": "bearer", "expires_in": 3600}))
+    s.refresh_tokens.push(refresh.clone());
+    HttpResponse::Ok().json(serde_json::json!({
+        "access_token": token, "token_type": "bearer", "expires_in": expires_in, "refresh_token": refresh
+    }))
+}
+
+/// The refresh-token grant: the token is used up (rotation); a refused or unknown one is
+/// `invalid_grant`.
+async fn refresh(state: Shared, refresh_token: &str, client_ok: bool) -> HttpResponse {
+    let delay = state.lock().unwrap().refresh_delay;
+    actix_web::rt::time::sleep(delay).await;
+    let mut s = state.lock().unwrap();
+    s.refresh_calls += 1;
+    let known = s.refresh_tokens.iter().position(|t| t == refresh_token);
+    match known {
+        Some(i) if client_ok && !s.refuse_refresh => {
+            s.refresh_tokens.remove(i);
+            let expires_in = s.expires_in.map_or(3600, |e| e.1);
+            issue(&mut s, expires_in)
+        }
+        _ => HttpResponse::BadRequest().json(serde_json::json!({"error": "invalid_grant"})),
+    }
 }
 
 fn authorised(req: &HttpRequest, s: &State) -> bool {

@@ -5,7 +5,7 @@ CREATE TABLE provider_sessions (
     sid         TEXT NOT NULL,
     user_id     BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     expires_at  TIMESTAMP NOT NULL,
-    PRIMARY KEY (provider, sid)
+    PRIMARY KEY (provider, sid, user_id)
 );
 CREATE INDEX provider_sessions_expires_at ON provider_sessions (expires_at);
 -- Logout tokens already used (their `jti`), shared by every instance: a replayed token is

@@ -3,7 +3,6 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error};
 
 use crate::db::AnyConnection;
-use crate::db::models::UserId;
 use crate::db::schema::{logout_token_uses, provider_sessions};
 
 /// A provider session (`sid`) and the user it signed in: what a back-channel logout that
@@ -18,31 +17,31 @@ pub struct ProviderSessionRow {
 }
 
 impl ProviderSessionRow {
-    /// Records (or moves to `row.user_id`) the provider session, and drops expired ones.
+    /// Records the provider session for `row.user_id`, and drops expired ones. A sid may sign
+    /// in several users (an identity moved between accounts): each is found.
     pub fn record(conn: &mut AnyConnection, row: &ProviderSessionRow, now: NaiveDateTime) -> QueryResult<()> {
         diesel::delete(provider_sessions::table.filter(provider_sessions::expires_at.lt(now))).execute(conn)?;
-        diesel::delete(provider_sessions::table.find((&row.provider, &row.sid))).execute(conn)?;
-        diesel::insert_into(provider_sessions::table).values(row).execute(conn).map(|_| ())
+        diesel::delete(provider_sessions::table.find((&row.provider, &row.sid, row.user_id))).execute(conn)?;
+        match diesel::insert_into(provider_sessions::table).values(row).execute(conn) {
+            // Another callback of the same provider session recorded it a moment ago.
+            Ok(_) | Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
-    /// The user the provider session signed in, if it is still known.
-    pub fn user_of(
-        conn: &mut AnyConnection,
-        provider: &str,
-        sid: &str,
-        now: NaiveDateTime,
-    ) -> QueryResult<Option<UserId>> {
+    /// The users the provider session signed in, while it is known.
+    pub fn user_of(conn: &mut AnyConnection, provider: &str, sid: &str, now: NaiveDateTime) -> QueryResult<Vec<i64>> {
         provider_sessions::table
-            .find((provider, sid))
+            .filter(provider_sessions::provider.eq(provider))
+            .filter(provider_sessions::sid.eq(sid))
             .filter(provider_sessions::expires_at.ge(now))
             .select(provider_sessions::user_id)
-            .first::<i64>(conn)
-            .optional()
-            .map(|id| id.map(UserId))
+            .load::<i64>(conn)
     }
 
     pub fn forget(conn: &mut AnyConnection, provider: &str, sid: &str) -> QueryResult<()> {
-        diesel::delete(provider_sessions::table.find((provider, sid))).execute(conn).map(|_| ())
+        let named = provider_sessions::provider.eq(provider).and(provider_sessions::sid.eq(sid));
+        diesel::delete(provider_sessions::table.filter(named)).execute(conn).map(|_| ())
     }
 }
 

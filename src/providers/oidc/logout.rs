@@ -57,10 +57,11 @@ pub(super) fn check(m: &Metadata, client_id: &str, token: &str, now: i64) -> Res
     if iat > now + IAT_AHEAD_SECS || iat < now - IAT_BEHIND_SECS {
         return Err(invalid("iat is too far from now"));
     }
-    let exp = match claims.get("exp") {
-        None => None,
-        Some(v) => Some(v.as_i64().filter(|exp| *exp > now - IAT_AHEAD_SECS).ok_or_else(|| invalid("expired"))?),
-    };
+    if let Some(exp) = claims.get("exp")
+        && exp.as_i64().is_none_or(|exp| exp <= now - IAT_AHEAD_SECS)
+    {
+        return Err(invalid("expired"));
+    }
     let jti = text(&claims, "jti")
         .filter(|j| !j.is_empty() && j.len() <= 255 && j.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or_else(|| invalid("no usable jti"))?;
@@ -93,20 +94,23 @@ pub(super) fn check(m: &Metadata, client_id: &str, token: &str, now: i64) -> Res
     if sub.is_none() && sid.is_none() {
         return Err(invalid("neither sub nor sid"));
     }
-    // Kept as used for as long as the token could still be accepted.
-    let usable_until = exp.unwrap_or(0).max(iat + IAT_BEHIND_SECS) + IAT_AHEAD_SECS;
-    Ok(LogoutRequest { sub, sid, jti, usable_until })
+    // Kept as used for as long as the token could still be accepted (`iat` bounds that).
+    let usable_until = iat + IAT_BEHIND_SECS + IAT_AHEAD_SECS;
+    Ok(LogoutRequest { sub, sid, jti, issued_at: iat.min(now), usable_until })
 }
 
 /// An asymmetric signature (never `none`, never a shared secret) by a key the provider
-/// publishes, chosen by `kid` (or the only key there is).
+/// publishes: the one its `kid` names, or, without a `kid`, any of them (openidconnect checks
+/// each key's type, `use` and `alg` against the token's `alg`).
 fn check_signature(m: &Metadata, token: &str, header: &Value) -> Result<(), Refusal> {
     if header.get("crit").is_some() {
         return Err(invalid("unsupported crit header"));
     }
+    // RFC 7515 §4.1.9: `typ` may also be written with its `application/` prefix.
     if let Some(typ) = header.get("typ").and_then(Value::as_str)
-        && !typ.eq_ignore_ascii_case("logout+jwt")
-        && !typ.eq_ignore_ascii_case("jwt")
+        && !["logout+jwt", "application/logout+jwt", "jwt", "application/jwt"]
+            .iter()
+            .any(|t| typ.eq_ignore_ascii_case(t))
     {
         return Err(invalid("typ is neither logout+jwt nor JWT"));
     }

@@ -126,6 +126,7 @@ pub(super) fn from_claims(c: &CoreIdTokenClaims, raw: &serde_json::Value, groups
         avatar_url: c.picture().and_then(|p| p.get(None)).map(|p| p.to_string()),
         groups: groups.map(|p| crate::providers::oauth2::groups_at(raw, p)).unwrap_or_default(),
         at_provider: None,
+        tokens: None,
     }
 }
 
