@@ -31,3 +31,4 @@ pub use auth::{CurrentUser, OptionalUser};
 pub use config::Settings;
 pub use db::Db;
 pub use gatehouse::{Gatehouse, StartupError};
+pub use tokens::{ProviderToken, ProviderTokenError, provider_token};

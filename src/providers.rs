@@ -119,7 +119,7 @@ pub trait Provider: Send + Sync {
     /// Renews an access token with a refresh token (`STORE_TOKENS`). A provider that answers
     /// with an OAuth error (`invalid_grant`: revoked, expired, rotated away) is
     /// [`ProviderError::Rejected`]; anything else means it could not be asked.
-    async fn refresh(&self, _http: &HttpClient, _refresh_token: &str) -> Result<ProviderTokens, ProviderError> {
+    async fn renew_tokens(&self, _http: &HttpClient, _refresh_token: &str) -> Result<ProviderTokens, ProviderError> {
         Err(ProviderError::Rejected("this provider has no refresh".into()))
     }
 

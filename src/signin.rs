@@ -158,12 +158,18 @@ pub async fn finish(
 /// logged rather than failing the sign-in; the app then hears `reauthorize` or `no_token`.
 fn keep_tokens(conn: &mut AnyConnection, vault: Option<&TokenVault>, provider: &str, who: &ProviderUser) {
     let (Some(vault), Some(tokens)) = (vault, &who.tokens) else { return };
-    let kept = Identity::find_by_subject(conn, provider, &who.subject).and_then(|identity| match identity {
-        Some(identity) => match vault.row(identity.id, tokens) {
+    let kept = Identity::find_by_subject(conn, provider, &who.subject).and_then(|identity| {
+        let Some(identity) = identity else { return Ok(false) };
+        // Google sends a refresh token only at the first consent: a later sign-in without one
+        // keeps the one held.
+        let mut tokens = tokens.clone();
+        if tokens.refresh.is_none() {
+            tokens.refresh = ProviderTokenRow::find(conn, identity.id)?.and_then(|old| vault.refresh_of(&old));
+        }
+        match vault.row(identity.id, &tokens) {
             Some(row) => ProviderTokenRow::replace(conn, &row).map(|_| true),
             None => Ok(false),
-        },
-        None => Ok(false),
+        }
     });
     if !matches!(kept, Ok(true)) {
         log::error!("provider={provider}: the provider's tokens could not be kept");

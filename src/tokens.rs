@@ -37,13 +37,111 @@ pub(crate) struct TokenVault {
     old: Vec<(String, Sealer)>,
 }
 
-/// A valid access token, as the app gets it.
-#[derive(Debug, serde::Serialize)]
-pub(crate) struct AccessToken {
+/// A provider access token of the signed-in user, valid for at least another minute: what
+/// [`provider_token`] and `GET /api/token/{provider}` hand out.
+#[derive(serde::Serialize)]
+#[non_exhaustive]
+pub struct ProviderToken {
+    /// Send it as `Authorization: Bearer {access_token}` to the provider's API.
     pub access_token: String,
+    /// Always `Bearer`.
     pub token_type: &'static str,
-    /// Unix seconds, when the provider said.
+    /// When it expires (Unix seconds), if the provider said.
     pub expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for ProviderToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderToken").field("expires_at", &self.expires_at).finish_non_exhaustive()
+    }
+}
+
+/// Why [`provider_token`] has no token to give.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProviderTokenError {
+    /// Nobody is signed in (`401`).
+    #[error("sign-in required")]
+    SignedOut,
+    /// Nothing is kept: the provider does not keep tokens (`OAUTH_{NAME}_STORE_TOKENS`), the
+    /// user has no identity there, or signed in before it kept them (`404`).
+    #[error("no token is kept for this provider")]
+    NotKept,
+    /// The provider refused to renew the token (access revoked, refresh token expired): send
+    /// the person to `authorize_url` to sign in with it again (`409`).
+    #[error("the provider must be authorized again")]
+    Reauthorize {
+        /// `/authorize/{provider}` under gatehouse's path.
+        authorize_url: String,
+    },
+    /// The provider or the database cannot be asked now; try again shortly (`503`).
+    #[error("the token cannot be renewed now")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl actix_web::ResponseError for ProviderTokenError {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        use actix_web::http::StatusCode;
+        match self {
+            ProviderTokenError::SignedOut => StatusCode::UNAUTHORIZED,
+            ProviderTokenError::NotKept => StatusCode::NOT_FOUND,
+            ProviderTokenError::Reauthorize { .. } => StatusCode::CONFLICT,
+            ProviderTokenError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// JSON, never cached: `{"error": "unauthorized" | "no_token" | "reauthorize" (with
+    /// `authorize_url`) | "temporarily_unavailable"}`.
+    fn error_response(&self) -> actix_web::HttpResponse {
+        let body = match self {
+            ProviderTokenError::SignedOut => serde_json::json!({"error": "unauthorized"}),
+            ProviderTokenError::NotKept => serde_json::json!({"error": "no_token"}),
+            ProviderTokenError::Reauthorize { authorize_url } => {
+                serde_json::json!({"error": "reauthorize", "authorize_url": authorize_url})
+            }
+            ProviderTokenError::Unavailable(e) => {
+                log::warn!("provider token unavailable: {e}");
+                serde_json::json!({"error": "temporarily_unavailable"})
+            }
+        };
+        actix_web::HttpResponse::build(self.status_code())
+            .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+            .json(body)
+    }
+}
+
+/// The signed-in user's access token at `provider` (the name in `OAUTH_PROVIDERS`, whose
+/// `OAUTH_{NAME}_STORE_TOKENS` is true), refreshed first when it expires within a minute; with
+/// several identities there, the most recently linked one's. The library form of
+/// `GET /api/token/{provider}`, for your own handlers on an app [`crate::Gatehouse`] configures;
+/// its error is a ready JSON answer (`?` in a handler returns it).
+pub async fn provider_token(req: &actix_web::HttpRequest, provider: &str) -> Result<ProviderToken, ProviderTokenError> {
+    use actix_web::{FromRequest, web};
+    let unavailable = |why: &'static str| ProviderTokenError::Unavailable(why.into());
+    let account = match crate::auth::CurrentUser::extract(req).await {
+        Ok(crate::auth::CurrentUser(account)) => account,
+        Err(crate::error::AppError::Unauthenticated { .. }) => return Err(ProviderTokenError::SignedOut),
+        Err(e) => return Err(ProviderTokenError::Unavailable(Box::new(e))),
+    };
+    let registry =
+        req.app_data::<web::Data<crate::providers::Registry>>().ok_or_else(|| unavailable("no providers"))?;
+    let (Some(found), Some(vault)) =
+        (registry.get(provider).filter(|p| p.settings().store_tokens), req.app_data::<web::Data<TokenVault>>())
+    else {
+        return Err(ProviderTokenError::NotKept);
+    };
+    let db = req.app_data::<web::Data<Db>>().ok_or_else(|| unavailable("no database"))?;
+    let http = req.app_data::<web::Data<HttpClient>>().ok_or_else(|| unavailable("no HTTP client"))?;
+    let identity = account.identities.iter().filter(|i| i.provider == provider).map(|i| i.id).max();
+    let identity = identity.ok_or(ProviderTokenError::NotKept)?;
+    access_token(db, vault, found.as_ref(), http, identity).await.map_err(|e| match e {
+        TokenError::NotKept => ProviderTokenError::NotKept,
+        TokenError::Reauthorize => {
+            ProviderTokenError::Reauthorize { authorize_url: crate::site::path(&format!("/authorize/{provider}")) }
+        }
+        TokenError::Provider(e) => ProviderTokenError::Unavailable(Box::new(e)),
+        TokenError::Db(e) => ProviderTokenError::Unavailable(Box::new(e)),
+    })
 }
 
 /// Why no access token can be handed out.
@@ -83,6 +181,11 @@ impl TokenVault {
         sealer.1.open(&format!("{identity}|{which}"), sealed).and_then(|t| String::from_utf8(t).ok())
     }
 
+    /// The refresh token a kept row holds, if it still opens.
+    pub(crate) fn refresh_of(&self, row: &ProviderTokenRow) -> Option<String> {
+        self.open(&row.key_id, row.identity_id, "refresh", row.refresh_token.as_deref()?)
+    }
+
     /// The row that keeps `tokens` for `identity`, sealed with the current key.
     pub(crate) fn row(&self, identity: i64, tokens: &ProviderTokens) -> Option<ProviderTokenRow> {
         let refresh = match &tokens.refresh {
@@ -110,7 +213,7 @@ pub(crate) async fn access_token(
     provider: &dyn Provider,
     http: &HttpClient,
     identity: i64,
-) -> Result<AccessToken, TokenError> {
+) -> Result<ProviderToken, TokenError> {
     let give_up = std::time::Instant::now() + LEASE + Duration::from_secs(5);
     loop {
         let row = db.run(move |c| ProviderTokenRow::find(c, identity).map_err(DbError::from)).await?;
@@ -122,7 +225,7 @@ pub(crate) async fn access_token(
         let expires_at = row.expires_at.map(|t| t.and_utc().timestamp());
         let at = now();
         if expires_at.is_none_or(|t| t > at.and_utc().timestamp() + REFRESH_MARGIN_SECS) {
-            return Ok(AccessToken { access_token: access, token_type: "Bearer", expires_at });
+            return Ok(ProviderToken { access_token: access, token_type: "Bearer", expires_at });
         }
         let refresh = row
             .refresh_token
@@ -130,10 +233,15 @@ pub(crate) async fn access_token(
             .and_then(|sealed| vault.open(&row.key_id, identity, "refresh", sealed))
             .ok_or(TokenError::Reauthorize)?;
         let (seen, until) = (row.updated_at, at + LEASE);
-        let mine =
-            db.run(move |c| ProviderTokenRow::take_lease(c, identity, seen, at, until).map_err(DbError::from)).await?;
+        // While another caller's lease is live, only look again (no write).
+        let leased = row.refreshing_until.is_some_and(|t| t >= at);
+        let mine = !leased
+            && db
+                .run(move |c| ProviderTokenRow::take_lease(c, identity, seen, at, until).map_err(DbError::from))
+                .await?;
         if mine {
-            return refresh_now(db, vault, provider, http, identity, &refresh).await;
+            let kept = ProviderToken { access_token: access, token_type: "Bearer", expires_at };
+            return refresh_now(db, vault, provider, http, identity, (kept, refresh), until).await;
         }
         // Another caller (here or on another instance) is refreshing: wait for its result.
         if std::time::Instant::now() > give_up {
@@ -143,48 +251,75 @@ pub(crate) async fn access_token(
     }
 }
 
-/// Asks the provider (this caller holds the lease) and saves the outcome.
+/// The OAuth error codes that mean the refresh token itself is dead (revoked, expired, rotated
+/// away), not that the provider is having a bad moment: RFC 6749's `invalid_grant`, and
+/// GitHub's `bad_refresh_token`.
+fn refresh_token_is_dead(code: &str) -> bool {
+    matches!(code, "invalid_grant" | "bad_refresh_token")
+}
+
+/// Asks the provider (this caller holds the lease until `lease`) and saves the outcome, if the
+/// lease is still this caller's. The provider gets less time than the lease, so a slow answer
+/// cannot outlive it and meet a second refresh with the same refresh token.
 async fn refresh_now(
     db: &Db,
     vault: &TokenVault,
     provider: &dyn Provider,
     http: &HttpClient,
     identity: i64,
-    refresh: &str,
-) -> Result<AccessToken, TokenError> {
+    kept: (ProviderToken, String),
+    lease: chrono::NaiveDateTime,
+) -> Result<ProviderToken, TokenError> {
+    let (old, refresh) = kept;
     let name = &provider.settings().name;
-    let answer = provider.refresh(http, refresh).await;
-    let result = match &answer {
-        Ok(tokens) => vault.row(identity, tokens).ok_or(TokenError::Reauthorize),
-        Err(ProviderError::Rejected(code)) => {
+    let asked =
+        actix_web::rt::time::timeout(LEASE - Duration::from_secs(3), provider.renew_tokens(http, &refresh)).await;
+    let answer = asked.unwrap_or(Err(ProviderError::Timeout));
+    let (saved, refused) = match &answer {
+        Ok(tokens) => {
+            // Keep the refresh token the provider did not replace.
+            let tokens = ProviderTokens { refresh: tokens.refresh.clone().or(Some(refresh.clone())), ..tokens.clone() };
+            (vault.row(identity, &tokens), false)
+        }
+        Err(ProviderError::Rejected(code)) if refresh_token_is_dead(code) => {
             log::warn!("provider={name} refused a refresh token ({code}); the identity must authorize again");
-            Err(TokenError::Reauthorize)
+            (None, true)
         }
         Err(e) => {
             log::warn!("provider={name} could not refresh a token: {e}");
-            Err(TokenError::Provider(ProviderError::Unavailable("refresh failed".into())))
+            (None, false)
         }
     };
-    let saved = result.as_ref().ok().cloned();
-    let refused = matches!(result, Err(TokenError::Reauthorize));
-    db.run(move |c| {
-        let outcome = match &saved {
-            Some(row) => RefreshOutcome::Renewed {
-                key_id: &row.key_id,
-                access_token: &row.access_token,
-                refresh_token: row.refresh_token.as_deref(),
-                expires_at: row.expires_at,
-            },
-            None if refused => RefreshOutcome::Refused,
-            None => RefreshOutcome::Failed,
-        };
-        ProviderTokenRow::finish_refresh(c, identity, outcome, now()).map_err(DbError::from)
-    })
-    .await?;
-    result?;
-    let tokens = answer.map_err(TokenError::Provider)?;
-    log::info!("provider={name} refreshed a kept access token");
-    Ok(AccessToken { access_token: tokens.access, token_type: "Bearer", expires_at: tokens.expires_at })
+    let finished = db
+        .run(move |c| {
+            let outcome = match &saved {
+                Some(row) => RefreshOutcome::Renewed {
+                    key_id: &row.key_id,
+                    access_token: &row.access_token,
+                    refresh_token: row.refresh_token.as_deref(),
+                    expires_at: row.expires_at,
+                },
+                None if refused => RefreshOutcome::Refused,
+                None => RefreshOutcome::Failed,
+            };
+            ProviderTokenRow::finish_refresh(c, identity, lease, outcome, now()).map_err(DbError::from)
+        })
+        .await;
+    match answer {
+        Ok(tokens) => {
+            match finished {
+                Ok(true) => log::info!("provider={name} refreshed a kept access token"),
+                // The token is good whatever happened to the row: hand it out.
+                Ok(false) => log::warn!("provider={name}: a refresh outlived its lease; its tokens were not saved"),
+                Err(e) => log::error!("provider={name}: a refreshed token could not be saved: {e}"),
+            }
+            Ok(ProviderToken { access_token: tokens.access, token_type: "Bearer", expires_at: tokens.expires_at })
+        }
+        Err(_) if refused => Err(TokenError::Reauthorize),
+        // The provider could not be asked: the kept token, while it has not expired yet.
+        Err(_) if old.expires_at.is_some_and(|t| t > chrono::Utc::now().timestamp()) => Ok(old),
+        Err(e) => Err(TokenError::Provider(e)),
+    }
 }
 
 #[cfg(test)]

@@ -120,7 +120,7 @@ impl Provider for GithubProvider {
         Ok(authorize_url(&self.client, &self.settings, flow))
     }
 
-    async fn refresh(&self, http: &HttpClient, refresh_token: &str) -> Result<ProviderTokens, ProviderError> {
+    async fn renew_tokens(&self, http: &HttpClient, refresh_token: &str) -> Result<ProviderTokens, ProviderError> {
         super::oauth2::refresh_with(&self.client, http, refresh_token).await
     }
 

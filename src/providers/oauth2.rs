@@ -102,7 +102,7 @@ impl Provider for OAuth2Provider {
         Ok(authorize_url(&self.client, &self.settings, flow))
     }
 
-    async fn refresh(&self, http: &HttpClient, refresh_token: &str) -> Result<ProviderTokens, ProviderError> {
+    async fn renew_tokens(&self, http: &HttpClient, refresh_token: &str) -> Result<ProviderTokens, ProviderError> {
         refresh_with(&self.client, http, refresh_token).await
     }
 

@@ -350,7 +350,7 @@ impl Provider for OidcProvider {
         Some(url)
     }
 
-    async fn refresh(&self, http: &HttpClient, refresh_token: &str) -> Result<ProviderTokens, ProviderError> {
+    async fn renew_tokens(&self, http: &HttpClient, refresh_token: &str) -> Result<ProviderTokens, ProviderError> {
         let m = self.current(http).await?;
         let token = self
             .client(&m)
@@ -373,7 +373,11 @@ impl Provider for OidcProvider {
         let checked = match logout::check(&m, &self.settings.client_id, token, now) {
             // A key the provider rotated in since the JWKS was read: read it again, once.
             Err(logout::Refusal::UnknownKey) => match self.refetch_jwks(http, &m).await {
-                Ok(m) => logout::check(&m, &self.settings.client_id, token, now),
+                // Read again just now and still unknown: not the provider's key.
+                Ok(m) => match logout::check(&m, &self.settings.client_id, token, now) {
+                    Err(logout::Refusal::UnknownKey) => Err(logout::Refusal::Invalid("an unknown signing key".into())),
+                    other => other,
+                },
                 Err(_) => Err(logout::Refusal::UnknownKey),
             },
             other => other,

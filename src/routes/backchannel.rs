@@ -97,15 +97,14 @@ async fn end_sessions(
     // token arriving late) stays. `iat` counts whole seconds, so the whole second counts as
     // before (never later than now).
     let logout_at = chrono::DateTime::from_timestamp(issued_at + 1, 0).map_or_else(now, |t| t.naive_utc()).min(now());
-    let ends = |session: &ListedSession| {
-        let before = session.signed_in.is_none_or(|t| t <= logout_at);
-        let through = match (&session.at_provider, &sid) {
-            (Some((p, s)), Some(sid)) => p == provider && s == sid,
-            (Some((p, _)), None) => p == provider,
-            // Signed in before sessions noted their provider: it may have been this one.
-            (None, _) => true,
-        };
-        before && through
+    let before = |session: &ListedSession| session.signed_in.is_none_or(|t| t <= logout_at);
+    let ends = |session: &ListedSession| match (&session.at_provider, &sid) {
+        // A sid names one provider session: exactly the sessions signed in through it.
+        (Some((p, s)), Some(sid)) => p == provider && s.as_deref() == Some(sid.as_str()),
+        // The subject: the sessions signed in through this provider before its logout.
+        (Some((p, _)), None) => p == provider && before(session),
+        // Signed in before sessions noted their provider: it may have been this one.
+        (None, _) => before(session),
     };
     for &user in &users {
         if store.can_end_one() {

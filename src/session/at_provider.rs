@@ -81,11 +81,12 @@ pub(crate) fn signed_in_with(session: &Session, seal: &IdTokenSeal, user: UserId
     Some(SignedInWith { provider, id_token })
 }
 
-/// The provider and its `sid` in a server-side session's state (JSON of JSON values), as
-/// [`remember`] kept them.
-pub(crate) fn provider_sid_in(state: &std::collections::HashMap<String, String>) -> Option<(String, String)> {
+/// The provider a server-side session was signed in through and its `sid` when it gave one,
+/// as [`remember`] kept them in the state (JSON of JSON values); `None` for a session signed
+/// in before sessions noted their provider.
+pub(crate) fn provider_sid_in(state: &std::collections::HashMap<String, String>) -> Option<(String, Option<String>)> {
     let get = |k: &str| state.get(k).and_then(|v| serde_json::from_str::<String>(v).ok());
-    Some((get(PROVIDER_KEY)?, get(SID_KEY)?))
+    Some((get(PROVIDER_KEY)?, get(SID_KEY)))
 }
 
 #[cfg(test)]

@@ -128,8 +128,9 @@ pub struct ListedSession {
     pub signed_in: Option<NaiveDateTime>,
     /// Known to the database store, which writes on every extension; Redis does not say.
     pub last_seen: Option<NaiveDateTime>,
-    /// The provider and its session (`sid`) it was signed in through, for back-channel logout.
-    pub(crate) at_provider: Option<(String, String)>,
+    /// The provider it was signed in through, with that provider's session (`sid`) when it
+    /// gave one: what a back-channel logout names.
+    pub(crate) at_provider: Option<(String, Option<String>)>,
 }
 
 impl ListedSession {

@@ -147,3 +147,72 @@ async fn a_refused_refresh_asks_to_authorize_again() {
     let (status, body) = token_of(&app.browser.client, &app.addr).await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// The library call: an app of its own, with gatehouse mounted in, asks for the signed-in
+/// user's token in its own handler (`gatehouse::provider_token`), and gets the provider's
+/// token; signed out, the error answers 401 JSON by itself.
+#[actix_web::test]
+async fn an_app_of_its_own_gets_the_token_in_its_handler() {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    use gatehouse::{Gatehouse, ProviderTokenError, Settings, provider_token};
+
+    async fn call_the_api(req: HttpRequest) -> Result<HttpResponse, ProviderTokenError> {
+        let token = provider_token(&req, "acme").await?;
+        Ok(HttpResponse::Ok().body(format!("called the API with {}", token.access_token)))
+    }
+
+    let standin = OAuth2StandIn::start();
+    let app =
+        spawn_app(AppOptions::new(Backend::Sqlite).provider_env(keeping(&standin)).var("TOKEN_KEY", TOKEN_KEY)).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let mut vars = app.vars.clone();
+    vars.insert("PUBLIC_URL".into(), addr.clone());
+    let gatehouse = Gatehouse::new(Settings::from_vars(&vars).unwrap()).await.unwrap();
+    let server = HttpServer::new(move || {
+        let own =
+            App::new().route("/call-the-api", web::get().to(call_the_api)).configure(|cfg| gatehouse.configure(cfg));
+        gatehouse.wrap(own)
+    })
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_web::rt::spawn(server);
+
+    let browser = Browser::new(&addr);
+    let res = browser.get("/call-the-api").await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "unauthorized");
+    assert_eq!(sign_in_auto(&browser, "acme").await.status(), 303);
+    let body = browser.get("/call-the-api").await.text().await.unwrap();
+    let token = body.strip_prefix("called the API with ").expect(&body);
+    assert!(standin.issued(token), "not the provider's token: {token}");
+}
+
+/// A provider having a bad moment (`temporarily_unavailable`) does not kill the token: the kept
+/// one is handed out while it has not expired, and the next refresh works. A sign-in whose
+/// answer carries no refresh token (Google after the first consent) keeps the one held.
+#[actix_web::test]
+async fn a_passing_provider_error_and_a_sign_in_without_refresh_token_keep_the_token_alive() {
+    let standin = OAuth2StandIn::start();
+    standin.expires_in(30, 30);
+    let app =
+        spawn_app(AppOptions::new(Backend::Sqlite).provider_env(keeping(&standin)).var("TOKEN_KEY", TOKEN_KEY)).await;
+    assert_eq!(sign_in_auto(&app.browser, "acme").await.status(), 303);
+    let (_, signed_in) = token_of(&app.browser.client, &app.addr).await;
+    assert_eq!(standin.refresh_calls(), 1);
+
+    standin.refresh_error(Some("temporarily_unavailable"));
+    let (status, body) = token_of(&app.browser.client, &app.addr).await;
+    assert_eq!(status, 200, "a still-valid token was withheld: {body}");
+    standin.refresh_error(None);
+    let (status, body) = token_of(&app.browser.client, &app.addr).await;
+    assert_eq!((status, standin.refresh_calls()), (200, 3), "the token was given up after a passing error: {body}");
+    assert_ne!(body["access_token"], signed_in["access_token"]);
+
+    standin.no_refresh_on_sign_in(true);
+    assert_eq!(sign_in_auto(&app.browser, "acme").await.status(), 303);
+    let (status, body) = token_of(&app.browser.client, &app.addr).await;
+    assert_eq!(status, 200, "the refresh token held was dropped by a sign-in without one: {body}");
+    assert_eq!(standin.refresh_calls(), 4);
+}

@@ -36,8 +36,11 @@ struct State {
     refresh_calls: usize,
     /// `expires_in` of the next tokens (code grant, refresh grant); 3600 by default.
     expires_in: Option<(u64, u64)>,
-    /// Refuse every refresh (`invalid_grant`), as after the person revoked the app.
-    refuse_refresh: bool,
+    /// Answer every refresh with this OAuth error: `invalid_grant` as after the person revoked
+    /// the app, `temporarily_unavailable` as a provider having a bad moment.
+    refresh_error: Option<&'static str>,
+    /// Issue no refresh token on the code grant (as Google after the first consent).
+    no_refresh_on_sign_in: bool,
     /// How long a refresh takes.
     refresh_delay: std::time::Duration,
 }
@@ -87,7 +90,15 @@ impl OAuth2StandIn {
     }
 
     pub fn refuse_refresh(&self, refuse: bool) {
-        self.state.lock().unwrap().refuse_refresh = refuse;
+        self.refresh_error(refuse.then_some("invalid_grant"));
+    }
+
+    pub fn refresh_error(&self, error: Option<&'static str>) {
+        self.state.lock().unwrap().refresh_error = error;
+    }
+
+    pub fn no_refresh_on_sign_in(&self, none: bool) {
+        self.state.lock().unwrap().no_refresh_on_sign_in = none;
     }
 
     pub fn refresh_delay(&self, delay: std::time::Duration) {
@@ -166,18 +177,20 @@ async fn token(path: web::Path<String>, state: Shared, form: web::Form<HashMap<S
         };
     }
     let expires_in = s.expires_in.map_or(3600, |e| e.0);
-    issue(&mut s, expires_in)
+    let mut answer = issue(&mut s, expires_in);
+    if s.no_refresh_on_sign_in {
+        answer.as_object_mut().unwrap().remove("refresh_token");
+    }
+    HttpResponse::Ok().json(answer)
 }
 
-/// A new access token and a new refresh token.
-fn issue(s: &mut State, expires_in: u64) -> HttpResponse {
+/// A new access token and a new refresh token, as a token answer.
+fn issue(s: &mut State, expires_in: u64) -> serde_json::Value {
     s.counter += 1;
     let (token, refresh) = (format!("o2token{}", s.counter), format!("o2refresh{}", s.counter));
     s.tokens.push(token.clone());
     s.refresh_tokens.push(refresh.clone());
-    HttpResponse::Ok().json(serde_json::json!({
-        "access_token": token, "token_type": "bearer", "expires_in": expires_in, "refresh_token": refresh
-    }))
+    serde_json::json!({"access_token": token, "token_type": "bearer", "expires_in": expires_in, "refresh_token": refresh})
 }
 
 /// The refresh-token grant: the token is used up (rotation); a refused or unknown one is
@@ -188,11 +201,14 @@ async fn refresh(state: Shared, refresh_token: &str, client_ok: bool) -> HttpRes
     let mut s = state.lock().unwrap();
     s.refresh_calls += 1;
     let known = s.refresh_tokens.iter().position(|t| t == refresh_token);
+    if let Some(error) = s.refresh_error {
+        return HttpResponse::BadRequest().json(serde_json::json!({"error": error}));
+    }
     match known {
-        Some(i) if client_ok && !s.refuse_refresh => {
+        Some(i) if client_ok => {
             s.refresh_tokens.remove(i);
             let expires_in = s.expires_in.map_or(3600, |e| e.1);
-            issue(&mut s, expires_in)
+            HttpResponse::Ok().json(issue(&mut s, expires_in))
         }
         _ => HttpResponse::BadRequest().json(serde_json::json!({"error": "invalid_grant"})),
     }

@@ -50,13 +50,16 @@ impl ProviderTokenRow {
 
     /// The refresh's outcome, in one statement, with the lease released: new tokens (a rotated
     /// refresh token with them), or `unusable` when the provider refused the refresh token.
+    /// Only while the lease (`lease`, its end) is still the caller's: `false` when it was not
+    /// (it ran out and another caller took over, or a sign-in replaced the row).
     pub fn finish_refresh(
         conn: &mut AnyConnection,
         identity: i64,
+        lease: NaiveDateTime,
         outcome: RefreshOutcome<'_>,
         now: NaiveDateTime,
-    ) -> QueryResult<()> {
-        let row = provider_tokens::table.find(identity);
+    ) -> QueryResult<bool> {
+        let row = provider_tokens::table.find(identity).filter(provider_tokens::refreshing_until.eq(lease));
         let released = provider_tokens::refreshing_until.eq(None::<NaiveDateTime>);
         match outcome {
             RefreshOutcome::Renewed { key_id, access_token, refresh_token, expires_at } => diesel::update(row)
@@ -74,7 +77,7 @@ impl ProviderTokenRow {
                 .execute(conn),
             RefreshOutcome::Failed => diesel::update(row).set(released).execute(conn),
         }
-        .map(|_| ())
+        .map(|n| n == 1)
     }
 }
 
