@@ -287,3 +287,38 @@ async fn a_sid_alone_ends_that_session_on_the_database_store() {
 async fn a_sid_alone_ends_the_persons_sessions_on_the_cookie_store() {
     a_sid_alone_finds_the_session("cookie").await;
 }
+
+/// A person with two providers (the scripted OP, and GitHub linked to the same account): a
+/// logout token from the OP that names only the subject ends the sessions signed in through
+/// the OP, never the one signed in through GitHub.
+#[actix_web::test]
+async fn a_logout_token_never_ends_the_sessions_of_another_provider() {
+    use crate::scripted_op::{ScriptedOp, Signer};
+    use serde_json::Value;
+    let op = ScriptedOp::start();
+    let github = GithubStandIn::start();
+    let app = spawn_app(
+        AppOptions::new(Backend::Sqlite).provider_env(op.env("op")).github("github", &github).session_store("database"),
+    )
+    .await;
+    let (through_op, through_github) = (app.new_browser(), app.new_browser());
+    assert_eq!(sign_in_auto(&through_op, "op").await.status(), 303);
+    // Link GitHub to that account: the "Link" button's same-origin post.
+    let res = through_op.post("/authorize/github").await;
+    let res = through_op.get(&location(&res)).await;
+    assert_eq!(through_op.get(&location(&res)).await.status(), 303);
+    app.sign_in_github(&through_github, "github").await;
+    let id = |me: Value| me["id"].as_i64();
+    assert_eq!(id(through_op.me().await.unwrap()), id(through_github.me().await.unwrap()), "one account");
+
+    let token = op.logout_token(|_, _| {}, Signer::Normal);
+    let res = reqwest::Client::new()
+        .post(format!("{}/backchannel-logout/op", app.addr))
+        .form(&[("logout_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(through_op.me().await, Err(401), "the OP's session stayed");
+    assert!(through_github.me().await.is_ok(), "the GitHub session was ended by the OP's logout");
+}
