@@ -49,13 +49,16 @@ impl std::fmt::Debug for ProviderTokens {
 }
 
 impl ProviderTokens {
-    /// From a token response's parts; `expires_in` counted from now.
-    pub(crate) fn new(access: &str, refresh: Option<&str>, expires_in: Option<std::time::Duration>) -> Self {
+    /// What a token endpoint answered (an OAuth2 or OpenID Connect token response);
+    /// `expires_in` counted from now.
+    pub(crate) fn from_response(token: &impl oauth2::TokenResponse) -> Self {
         let now = chrono::Utc::now().timestamp();
         ProviderTokens {
-            access: access.to_string(),
-            refresh: refresh.map(str::to_string),
-            expires_at: expires_in.map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2))),
+            access: token.access_token().secret().clone(),
+            refresh: token.refresh_token().map(|r| r.secret().clone()),
+            expires_at: token
+                .expires_in()
+                .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2))),
         }
     }
 }

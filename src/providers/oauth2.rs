@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, RedirectUrl,
-    Scope, TokenResponse, TokenUrl,
+    Scope, TokenUrl,
 };
 use serde_json::Value;
 use url::Url;
@@ -54,15 +54,11 @@ pub(crate) async fn redeem(
         .request_async(http)
         .await
         .map_err(token_error)?;
-    Ok(ProviderTokens::new(
-        token.access_token().secret(),
-        token.refresh_token().map(|r| r.secret().as_str()),
-        token.expires_in(),
-    ))
+    Ok(ProviderTokens::from_response(&token))
 }
 
-/// A refresh-token grant at the token endpoint (RFC 6749 §6). A provider that does not rotate
-/// the refresh token leaves the old one in force.
+/// A refresh-token grant at the token endpoint (RFC 6749 §6). An answer without a refresh
+/// token leaves the old one in force (the caller keeps it).
 pub(crate) async fn refresh_with(
     client: &CodeClient,
     http: &HttpClient,
@@ -73,11 +69,7 @@ pub(crate) async fn refresh_with(
         .request_async(http)
         .await
         .map_err(token_error)?;
-    Ok(ProviderTokens::new(
-        token.access_token().secret(),
-        Some(token.refresh_token().map_or(refresh_token, |r| r.secret().as_str())),
-        token.expires_in(),
-    ))
+    Ok(ProviderTokens::from_response(&token))
 }
 
 pub struct OAuth2Provider {

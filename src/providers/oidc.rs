@@ -309,11 +309,7 @@ impl Provider for OidcProvider {
         // A usable `sid` is short printable text; anything else is as good as none.
         let sid = raw.get("sid").and_then(|v| v.as_str()).filter(|s| is_sid(s)).map(str::to_string);
         user.at_provider = Some(ProviderSession { id_token: id_token.to_string(), sid });
-        user.tokens = Some(ProviderTokens::new(
-            token.access_token().secret(),
-            token.refresh_token().map(|r| r.secret().as_str()),
-            token.expires_in(),
-        ));
+        user.tokens = Some(ProviderTokens::from_response(&token));
         if let Some(endpoint) = m.provider.userinfo_endpoint() {
             // Read as plain JSON rather than through openidconnect's typed claims, so a claim
             // in an unexpected shape (`"email_verified": "yes"`) counts as unverified instead
@@ -360,11 +356,7 @@ impl Provider for OidcProvider {
             .await
             .map_err(token_error)?;
         // A refreshed ID token, if any, is not needed: the identity was established at sign-in.
-        Ok(ProviderTokens::new(
-            token.access_token().secret(),
-            Some(token.refresh_token().map_or(refresh_token, |r| r.secret().as_str())),
-            token.expires_in(),
-        ))
+        Ok(ProviderTokens::from_response(&token))
     }
 
     async fn verify_logout_token(&self, http: &HttpClient, token: &str) -> Result<LogoutRequest, ProviderError> {

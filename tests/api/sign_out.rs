@@ -12,6 +12,16 @@ async fn signed_in_copy(app: &TestApp) -> (Browser, String) {
     (browser, cookie)
 }
 
+/// What the provider does to tell gatehouse of a logout: a form post of the token.
+async fn post_logout_token(app: &TestApp, provider: &str, token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/backchannel-logout/{provider}", app.addr))
+        .form(&[("logout_token", token)])
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn me_with(base: &str, cookie: &str) -> u16 {
     reqwest::Client::new()
         .get(format!("{base}/api/me"))
@@ -259,12 +269,7 @@ async fn a_sid_alone_finds_the_session(store: &str) {
         },
         Signer::Normal,
     );
-    let res = reqwest::Client::new()
-        .post(format!("{}/backchannel-logout/op", app.addr))
-        .form(&[("logout_token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = post_logout_token(&app, "op", &token).await;
     assert_eq!(res.status(), 200);
     assert_eq!(laptop.me().await, Err(401), "{store}: the named provider session stayed signed in");
     if store == "cookie" {
@@ -312,12 +317,7 @@ async fn a_logout_token_never_ends_the_sessions_of_another_provider() {
     assert_eq!(id(through_op.me().await.unwrap()), id(through_github.me().await.unwrap()), "one account");
 
     let token = op.logout_token(|_, _| {}, Signer::Normal);
-    let res = reqwest::Client::new()
-        .post(format!("{}/backchannel-logout/op", app.addr))
-        .form(&[("logout_token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = post_logout_token(&app, "op", &token).await;
     assert_eq!(res.status(), 200);
     assert_eq!(through_op.me().await, Err(401), "the OP's session stayed");
     assert!(through_github.me().await.is_ok(), "the GitHub session was ended by the OP's logout");
