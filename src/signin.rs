@@ -164,7 +164,9 @@ fn keep_tokens(conn: &mut AnyConnection, vault: Option<&TokenVault>, provider: &
         // keeps the one held.
         let mut tokens = tokens.clone();
         if tokens.refresh.is_none() {
-            tokens.refresh = ProviderTokenRow::find(conn, identity.id)?.and_then(|old| vault.refresh_of(&old));
+            // …unless the provider already refused it.
+            let held = ProviderTokenRow::find(conn, identity.id)?.filter(|old| !old.unusable);
+            tokens.refresh = held.and_then(|old| vault.refresh_of(&old));
         }
         match vault.row(identity.id, &tokens) {
             Some(row) => ProviderTokenRow::replace(conn, &row).map(|_| true),

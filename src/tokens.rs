@@ -37,8 +37,10 @@ pub(crate) struct TokenVault {
     old: Vec<(String, Sealer)>,
 }
 
-/// A provider access token of the signed-in user, valid for at least another minute: what
-/// [`provider_token`] and `GET /api/token/{provider}` hand out.
+/// A provider access token of the signed-in user: what [`provider_token`] and
+/// `GET /api/token/{provider}` hand out. Valid for at least another minute, except while the
+/// provider cannot be asked to renew it: then the kept token is given until it expires (see
+/// `expires_at`).
 #[derive(serde::Serialize)]
 #[non_exhaustive]
 pub struct ProviderToken {

@@ -100,7 +100,10 @@ async fn end_sessions(
     let before = |session: &ListedSession| session.signed_in.is_none_or(|t| t <= logout_at);
     let ends = |session: &ListedSession| match (&session.at_provider, &sid) {
         // A sid names one provider session: exactly the sessions signed in through it.
-        (Some((p, s)), Some(sid)) => p == provider && s.as_deref() == Some(sid.as_str()),
+        (Some((p, Some(s))), Some(sid)) => p == provider && s == sid,
+        // Signed in through this provider without a sid (its ID token had none): it may have
+        // been that session.
+        (Some((p, None)), Some(_)) => p == provider && before(session),
         // The subject: the sessions signed in through this provider before its logout.
         (Some((p, _)), None) => p == provider && before(session),
         // Signed in before sessions noted their provider: it may have been this one.
