@@ -16,8 +16,7 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use url::Url;
 
 use crate::access::{Access, Requirement};
-use crate::accounts::{Account, AccountCache, verified_email};
-use crate::auth::SignedIn;
+use crate::accounts::{Account, verified_email};
 use crate::auth::middleware::{CheckedAccount, Unchecked};
 use crate::auth::next::login_redirect;
 use crate::config::Settings;
@@ -42,13 +41,7 @@ enum Decision {
     Refused,
 }
 
-async fn decide(
-    req: &HttpRequest,
-    signed_in: Option<SignedIn>,
-    cache: &AccountCache,
-    db: &Db,
-    access: &Access,
-) -> Result<Decision, AppError> {
+fn decide(req: &HttpRequest, access: &Access) -> Result<Decision, AppError> {
     // nginx and Caddy pass the client's headers to the gate: a client that sends identity
     // headers of its own is forging them, and a proxy that forgot to overwrite them would pass
     // them to the app. Refused, whoever is signed in; spelt with `_` too, which CGI, FastCGI and
@@ -68,20 +61,13 @@ async fn decide(
             return Ok(Decision::Refused);
         }
     };
-    let Some(SignedIn(id)) = signed_in else {
+    // The middleware checked the session against the account (deleted user, ended sessions).
+    let checked = req.extensions().get::<CheckedAccount>().map(|CheckedAccount(account)| account.clone());
+    let Some(account) = checked else {
         if req.extensions().get::<Unchecked>().is_some() {
             return Err(crate::auth::guard::unauthenticated(req));
         }
         return Ok(Decision::SignedOut);
-    };
-    // The middleware checked the session against the account (deleted user, ended sessions).
-    let checked = req.extensions().get::<CheckedAccount>().map(|c| c.0.clone());
-    let account = match checked {
-        Some(account) => account,
-        None => match cache.account(db, id).await? {
-            Some(account) => account,
-            None => return Ok(Decision::SignedOut),
-        },
     };
     let email = verified_email(&account.user);
     let allowed = access.admits(&account) && requirement.allows(email, account.groups());
@@ -93,13 +79,10 @@ async fn decide(
 /// nginx's `error_page 401` sends the browser on to sign in (see `docs/deploy/nginx.conf`).
 pub(crate) async fn verify(
     req: HttpRequest,
-    signed_in: Option<SignedIn>,
-    cache: web::Data<AccountCache>,
-    db: web::Data<Db>,
     access: web::Data<Access>,
     signer: web::Data<Signer>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(match decide(&req, signed_in, &cache, &db, &access).await? {
+    Ok(match decide(&req, &access)? {
         Decision::Allowed(account) => allowed(&account, &signer),
         Decision::SignedOut => json_status(StatusCode::UNAUTHORIZED),
         Decision::Refused => json_status(StatusCode::FORBIDDEN),
@@ -111,14 +94,11 @@ pub(crate) async fn verify(
 /// original URL, anything else gets `401` JSON; not allowed: a `403` page.
 pub(crate) async fn forward_auth(
     req: HttpRequest,
-    signed_in: Option<SignedIn>,
-    cache: web::Data<AccountCache>,
-    db: web::Data<Db>,
     access: web::Data<Access>,
     settings: web::Data<Settings>,
     signer: web::Data<Signer>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(match decide(&req, signed_in, &cache, &db, &access).await? {
+    Ok(match decide(&req, &access)? {
         Decision::Allowed(account) => allowed(&account, &signer),
         Decision::SignedOut => match original_browser_get(&req, &settings) {
             Some(original) => {

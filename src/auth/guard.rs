@@ -2,16 +2,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use actix_identity::IdentityExt;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, ResponseError, web};
 
 use super::middleware::{CheckedAccount, Unchecked};
-use crate::accounts::{Account, AccountCache};
+use crate::accounts::Account;
 use crate::config::Settings;
-use crate::db::Db;
 use crate::db::models::UserId;
 use crate::error::AppError;
 
@@ -81,23 +79,14 @@ impl FromRequest for OptionalUser {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let signed_in = req.extensions().get::<SignedIn>().is_some();
-        let user = CurrentUser::from_request(req, payload);
-        Box::pin(async move {
-            if !signed_in {
-                // Signed out, or not checkable now (then an error: 503).
-                return user.await.map(|CurrentUser(account)| OptionalUser(Some(account))).or_else(|e| match e {
-                    AppError::Unauthenticated { .. } => Ok(OptionalUser(None)),
-                    e => Err(e),
-                });
-            }
-            match user.await {
-                Ok(CurrentUser(account)) => Ok(OptionalUser(Some(account))),
-                Err(AppError::Unauthenticated { .. }) => Ok(OptionalUser(None)),
-                Err(e) => Err(e),
-            }
-        })
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let result = match req.extensions().get::<CheckedAccount>() {
+            Some(CheckedAccount(account)) => Ok(OptionalUser(Some(account.clone()))),
+            // Not checkable now: an error (503), not "signed out".
+            None if req.extensions().get::<Unchecked>().is_some() => Err(unauthenticated(req)),
+            None => Ok(OptionalUser(None)),
+        };
+        Box::pin(std::future::ready(result))
     }
 }
 
@@ -105,24 +94,10 @@ impl FromRequest for CurrentUser {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
+    /// The account [`attach_identity`](super::attach_identity) checked the session against.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let SignedIn(id) = req.extensions().get::<SignedIn>().copied().ok_or_else(|| unauthenticated(&req))?;
-            if let Some(CheckedAccount(account)) = req.extensions().get::<CheckedAccount>() {
-                return Ok(CurrentUser(account.clone()));
-            }
-            let db = req.app_data::<web::Data<Db>>().ok_or(AppError::Internal("no database in app data"))?;
-            let cache = req.app_data::<web::Data<AccountCache>>().ok_or(AppError::Internal("no account cache"))?;
-            match cache.account(db, id).await? {
-                Some(account) => Ok(CurrentUser(account)),
-                None => {
-                    if let Ok(identity) = req.get_identity() {
-                        identity.logout();
-                    }
-                    Err(unauthenticated(&req))
-                }
-            }
-        })
+        let checked =
+            req.extensions().get::<CheckedAccount>().map(|CheckedAccount(account)| CurrentUser(account.clone()));
+        Box::pin(std::future::ready(checked.ok_or_else(|| unauthenticated(req))))
     }
 }
