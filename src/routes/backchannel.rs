@@ -17,8 +17,11 @@ use crate::session::{AnyStore, ListedSession};
 /// instance (`jti`), and then the sessions it names end on every store:
 ///
 /// - `sid`: on a server-side store, exactly the sessions signed in through that provider
-///   session; the cookie store cannot single one out, so every session of that user ends;
-/// - `sub` only: every session of the user with that identity.
+///   session (and this provider's sessions that recorded no sid, signed in before the logout);
+/// - `sub` only: the sessions of the user with that identity signed in through this provider
+///   before the logout (its `iat`), never those of their other providers;
+/// - the cookie store cannot single one session out: every session of the person signed in
+///   before the logout ends (`sessions_valid_after`).
 ///
 /// `200` (no body) when done, also when nobody was signed in that way; `400` JSON for a token
 /// that fails a check; `503` when the provider's keys or the database cannot be reached, so the
