@@ -94,7 +94,7 @@ impl FromRequest for CurrentUser {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
-    /// The account [`attach_identity`](super::attach_identity) checked the session against.
+    /// The account gatehouse's middleware checked the session against.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let checked =
             req.extensions().get::<CheckedAccount>().map(|CheckedAccount(account)| CurrentUser(account.clone()));
