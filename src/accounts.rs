@@ -199,11 +199,12 @@ fn resolve(c: &mut AnyConnection, from: &Provenance<'_>, who: &ProviderUser) -> 
         Identity::refresh(c, identity.id, email, who.email_verified, &who.groups, at)?;
         let current = User::find(c, user)?;
         let change = account_email(current.as_ref(), email, verified);
-        User::update_profile(c, user, &name, change, who.avatar_url.as_deref(), at)?;
+        // No name this time (Apple sends it only at the first sign-in): keep the one held.
+        User::update_profile(c, user, who.name.as_deref(), change, who.avatar_url.as_deref(), at)?;
         return Ok(SignIn::Returning(user));
     }
 
-    if let Some(email) = email.filter(|_| from.link_by_email) {
+    if let Some(email) = email.filter(|e| from.link_by_email && !is_private_relay(e)) {
         let vouched: Vec<Identity> =
             Identity::verified_with_email(c, email)?.into_iter().filter(|i| (from.is_trusted)(&i.provider)).collect();
         if let Some(holder) = vouched.first() {
@@ -215,7 +216,7 @@ fn resolve(c: &mut AnyConnection, from: &Provenance<'_>, who: &ProviderUser) -> 
             let user = UserId(holder.user_id);
             insert_identity(c, user, from.provider, who, at)?;
             let change = EmailChange::Set { email, verified: true };
-            User::update_profile(c, user, &name, change, who.avatar_url.as_deref(), at)?;
+            User::update_profile(c, user, who.name.as_deref(), change, who.avatar_url.as_deref(), at)?;
             return Ok(SignIn::JoinedByEmail(user));
         }
     }
@@ -269,6 +270,12 @@ fn account_email<'a>(current: Option<&User>, offered: Option<&'a str>, verified:
         Some(_) if holds_verified => EmailChange::Keep,
         Some(email) => EmailChange::Set { email, verified: false },
     }
+}
+
+/// Apple's Hide My Email addresses: real and verified, but one per person *and app*, made up
+/// by Apple. Never a reason to join accounts, whichever provider offers one.
+fn is_private_relay(email: &str) -> bool {
+    email.rsplit_once('@').is_some_and(|(_, domain)| domain.eq_ignore_ascii_case("privaterelay.appleid.com"))
 }
 
 /// The provider's name, else the email's local part, else a neutral placeholder.

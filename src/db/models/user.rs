@@ -73,17 +73,19 @@ impl User {
         diesel::insert_into(users::table).values(new).returning(users::id).get_result(conn).map(UserId)
     }
 
-    /// Refreshes what the provider just told us about the person.
+    /// Refreshes what the provider just told us about the person; a `name` of `None` keeps
+    /// the one held.
     pub(crate) fn update_profile(
         conn: &mut AnyConnection,
         id: UserId,
-        name: &str,
+        name: Option<&str>,
         email: EmailChange<'_>,
         avatar_url: Option<&str>,
         at: NaiveDateTime,
     ) -> QueryResult<()> {
         let row = users::table.find(id.0);
-        let profile = (users::name.eq(name), users::avatar_url.eq(avatar_url), users::updated_at.eq(at));
+        // `None` (no name this time) leaves the name as it is.
+        let profile = (name.map(|n| users::name.eq(n)), users::avatar_url.eq(avatar_url), users::updated_at.eq(at));
         match email {
             EmailChange::Keep => diesel::update(row).set(profile).execute(conn),
             EmailChange::Set { email, verified } => diesel::update(row)
