@@ -55,6 +55,7 @@ use crate::rate_limit::RateLimits;
 use crate::routes;
 use crate::session::at_provider::IdTokenSeal;
 use crate::session::{AnyStore, DbSessionStore, RedisSessions};
+use crate::signin::CallbackSeal;
 use crate::tokens::TokenVault;
 
 /// Why gatehouse could not start. `Display` says what failed; the cause, where there is one,
@@ -113,6 +114,8 @@ struct Shared {
     /// Signs the identity assertions the gate hands to upstreams.
     signer: web::Data<Signer>,
     id_token_seal: web::Data<IdTokenSeal>,
+    /// Carries form-posted callbacks (Apple) to the step that can read the session.
+    callback_seal: web::Data<CallbackSeal>,
     /// Registered only when a provider keeps tokens (`STORE_TOKENS`).
     token_vault: Option<web::Data<TokenVault>>,
     /// The built-in demo provider, when it is on.
@@ -201,6 +204,7 @@ impl Gatehouse {
                 access: web::Data::from(access),
                 signer: web::Data::new(signer),
                 id_token_seal: web::Data::new(IdTokenSeal::new(settings.session_key.key.master())),
+                callback_seal: web::Data::new(CallbackSeal::new(settings.session_key.key.master())),
                 token_vault: settings.token_keys.as_ref().map(|keys| web::Data::new(TokenVault::new(keys))),
                 demo: demo.map(web::Data::from),
                 templates,
@@ -243,6 +247,7 @@ impl Gatehouse {
             .app_data(s.access.clone())
             .app_data(s.signer.clone())
             .app_data(s.id_token_seal.clone())
+            .app_data(s.callback_seal.clone())
             .app_data(s.store_data.clone())
             .app_data(s.accounts.clone())
             .app_data(s.login_pages.clone());

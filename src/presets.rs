@@ -2,6 +2,7 @@
 //! to it; adding one is a file in `presets/` and a line in [`PRESETS`]. Data only: the
 //! configuration reads it, and `crate::providers` builds a provider from it.
 
+mod apple;
 mod demo;
 mod discord;
 mod facebook;
@@ -66,6 +67,9 @@ pub struct Preset {
     /// GitHub: the REST API base (`API_URL`), for GitHub Enterprise Server.
     pub api_base: Option<&'static str>,
     pub scopes: &'static str,
+    /// The authorization request's `response_mode`. `Some("form_post")` (Apple): the provider
+    /// POSTs the callback, cross-site; see `crate::signin::form_post`.
+    pub response_mode: Option<&'static str>,
     /// May this provider's verified emails link accounts, by default?
     pub trust_email: bool,
     pub claims: Claims,
@@ -80,6 +84,7 @@ pub const PRESETS: &[&Preset] = &[
     &github::PRESET,
     &gitlab::PRESET,
     &microsoft::PRESET,
+    &apple::PRESET,
     &facebook::PRESET,
     &discord::PRESET,
     &oidc::PRESET,

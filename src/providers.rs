@@ -4,6 +4,7 @@
 //! code back into a [`ProviderUser`]. Adding a provider means implementing [`Provider`] in a
 //! file of its own and adding its kind to `build`.
 
+pub(crate) mod apple;
 pub mod github;
 pub mod http;
 pub mod oauth2;

@@ -33,7 +33,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .get(authorize::authorize)
                 .post(authorize::link),
         )
-        .service(web::resource("/callback/{provider}").wrap(from_fn(rate_limit)).get(callback::callback))
+        .service(
+            web::resource("/callback/{provider}")
+                .wrap(from_fn(rate_limit))
+                // A form-posted callback is a few hundred bytes.
+                .app_data(web::PayloadConfig::new(16 * 1024))
+                .get(callback::callback)
+                .post(callback::callback_post),
+        )
         .service(
             // Not rate-limited: a provider ending many sessions at once must not be turned away;
             // a bad token costs a parse (and at most one rate-limited JWKS refetch).

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod flow;
+pub(crate) mod form_post;
 pub mod pending;
 
 use std::collections::HashMap;
@@ -14,6 +15,7 @@ use url::Url;
 
 pub use error::SignInError;
 pub use flow::AuthFlow;
+pub(crate) use form_post::CallbackSeal;
 
 use crate::access::Access;
 use crate::accounts::{self, Account, Admits, Provenance, ProviderSession, ProviderUser, SignIn};
@@ -83,7 +85,12 @@ pub async fn finish(
         .filter(|c| !c.is_empty() && c.len() <= MAX_CODE_LEN)
         .ok_or(SignInError::MalformedCallback)?;
 
-    let who = provider.exchange(http, &code, &flow).await?.sanitised().ok_or(SignInError::NoIdentity)?;
+    let mut who = provider.exchange(http, &code, &flow).await?;
+    // Apple sends the name only once, beside the first code (and only in a form post).
+    if who.name.is_none() {
+        who.name = params.get("user").and_then(|u| crate::providers::apple::name_from_user_field(u));
+    }
+    let who = who.sanitised().ok_or(SignInError::NoIdentity)?;
     let name = provider.settings().name.clone();
     let next = safe_next(Some(&flow.next), &settings.return_hosts);
     let label_of = |p: &str| registry.label(p);
@@ -178,6 +185,20 @@ fn keep_tokens(conn: &mut AnyConnection, vault: Option<&TokenVault>, provider: &
     }
 }
 
+/// The callback's parameters: its query, or what a form-posted callback sealed into `resume`
+/// (see [`form_post`]). Only form-posted callbacks may carry Apple's `user` field.
+fn callback_params(req: &HttpRequest, provider: &dyn Provider) -> Result<HashMap<String, String>, SignInError> {
+    let mut params = query::parse(req.query_string()).map_err(|_| SignInError::MalformedCallback)?;
+    let form_post = provider.settings().preset.response_mode == Some("form_post");
+    let Some(resume) = params.remove("resume") else {
+        params.remove("user");
+        return Ok(params);
+    };
+    let seal = req.app_data::<web::Data<CallbackSeal>>().filter(|_| form_post && params.is_empty());
+    let seal = seal.ok_or(SignInError::MalformedCallback)?;
+    seal.open(&provider.settings().name, &resume, chrono::Utc::now().timestamp())
+}
+
 /// Takes this browser's pending flow for the callback's `state` (consuming it whatever
 /// happens next) and runs the checks that need no provider: provider, expiry, `error=`.
 fn take_checked_flow(
@@ -185,7 +206,7 @@ fn take_checked_flow(
     session: &Session,
     provider: &dyn Provider,
 ) -> Result<(AuthFlow, HashMap<String, String>), SignInError> {
-    let params = query::parse(req.query_string()).map_err(|_| SignInError::MalformedCallback)?;
+    let params = callback_params(req, provider)?;
     let state = params.get("state").filter(|s| !s.is_empty()).ok_or(SignInError::MalformedCallback)?;
     let flow = match take_flow(session, state)? {
         Taken::Found(flow) => flow,

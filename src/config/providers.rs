@@ -1,9 +1,12 @@
 //! `OAUTH_PROVIDERS` and the `OAUTH_{NAME}_*` variables of each provider.
 
+use std::sync::Arc;
+
 use url::Url;
 
 use super::{Reader, Secret, urls};
 use crate::presets::{self, Preset, Protocol};
+use crate::providers::apple::{self, ClientSecretMinter};
 
 /// Where an OAuth2 profile keeps each field (see [`presets::Claims`]); owned, so
 /// `OAUTH_{NAME}_CLAIM_*` can override a preset's.
@@ -25,7 +28,11 @@ pub(crate) struct ProviderSettings {
     pub(crate) preset: &'static Preset,
     pub(crate) label: String,
     pub(crate) client_id: String,
+    /// Empty for Apple, whose secret is minted (`minted_secret`).
     pub(crate) client_secret: Secret,
+    /// Apple: mints the client secret from the `.p8` key (`TEAM_ID`, `KEY_ID`,
+    /// `PRIVATE_KEY_FILE`).
+    pub(crate) minted_secret: Option<Arc<ClientSecretMinter>>,
     /// OIDC: the issuer exactly as configured (a trailing `/` is part of it: Auth0's has one).
     /// Discovery happens at `{issuer without trailing /}/.well-known/openid-configuration`.
     pub(crate) issuer: Option<String>,
@@ -128,7 +135,19 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
     }
 
     let client_id = required(r, &var("CLIENT_ID"));
-    let client_secret = required(r, &var("CLIENT_SECRET")).map(Secret::new);
+    let is_apple = preset.kind == "apple";
+    let client_secret = if is_apple {
+        if r.is_set(&var("CLIENT_SECRET")) {
+            r.problem(format!(
+                "{} is not used for Apple: gatehouse signs its own from {}; remove it",
+                var("CLIENT_SECRET"),
+                var("PRIVATE_KEY_FILE")
+            ));
+        }
+        Some(Secret::new(String::new()))
+    } else {
+        required(r, &var("CLIENT_SECRET")).map(Secret::new)
+    };
 
     let url_var = |r: &mut Reader, suffix: &str, default: Option<&str>| -> Option<Url> {
         let v = var(suffix);
@@ -194,6 +213,16 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         }
     };
     let store_tokens = r.boolean(&var("STORE_TOKENS"), false);
+    let minted_secret = if is_apple {
+        apple_key(r, &prefix, client_id.as_deref(), issuer.as_deref()).map(Arc::new)
+    } else {
+        for suffix in ["TEAM_ID", "KEY_ID", "PRIVATE_KEY_FILE"] {
+            if r.is_set(&var(suffix)) {
+                r.problem(format!("{} applies only to the apple kind", var(suffix)));
+            }
+        }
+        None
+    };
     let list = |r: &mut Reader, suffix: &str| -> Vec<String> {
         let name = var(suffix);
         let raw = r.get(&name);
@@ -246,6 +275,7 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         label,
         client_id: client_id?,
         client_secret: client_secret?,
+        minted_secret,
         issuer,
         auth_url,
         token_url,
@@ -271,6 +301,7 @@ pub(crate) fn demo(name: &str) -> ProviderSettings {
         label: preset.label.unwrap_or("Demo").to_string(),
         client_id: "gatehouse-demo".into(),
         client_secret: Secret::new(oauth2::CsrfToken::new_random_len(32).secret().clone()),
+        minted_secret: None,
         issuer: None,
         auth_url: None,
         token_url: None,
@@ -290,6 +321,47 @@ pub(crate) fn demo(name: &str) -> ProviderSettings {
         allowed_groups: Vec::new(),
         logout: LogoutMode::Local,
         store_tokens: false,
+    }
+}
+
+/// Apple's `.p8` key and the ids that go with it; every problem names its variable. `None`
+/// when something is missing or wrong (already reported), or nothing to sign for yet.
+fn apple_key(
+    r: &mut Reader,
+    prefix: &str,
+    client_id: Option<&str>,
+    issuer: Option<&str>,
+) -> Option<ClientSecretMinter> {
+    let mut id = |suffix: &str, what: &str| -> Option<String> {
+        let var = format!("{prefix}{suffix}");
+        match r.get(&var) {
+            Some(v) if apple::is_apple_id(v) => Some(v.to_string()),
+            Some(v) => {
+                r.problem(format!("{var}={v:?} is not {what}: ten capital letters and digits"));
+                None
+            }
+            None => {
+                r.problem(format!("{var} is required for Apple: {what}"));
+                None
+            }
+        }
+    };
+    let team_id = id("TEAM_ID", "your Apple Developer Team ID (top right of developer.apple.com/account)");
+    let key_id = id("KEY_ID", "the Key ID of the Sign in with Apple key (Certificates, Identifiers & Profiles → Keys)");
+    let var = format!("{prefix}PRIVATE_KEY_FILE");
+    let Some(path) = r.get(&var).map(str::to_string) else {
+        r.problem(format!(
+            "{var} is required for Apple: the path of the AuthKey_<KEY_ID>.p8 file downloaded with the key"
+        ));
+        return None;
+    };
+    let (team_id, key_id, client_id, issuer) = (team_id?, key_id?, client_id?, issuer?);
+    match ClientSecretMinter::from_file(&path, &team_id, &key_id, client_id, issuer) {
+        Ok(minter) => Some(minter),
+        Err(e) => {
+            r.problem(format!("{var}={path:?} {e}"));
+            None
+        }
     }
 }
 

@@ -467,3 +467,48 @@ fn kept_tokens_need_a_token_key_in_production() {
     .unwrap();
     assert!(s.token_keys.is_none(), "no provider keeps tokens: no key");
 }
+
+/// Apple: the client secret is minted from the `.p8` key, so the key and its ids are required
+/// (each problem naming its variable and where to find the value) and a CLIENT_SECRET is a
+/// mistake; the ids belong to the apple kind only.
+#[test]
+fn apple_needs_its_key_and_ids_and_no_client_secret() {
+    let p = problems(&[("OAUTH_PROVIDERS", "apple"), ("OAUTH_APPLE_CLIENT_ID", "com.example.web")]);
+    for var in ["OAUTH_APPLE_TEAM_ID", "OAUTH_APPLE_KEY_ID", "OAUTH_APPLE_PRIVATE_KEY_FILE"] {
+        assert!(p.iter().any(|m| m.starts_with(var) && m.contains("required")), "{var}: {p:?}");
+    }
+    assert!(!p.iter().any(|m| m.contains("CLIENT_SECRET")), "{p:?}");
+
+    let p = problems(&[
+        ("OAUTH_PROVIDERS", "apple"),
+        ("OAUTH_APPLE_CLIENT_ID", "com.example.web"),
+        ("OAUTH_APPLE_CLIENT_SECRET", "pasted-jwt"),
+        ("OAUTH_APPLE_TEAM_ID", "team"),
+        ("OAUTH_APPLE_KEY_ID", "ABCDE12345"),
+        ("OAUTH_APPLE_PRIVATE_KEY_FILE", "/nonexistent/AuthKey_ABCDE12345.p8"),
+    ]);
+    assert!(p.iter().any(|m| m.starts_with("OAUTH_APPLE_CLIENT_SECRET is not used")), "{p:?}");
+    assert!(p.iter().any(|m| m.starts_with("OAUTH_APPLE_TEAM_ID=\"team\" is not")), "{p:?}");
+
+    let p = problems(&[
+        ("OAUTH_PROVIDERS", "apple"),
+        ("OAUTH_APPLE_CLIENT_ID", "com.example.web"),
+        ("OAUTH_APPLE_TEAM_ID", "ABCDE12345"),
+        ("OAUTH_APPLE_KEY_ID", "ABCDE12345"),
+        ("OAUTH_APPLE_PRIVATE_KEY_FILE", "/nonexistent/AuthKey_ABCDE12345.p8"),
+    ]);
+    assert!(
+        p.iter().any(
+            |m| m.starts_with("OAUTH_APPLE_PRIVATE_KEY_FILE=\"/nonexistent/AuthKey_ABCDE12345.p8\" cannot be read")
+        ),
+        "{p:?}"
+    );
+
+    let p = problems(&[
+        ("OAUTH_PROVIDERS", "google"),
+        ("OAUTH_GOOGLE_CLIENT_ID", "g"),
+        ("OAUTH_GOOGLE_CLIENT_SECRET", "s"),
+        ("OAUTH_GOOGLE_TEAM_ID", "ABCDE12345"),
+    ]);
+    assert!(p.iter().any(|m| m == "OAUTH_GOOGLE_TEAM_ID applies only to the apple kind"), "{p:?}");
+}

@@ -15,6 +15,7 @@ pub const PRESET: Preset = Preset {
     userinfo_url: None,
     api_base: None,
     scopes: "openid email profile",
+    response_mode: None,
     trust_email: false,
     claims: STANDARD_CLAIMS,
     console: "built in: nothing to register",

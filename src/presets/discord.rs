@@ -12,6 +12,7 @@ pub const PRESET: Preset = Preset {
     userinfo_url: Some("https://discord.com/api/users/@me"),
     api_base: None,
     scopes: "identify email",
+    response_mode: None,
     trust_email: false,
     claims: Claims {
         id: "/id",

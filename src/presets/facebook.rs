@@ -12,6 +12,7 @@ pub const PRESET: Preset = Preset {
     userinfo_url: Some("https://graph.facebook.com/v21.0/me?fields=id,name,email,picture"),
     api_base: None,
     scopes: "email public_profile",
+    response_mode: None,
     trust_email: false,
     claims: Claims {
         id: "/id",

@@ -12,6 +12,7 @@ pub const PRESET: Preset = Preset {
     userinfo_url: None,
     api_base: Some("https://api.github.com"),
     scopes: "read:user user:email",
+    response_mode: None,
     trust_email: true,
     claims: STANDARD_CLAIMS,
     console: "https://github.com/settings/developers",

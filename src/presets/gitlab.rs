@@ -12,6 +12,7 @@ pub const PRESET: Preset = Preset {
     userinfo_url: None,
     api_base: None,
     scopes: "openid email profile",
+    response_mode: None,
     trust_email: false,
     // GitLab's ID token lists the groups the person belongs to directly in `groups_direct`.
     claims: Claims { groups: Some("/groups_direct"), ..STANDARD_CLAIMS },

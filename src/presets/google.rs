@@ -13,6 +13,7 @@ pub const PRESET: Preset = Preset {
     userinfo_url: None,
     api_base: None,
     scopes: "openid email profile",
+    response_mode: None,
     trust_email: true,
     claims: STANDARD_CLAIMS,
     console: "https://console.cloud.google.com/apis/credentials",

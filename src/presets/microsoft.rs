@@ -16,6 +16,7 @@ pub const PRESET: Preset = Preset {
     userinfo_url: None,
     api_base: None,
     scopes: "openid email profile",
+    response_mode: None,
     trust_email: false,
     claims: STANDARD_CLAIMS,
     console: "https://entra.microsoft.com/#view/Microsoft_AAD_RegisteredApps/ApplicationsListBlade",

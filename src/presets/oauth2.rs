@@ -13,6 +13,7 @@ pub const PRESET: Preset = Preset {
     userinfo_url: None,
     api_base: None,
     scopes: "",
+    response_mode: None,
     trust_email: false,
     claims: STANDARD_CLAIMS,
     console: "your provider's admin console",

@@ -18,10 +18,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenClaims};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreIdToken, CoreIdTokenClaims};
 use openidconnect::{
-    AccessToken, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, Nonce, OAuth2TokenResponse, RedirectUrl, RequestTokenError, Scope,
+    AccessToken, AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, Nonce, OAuth2TokenResponse, RedirectUrl, RequestTokenError, Scope,
     SignatureVerificationError, TokenResponse,
 };
 use url::Url;
@@ -179,13 +179,27 @@ impl OidcProvider {
         }
     }
 
-    fn client(&self, m: &Metadata) -> OidcClient {
-        CoreClient::from_provider_metadata(
+    fn client(&self, m: &Metadata) -> Result<OidcClient, ProviderError> {
+        let secret = match &self.settings.minted_secret {
+            Some(minter) => minter
+                .current()
+                .ok_or_else(|| ProviderError::Unavailable("the client secret could not be signed".into()))?,
+            None => self.settings.client_secret.expose().to_string(),
+        };
+        // RFC 8414: client_secret_basic unless the provider lists only client_secret_post
+        // (Apple, which refuses Basic).
+        let methods = m.provider.token_endpoint_auth_methods_supported();
+        let post_only = methods.is_some_and(|methods| {
+            methods.contains(&CoreClientAuthMethod::ClientSecretPost)
+                && !methods.contains(&CoreClientAuthMethod::ClientSecretBasic)
+        });
+        let client = CoreClient::from_provider_metadata(
             m.provider.clone(),
             ClientId::new(self.settings.client_id.clone()),
-            Some(ClientSecret::new(self.settings.client_secret.expose().to_string())),
+            Some(ClientSecret::new(secret)),
         )
-        .set_redirect_uri(self.redirect_uri.clone())
+        .set_redirect_uri(self.redirect_uri.clone());
+        Ok(if post_only { client.set_auth_type(AuthType::RequestBody) } else { client })
     }
 
     /// Validates the ID token against the current keys; returns its claims and raw payload.
@@ -250,7 +264,7 @@ impl Provider for OidcProvider {
 
     async fn authorize_url(&self, http: &HttpClient, flow: &AuthFlow) -> Result<Url, ProviderError> {
         let m = self.current(http).await?;
-        let client = self.client(&m);
+        let client = self.client(&m)?;
         let (state, nonce) = (flow.state.clone(), flow.nonce.clone());
         let mut request = client
             .authorize_url(
@@ -264,6 +278,9 @@ impl Provider for OidcProvider {
         if let Some(domain) = &self.settings.hosted_domain {
             request = request.add_extra_param("hd", domain.clone());
         }
+        if let Some(mode) = self.settings.preset.response_mode {
+            request = request.add_extra_param("response_mode", mode);
+        }
         // Google issues a refresh token only to a request for offline access.
         if self.settings.store_tokens && self.settings.preset.kind == "google" {
             request = request.add_extra_param("access_type", "offline");
@@ -273,7 +290,7 @@ impl Provider for OidcProvider {
 
     async fn exchange(&self, http: &HttpClient, code: &str, flow: &AuthFlow) -> Result<ProviderUser, ProviderError> {
         let mut m = self.current(http).await?;
-        let mut client = self.client(&m);
+        let mut client = self.client(&m)?;
         let token = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| ProviderError::BadAnswer(format!("no token endpoint: {e}")))?
@@ -294,7 +311,7 @@ impl Provider for OidcProvider {
         let (claims, raw) = match self.verify(&m, &client, id_token, &nonce, token.access_token()) {
             Err(UnknownKey) => {
                 m = self.refetch_jwks(http, &m).await?;
-                client = self.client(&m);
+                client = self.client(&m)?;
                 self.verify(&m, &client, id_token, &nonce, token.access_token())
             }
             other => other,
@@ -349,7 +366,7 @@ impl Provider for OidcProvider {
     async fn renew_tokens(&self, http: &HttpClient, refresh_token: &str) -> Result<ProviderTokens, ProviderError> {
         let m = self.current(http).await?;
         let token = self
-            .client(&m)
+            .client(&m)?
             .exchange_refresh_token(&openidconnect::RefreshToken::new(refresh_token.to_string()))
             .map_err(|e| ProviderError::BadAnswer(format!("no token endpoint: {e}")))?
             .request_async(http)

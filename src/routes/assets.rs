@@ -15,6 +15,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("providers/github.svg", SVG, include_bytes!("../../static/providers/github.svg")),
     ("providers/gitlab.svg", SVG, include_bytes!("../../static/providers/gitlab.svg")),
     ("providers/microsoft.svg", SVG, include_bytes!("../../static/providers/microsoft.svg")),
+    ("providers/apple.svg", SVG, include_bytes!("../../static/providers/apple.svg")),
     ("providers/facebook.svg", SVG, include_bytes!("../../static/providers/facebook.svg")),
     ("providers/discord.svg", SVG, include_bytes!("../../static/providers/discord.svg")),
     ("providers/generic.svg", SVG, include_bytes!("../../static/providers/generic.svg")),

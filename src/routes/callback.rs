@@ -12,7 +12,7 @@ use crate::error::{AppError, error_page};
 use crate::metrics::Metrics;
 use crate::providers::{HttpClient, Registry};
 use crate::session::at_provider::{self, IdTokenSeal};
-use crate::signin::{self, Done, SignInError, pending::clear_flows};
+use crate::signin::{self, CallbackSeal, Done, SignInError, pending::clear_flows};
 
 /// The shared state the callback uses (one extractor, to keep the handler's arguments few).
 type Shared = (
@@ -87,6 +87,34 @@ pub async fn callback(req: HttpRequest, session: Session, signed_in: Option<Sign
             let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
             log::warn!("sign-in failed provider={name} client={client}: {e}");
             render_login(&registry, "/", Some(&e.message(label)), e.status())
+        }
+    }
+}
+
+/// `POST /callback/{provider}`: a provider's `response_mode=form_post` answer (Apple), which
+/// arrives cross-site and so without the `SameSite=Lax` session cookie. Its parameters are
+/// sealed into a `303` to `GET /callback/{provider}?resume=…`, where the browser's session
+/// (and the sign-in's state in it) can be read; see [`crate::signin::form_post`]. Providers
+/// that do not answer by form post refuse it (405).
+pub async fn callback_post(
+    req: HttpRequest,
+    body: web::Bytes,
+    registry: web::Data<Registry>,
+    seal: web::Data<CallbackSeal>,
+    settings: web::Data<Settings>,
+) -> HttpResponse {
+    let name = req.match_info().get("provider").unwrap_or_default();
+    let Some(provider) = registry.get(name) else {
+        return AppError::NotFound.error_response();
+    };
+    if provider.settings().preset.response_mode != Some("form_post") {
+        return AppError::MethodNotAllowed.error_response();
+    }
+    match seal.seal(name, &body, chrono::Utc::now().timestamp()) {
+        Ok(resume) => see_other(&format!("{}?resume={resume}", settings.redirect_uri(name))),
+        Err(e) => {
+            log::warn!("sign-in failed provider={name}: form post refused: {e}");
+            render_login(&registry, "/", Some(&e.message(&provider.settings().label)), e.status())
         }
     }
 }

@@ -84,6 +84,7 @@ pub(crate) fn logo(kind: &str) -> &'static str {
         "github" => "github",
         "gitlab" => "gitlab",
         "microsoft" => "microsoft",
+        "apple" => "apple",
         "facebook" => "facebook",
         "discord" => "discord",
         _ => "generic",

@@ -1,6 +1,8 @@
 //! Black-box tests: the app on a random port, real providers on loopback, a browser-like
 //! client. Storage tests run on both SQLite and PostgreSQL.
 
+#[path = "../providers/apple_standin.rs"]
+mod apple_standin;
 #[path = "../providers/github_standin.rs"]
 mod github_standin;
 #[path = "../providers/oauth2_standin.rs"]
@@ -13,6 +15,7 @@ mod scripted_op;
 mod helpers;
 
 mod account_cache;
+mod apple;
 mod behind_a_proxy;
 mod conformance;
 mod demo;

@@ -4,6 +4,8 @@
 //! same browser on each page.
 #![allow(dead_code, unused_imports)]
 
+#[path = "../providers/apple_standin.rs"]
+mod apple_standin;
 #[path = "../providers/github_standin.rs"]
 mod github_standin;
 #[path = "../api/helpers.rs"]
@@ -308,5 +310,39 @@ async fn cancelling_at_the_provider_says_so() {
     assert!(page.contains("Sign-in with Oidc was cancelled."), "{page}");
     save_screenshot(&browser, "cancelled-light.png").await;
     assert_accessible(&browser, "cancelled").await;
+    browser.close().await.unwrap();
+}
+
+/// Sign in with Apple in a real browser: Apple's page (the stand-in, on `localhost`, another
+/// site than the app on `127.0.0.1`) posts the answer back cross-site, so Chromium sends no
+/// `SameSite=Lax` session cookie with it; the sign-in still completes, in this browser's
+/// session, with the name Apple sent. The session cookie stays `SameSite=Lax`.
+#[actix_web::test]
+async fn signing_in_with_apple_survives_the_cross_site_form_post() {
+    let apple = apple_standin::AppleStandIn::start("localhost");
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(apple.env("apple"))).await;
+    let driver = Driver::start().await;
+    let profile = TempDir::new();
+    let browser = driver.browser(&profile.0, false).await;
+
+    browser.goto(&format!("{}/profile", app.addr)).await.unwrap();
+    assert_eq!(path(&browser).await, "/login");
+    save_screenshot(&browser, "login-apple.png").await;
+    assert_accessible(&browser, "/login (Apple)").await;
+    browser.find(Locator::Css("a[data-provider=apple]")).await.unwrap().click().await.unwrap();
+    let button = browser.wait().for_element(Locator::Css("#continue")).await.unwrap();
+    let at = browser.current_url().await.unwrap();
+    assert_eq!(at.host_str(), Some("localhost"), "Apple's page is on another site: {at}");
+    button.click().await.unwrap();
+
+    wait_for_path(&browser, &app, "/profile").await;
+    let page = text(&browser).await;
+    assert!(page.contains("Ada Lovelace") && page.contains("ada@example.test"), "{page}");
+    let cookies = browser.get_all_cookies().await.unwrap();
+    assert!(!cookies.is_empty());
+    for cookie in &cookies {
+        assert_eq!(format!("{:?}", cookie.same_site()), "Some(Lax)", "{}", cookie.name());
+    }
+    assert!(apple.refusals().is_empty(), "{:?}", apple.refusals());
     browser.close().await.unwrap();
 }

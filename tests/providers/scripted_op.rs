@@ -241,6 +241,11 @@ impl ScriptedOp {
         self.state.lock().unwrap().subject = sub.to_string();
     }
 
+    /// The (verified) email of the person who signs in next.
+    pub fn email(&self, email: &str) {
+        self.state.lock().unwrap().email = email.to_string();
+    }
+
     pub fn calls(&self) -> Calls {
         self.state.lock().unwrap().calls
     }

@@ -1,0 +1,24 @@
+use super::{Preset, Protocol, STANDARD_CLAIMS};
+
+/// Sign in with Apple: OpenID Connect with three quirks. The client secret is an ES256 JWT
+/// gatehouse mints from the `.p8` key (`TEAM_ID`, `KEY_ID`, `PRIVATE_KEY_FILE`; see
+/// `crate::providers::apple`); the callback arrives as a cross-site `POST` (`form_post`,
+/// required when `name` or `email` is asked for); and the name comes only once, beside the
+/// code, never in the ID token. Apple verifies every email, but a private-relay address
+/// (`…@privaterelay.appleid.com`) never links accounts.
+pub const PRESET: Preset = Preset {
+    kind: "apple",
+    protocol: Protocol::Oidc,
+    label: Some("Apple"),
+    issuer: Some("https://appleid.apple.com"),
+    tenant: None,
+    auth_url: None,
+    token_url: None,
+    userinfo_url: None,
+    api_base: None,
+    scopes: "openid name email",
+    response_mode: Some("form_post"),
+    trust_email: true,
+    claims: STANDARD_CLAIMS,
+    console: "https://developer.apple.com/account/resources/identifiers/list/serviceId",
+};

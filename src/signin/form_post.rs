@@ -1,0 +1,106 @@
+//! Callbacks that arrive as a cross-site `POST` (`response_mode=form_post`: Apple).
+//!
+//! A browser sends no `SameSite=Lax` cookie with a cross-site `POST`, so the session holding
+//! the pending flow cannot be read there. The cookie is not loosened for it. Instead the
+//! `POST`'s parameters are sealed (AES-256-GCM under a key derived from `SESSION_KEY`, bound to
+//! the provider, usable for two minutes) into `GET /callback/{provider}?resume=…`: a top-level
+//! navigation, which does carry the Lax cookie, where the flow is found by its `state` in the
+//! session exactly as for every other provider. The `state` therefore stays bound to the
+//! browser that started the sign-in and is used once. Nothing is written server-side, so a
+//! flood of forged `POST`s costs a seal each and stores nothing; the code inside the seal is
+//! unreadable in logs and history, and worthless without the client secret.
+
+use std::collections::HashMap;
+
+use crate::routes::query;
+use crate::seal::Sealer;
+use crate::signin::SignInError;
+
+/// How long the resume step may take: one redirect, so seconds; two minutes allows a slow
+/// phone.
+const RESUME_SECS: i64 = 120;
+
+/// The parameters carried over; anything else the provider posts (Apple's `id_token` when asked
+/// for `code id_token`) is dropped: the ID token comes from the token endpoint.
+const CARRIED: &[&str] = &["code", "state", "error", "user", "iss"];
+
+/// The longest value carried: Apple's `user` JSON is a few hundred bytes.
+const MAX_VALUE_LEN: usize = 4096;
+
+/// Seals the parameters of form-posted callbacks; derived from `SESSION_KEY`, so any instance
+/// can open what another sealed.
+pub(crate) struct CallbackSeal(Sealer);
+
+impl CallbackSeal {
+    pub(crate) fn new(master: &[u8]) -> Self {
+        CallbackSeal(Sealer::derive(master, b"gatehouse form_post callback v1"))
+    }
+
+    /// The `resume` value for a form-posted callback body. Refused (400) when the body is not a
+    /// form, repeats a name, has no `state`, or carries an oversized value.
+    pub(crate) fn seal(&self, provider: &str, body: &[u8], now: i64) -> Result<String, SignInError> {
+        let form = std::str::from_utf8(body).map_err(|_| SignInError::MalformedCallback)?;
+        let mut params = query::parse(form).map_err(|_| SignInError::MalformedCallback)?;
+        params.retain(|k, _| CARRIED.contains(&k.as_str()));
+        if params.values().any(|v| v.len() > MAX_VALUE_LEN) || params.get("state").is_none_or(String::is_empty) {
+            return Err(SignInError::MalformedCallback);
+        }
+        let sealed = serde_json::json!({"exp": now + RESUME_SECS, "params": params});
+        self.0.seal(provider, sealed.to_string().as_bytes()).ok_or(SignInError::MalformedCallback)
+    }
+
+    /// The parameters `seal` kept, for the same provider, within two minutes.
+    pub(crate) fn open(&self, provider: &str, resume: &str, now: i64) -> Result<HashMap<String, String>, SignInError> {
+        #[derive(serde::Deserialize)]
+        struct Sealed {
+            exp: i64,
+            params: HashMap<String, String>,
+        }
+        let plain = self.0.open(provider, resume).ok_or(SignInError::MalformedCallback)?;
+        let sealed: Sealed = serde_json::from_slice(&plain).map_err(|_| SignInError::MalformedCallback)?;
+        if now > sealed.exp {
+            return Err(SignInError::Expired);
+        }
+        Ok(sealed.params)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_callback_opens_for_its_provider_within_two_minutes() {
+        let seal = CallbackSeal::new(&[3u8; 64]);
+        let body = b"state=s1&code=c1&user=%7B%22name%22%3A%7B%7D%7D&id_token=dropped&extra=dropped";
+        let resume = seal.seal("apple", body, 1000).unwrap();
+        assert!(!resume.contains("c1"), "the code is not readable in the URL");
+        let params = seal.open("apple", &resume, 1000 + RESUME_SECS).unwrap();
+        let mut names: Vec<&str> = params.keys().map(String::as_str).collect();
+        names.sort();
+        assert_eq!(names, ["code", "state", "user"]);
+        assert_eq!(params["code"], "c1");
+        assert_eq!(params["user"], r#"{"name":{}}"#);
+
+        assert!(matches!(seal.open("apple", &resume, 1001 + RESUME_SECS), Err(SignInError::Expired)));
+        assert!(matches!(seal.open("other", &resume, 1000), Err(SignInError::MalformedCallback)));
+        assert!(matches!(
+            CallbackSeal::new(&[4u8; 64]).open("apple", &resume, 1000),
+            Err(SignInError::MalformedCallback)
+        ));
+        assert!(matches!(seal.open("apple", "not-sealed", 1000), Err(SignInError::MalformedCallback)));
+    }
+
+    #[test]
+    fn unusable_posts_are_refused_before_anything_is_sealed() {
+        let seal = CallbackSeal::new(&[3u8; 64]);
+        let refused = |body: &[u8]| matches!(seal.seal("apple", body, 0), Err(SignInError::MalformedCallback));
+        assert!(refused(b"code=c1"), "no state");
+        assert!(refused(b"state=&code=c1"), "empty state");
+        assert!(refused(b"state=a&state=b&code=c1"), "repeated state");
+        assert!(refused(&[b's', b't', 0xff]), "not UTF-8");
+        let big = format!("state=s&code=c&user={}", "x".repeat(MAX_VALUE_LEN + 1));
+        assert!(refused(big.as_bytes()), "oversized value");
+        assert!(!refused(b"state=s&error=user_cancelled_authorize"), "a refusal is carried too");
+    }
+}
