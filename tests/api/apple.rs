@@ -7,42 +7,6 @@ use crate::apple_standin::{AppleStandIn, RELAY_EMAIL};
 use crate::helpers::*;
 use crate::scripted_op::ScriptedOp;
 
-/// Runs `/authorize/apple` in `browser` and Apple's page; returns the form Apple's page would
-/// post (its action and fields).
-async fn apple_form(browser: &Browser) -> (String, Vec<(String, String)>) {
-    let res = browser.get("/authorize/apple").await;
-    assert_eq!(res.status(), 303, "authorize");
-    let to_apple = location(&res);
-    assert_eq!(query_param(&to_apple, "response_mode").as_deref(), Some("form_post"), "{to_apple}");
-    let page = reqwest::get(&to_apple).await.unwrap();
-    assert_eq!(page.status(), 200, "Apple's page: {}", page.text().await.unwrap());
-    let html = page.text().await.unwrap();
-    let attr = |tag: &str, name: &str| -> String {
-        let start = tag.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
-        let value = &tag[start..start + tag[start..].find('"').unwrap()];
-        value.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    };
-    let form_tag = &html[html.find("<form").unwrap()..];
-    let action = attr(&form_tag[..form_tag.find('>').unwrap()], "action");
-    let fields = html.split("<input ").skip(1).map(|input| (attr(input, "name"), attr(input, "value"))).collect();
-    (action, fields)
-}
-
-/// Apple's page posts the form: cross-site, so a `SameSite=Lax` cookie is not sent. A client
-/// without the browser's cookies does the POST; the browser follows where it is sent.
-async fn post_like_apple(browser: &Browser, action: &str, fields: &[(String, String)]) -> reqwest::Response {
-    let no_cookies = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let res = no_cookies.post(action).form(fields).send().await.unwrap();
-    assert_eq!(res.status(), 303, "the form post is carried to a same-site step");
-    let resume = location(&res);
-    browser.get(&resume).await
-}
-
-async fn sign_in_with_apple(browser: &Browser) -> reqwest::Response {
-    let (action, fields) = apple_form(browser).await;
-    post_like_apple(browser, &action, &fields).await
-}
-
 /// The whole journey: form post without the cookie, resumed in the browser's session; the
 /// name from the first authorization is kept when later sign-ins do not send it; the client
 /// secret Apple checked was minted from the `.p8` key, in the body, and is reused.

@@ -603,3 +603,41 @@ pub async fn metric(app: &TestApp, name: &str) -> f64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+// --- Sign in with Apple (the stand-in in tests/providers/apple_standin.rs) ---------------------
+
+/// Runs `/authorize/apple` in `browser` and Apple's page; returns the form Apple's page would
+/// post (its action and fields).
+pub async fn apple_form(browser: &Browser) -> (String, Vec<(String, String)>) {
+    let res = browser.get("/authorize/apple").await;
+    assert_eq!(res.status(), 303, "authorize");
+    let to_apple = location(&res);
+    assert_eq!(query_param(&to_apple, "response_mode").as_deref(), Some("form_post"), "{to_apple}");
+    let page = reqwest::get(&to_apple).await.unwrap();
+    assert_eq!(page.status(), 200, "Apple's page: {}", page.text().await.unwrap());
+    let html = page.text().await.unwrap();
+    let attr = |tag: &str, name: &str| -> String {
+        let start = tag.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        let value = &tag[start..start + tag[start..].find('"').unwrap()];
+        value.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    };
+    let form_tag = &html[html.find("<form").unwrap()..];
+    let action = attr(&form_tag[..form_tag.find('>').unwrap()], "action");
+    let fields = html.split("<input ").skip(1).map(|input| (attr(input, "name"), attr(input, "value"))).collect();
+    (action, fields)
+}
+
+/// Apple's page posts the form: cross-site, so a `SameSite=Lax` cookie is not sent. A client
+/// without the browser's cookies does the POST; the browser follows where it is sent.
+pub async fn post_like_apple(browser: &Browser, action: &str, fields: &[(String, String)]) -> reqwest::Response {
+    let no_cookies = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let res = no_cookies.post(action).form(fields).send().await.unwrap();
+    assert_eq!(res.status(), 303, "the form post is carried to a same-site step");
+    let resume = location(&res);
+    browser.get(&resume).await
+}
+
+pub async fn sign_in_with_apple(browser: &Browser) -> reqwest::Response {
+    let (action, fields) = apple_form(browser).await;
+    post_like_apple(browser, &action, &fields).await
+}

@@ -6,6 +6,8 @@
 //! A binary of its own: it installs a capturing logger for the whole process.
 #![allow(dead_code, unused_imports)]
 
+#[path = "../providers/apple_standin.rs"]
+mod apple_standin;
 #[path = "../providers/github_standin.rs"]
 mod github_standin;
 #[path = "../api/helpers.rs"]
@@ -60,8 +62,13 @@ async fn nothing_secret_reaches_the_logs() {
     const TOKEN_KEY: &str = "c4n4ry-t0ken-key-5f1e9a7c3b2d8e6f4a0c1b3d5e7f9a2c4b6d8e0f1a3c5e7b9d";
     let mut env = set_var(op.env("op"), "OAUTH_OP_STORE_TOKENS", "true");
     env = set_var(env, "OAUTH_OP_LOGOUT", "provider");
+    let apple = apple_standin::AppleStandIn::start("127.0.0.1");
     let app = spawn_app(
-        AppOptions::new(Backend::Sqlite).provider_env(env).github("github", &github).var("TOKEN_KEY", TOKEN_KEY),
+        AppOptions::new(Backend::Sqlite)
+            .provider_env(env)
+            .github("github", &github)
+            .provider_env(set_var(apple.env("apple"), "OAUTH_APPLE_STORE_TOKENS", "true"))
+            .var("TOKEN_KEY", TOKEN_KEY),
     )
     .await;
     let mut canaries: Vec<String> = vec![
@@ -126,6 +133,22 @@ async fn nothing_secret_reaches_the_logs() {
     canaries.extend(cookie_values(&res));
     let callback = app.github_callback_url(&app.new_browser(), "github", "/").await;
     app.new_browser().get(&with_param(&callback, "code", "wrong")).await;
+
+    // Apple: the form post, its sealed resume step (also replayed), the kept token. The
+    // minted client secrets, codes, tokens and the name Apple posts are all canaries.
+    let browser = app.new_browser();
+    let (action, fields) = apple_form(&browser).await;
+    let no_cookies = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let resume = location(&no_cookies.post(&action).form(&fields).send().await.unwrap());
+    let res = browser.get(&resume).await;
+    assert_eq!(res.status(), 303, "the Apple sign-in");
+    canaries.extend(cookie_values(&res));
+    app.new_browser().get(&resume).await;
+    assert_eq!(browser.get("/api/token/apple").await.status(), 200);
+    canaries.push(query_param(&resume, "resume").unwrap());
+    canaries.extend(fields.into_iter().map(|(_, v)| v));
+    canaries.extend(apple.secrets());
+    canaries.extend(["apple-access-".into(), "apple-refresh-".into(), "Lovelace".into()]);
 
     // Everything the provider saw is secret: state, nonce, challenge, code, verifier.
     for request in op.seen() {
