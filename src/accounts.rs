@@ -275,7 +275,9 @@ fn account_email<'a>(current: Option<&User>, offered: Option<&'a str>, verified:
 /// Apple's Hide My Email addresses: real and verified, but one per person *and app*, made up
 /// by Apple. Never a reason to join accounts, whichever provider offers one.
 fn is_private_relay(email: &str) -> bool {
-    email.rsplit_once('@').is_some_and(|(_, domain)| domain.eq_ignore_ascii_case("privaterelay.appleid.com"))
+    email
+        .rsplit_once('@')
+        .is_some_and(|(_, domain)| domain.trim_end_matches('.').eq_ignore_ascii_case("privaterelay.appleid.com"))
 }
 
 /// The provider's name, else the email's local part, else a neutral placeholder.

@@ -21,7 +21,7 @@ pub(crate) use access::{AccessSettings, parse_list};
 #[cfg(test)]
 pub(crate) use hosts::HostPattern;
 pub(crate) use hosts::ReturnHosts;
-pub(crate) use providers::{ClaimMap, LogoutMode, ProviderSettings};
+pub(crate) use providers::{ClaimMap, ClientCredential, LogoutMode, ProviderSettings};
 pub(crate) use urls::{is_loopback, is_mount_path};
 
 /// Where users and identities live. The scheme of `DATABASE_URL` picks the backend. `Debug`

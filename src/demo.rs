@@ -84,7 +84,7 @@ impl DemoIdp {
             issuer: demo.issuer.clone().ok_or("the demo provider has no issuer")?,
             kid,
             client_id: demo.client_id.clone(),
-            client_secret: demo.client_secret.expose().to_string(),
+            client_secret: demo.client_secret.fixed().ok_or("the demo provider has no client secret")?.to_string(),
             redirect_uri: settings.redirect_uri(&demo.name),
             key,
             codes: Mutex::new(HashMap::new()),

@@ -49,6 +49,26 @@ pub const STANDARD_CLAIMS: Claims = Claims {
     groups: None,
 };
 
+/// How a provider sends the browser back with its answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// A redirect to `GET /callback/{name}?code=…&state=…` (OAuth2's default).
+    Query,
+    /// `response_mode=form_post` (Apple): a cross-site `POST /callback/{name}`; see
+    /// `crate::signin::form_post`.
+    FormPost,
+}
+
+impl ResponseMode {
+    /// The authorization request's `response_mode` parameter, when one is sent.
+    pub fn param(self) -> Option<&'static str> {
+        match self {
+            ResponseMode::Query => None,
+            ResponseMode::FormPost => Some("form_post"),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Preset {
     /// The `OAUTH_{NAME}_KIND` value.
@@ -67,9 +87,8 @@ pub struct Preset {
     /// GitHub: the REST API base (`API_URL`), for GitHub Enterprise Server.
     pub api_base: Option<&'static str>,
     pub scopes: &'static str,
-    /// The authorization request's `response_mode`. `Some("form_post")` (Apple): the provider
-    /// POSTs the callback, cross-site; see `crate::signin::form_post`.
-    pub response_mode: Option<&'static str>,
+    /// How the provider sends its answer back.
+    pub response_mode: ResponseMode,
     /// May this provider's verified emails link accounts, by default?
     pub trust_email: bool,
     pub claims: Claims,

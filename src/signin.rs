@@ -25,13 +25,14 @@ use crate::config::Settings;
 use crate::db::AnyConnection;
 use crate::db::Db;
 use crate::db::models::{Identity, ProviderSessionRow, ProviderTokenRow, UserId, now};
+use crate::presets::ResponseMode;
 use crate::providers::{HttpClient, Provider, Registry};
 use crate::routes::query;
 use crate::tokens::TokenVault;
 use pending::{Taken, push_flow, take_flow};
 
 /// Longest authorization code accepted; real ones are far shorter.
-const MAX_CODE_LEN: usize = 2048;
+pub(crate) const MAX_CODE_LEN: usize = 2048;
 
 /// Starts a flow with `provider` for this browser (a link to `link_to` when given): remembers
 /// it in the session and returns the URL to send the browser to.
@@ -186,17 +187,23 @@ fn keep_tokens(conn: &mut AnyConnection, vault: Option<&TokenVault>, provider: &
 }
 
 /// The callback's parameters: its query, or what a form-posted callback sealed into `resume`
-/// (see [`form_post`]). Only form-posted callbacks may carry Apple's `user` field.
+/// (see [`form_post`]), each only for the providers that answer that way. Only form-posted
+/// callbacks may carry Apple's `user` field.
 fn callback_params(req: &HttpRequest, provider: &dyn Provider) -> Result<HashMap<String, String>, SignInError> {
     let mut params = query::parse(req.query_string()).map_err(|_| SignInError::MalformedCallback)?;
-    let form_post = provider.settings().preset.response_mode == Some("form_post");
-    let Some(resume) = params.remove("resume") else {
-        params.remove("user");
-        return Ok(params);
-    };
-    let seal = req.app_data::<web::Data<CallbackSeal>>().filter(|_| form_post && params.is_empty());
-    let seal = seal.ok_or(SignInError::MalformedCallback)?;
-    seal.open(&provider.settings().name, &resume, chrono::Utc::now().timestamp())
+    let resume = params.remove("resume");
+    match (provider.settings().preset.response_mode, resume) {
+        (ResponseMode::Query, None) => {
+            params.remove("user");
+            Ok(params)
+        }
+        // A form-posting provider's answer comes only through the seal, alone.
+        (ResponseMode::FormPost, Some(resume)) if params.is_empty() => {
+            let seal = req.app_data::<web::Data<CallbackSeal>>().ok_or(SignInError::MalformedCallback)?;
+            seal.open(&provider.settings().name, &resume, chrono::Utc::now().timestamp())
+        }
+        _ => Err(SignInError::MalformedCallback),
+    }
 }
 
 /// Takes this browser's pending flow for the callback's `state` (consuming it whatever

@@ -28,11 +28,7 @@ pub(crate) struct ProviderSettings {
     pub(crate) preset: &'static Preset,
     pub(crate) label: String,
     pub(crate) client_id: String,
-    /// Empty for Apple, whose secret is minted (`minted_secret`).
-    pub(crate) client_secret: Secret,
-    /// Apple: mints the client secret from the `.p8` key (`TEAM_ID`, `KEY_ID`,
-    /// `PRIVATE_KEY_FILE`).
-    pub(crate) minted_secret: Option<Arc<ClientSecretMinter>>,
+    pub(crate) client_secret: ClientCredential,
     /// OIDC: the issuer exactly as configured (a trailing `/` is part of it: Auth0's has one).
     /// Discovery happens at `{issuer without trailing /}/.well-known/openid-configuration`.
     pub(crate) issuer: Option<String>,
@@ -55,6 +51,34 @@ pub(crate) struct ProviderSettings {
     pub(crate) logout: LogoutMode,
     /// Keep each identity's access and refresh tokens, sealed, for the app (`STORE_TOKENS`).
     pub(crate) store_tokens: bool,
+}
+
+/// How gatehouse proves itself at the provider's token endpoint.
+#[derive(Clone, Debug)]
+pub(crate) enum ClientCredential {
+    /// `OAUTH_{NAME}_CLIENT_SECRET`, as the provider's console issued it.
+    Fixed(Secret),
+    /// Apple: a secret minted from the `.p8` key (`TEAM_ID`, `KEY_ID`, `PRIVATE_KEY_FILE`).
+    Minted(Arc<ClientSecretMinter>),
+}
+
+impl ClientCredential {
+    /// The secret to send now; `None` only when minting one failed (the system's random
+    /// source did).
+    pub(crate) fn current(&self) -> Option<String> {
+        match self {
+            ClientCredential::Fixed(secret) => Some(secret.expose().to_string()),
+            ClientCredential::Minted(minter) => minter.current(),
+        }
+    }
+
+    /// The configured secret of kinds that have one (every kind but Apple).
+    pub(crate) fn fixed(&self) -> Option<&str> {
+        match self {
+            ClientCredential::Fixed(secret) => Some(secret.expose()),
+            ClientCredential::Minted(_) => None,
+        }
+    }
 }
 
 /// `OAUTH_{NAME}_LOGOUT`: whether signing out also signs out at the provider.
@@ -144,9 +168,9 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
                 var("PRIVATE_KEY_FILE")
             ));
         }
-        Some(Secret::new(String::new()))
+        None
     } else {
-        required(r, &var("CLIENT_SECRET")).map(Secret::new)
+        required(r, &var("CLIENT_SECRET")).map(|s| ClientCredential::Fixed(Secret::new(s)))
     };
 
     let url_var = |r: &mut Reader, suffix: &str, default: Option<&str>| -> Option<Url> {
@@ -187,6 +211,10 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         r.problem(format!("{} must include \"openid\" for an OpenID Connect provider", var("SCOPES")));
     }
 
+    if let Some(other) = scopes.iter().find(|s| is_apple && !["openid", "name", "email"].contains(&s.as_str())) {
+        r.problem(format!("{}: Apple knows only openid, name and email, not {other:?}", var("SCOPES")));
+    }
+
     let label = r.get(&var("LABEL")).map(str::to_string).unwrap_or_else(|| match preset.label {
         Some(label) => label.to_string(),
         None => capitalise(name),
@@ -199,6 +227,13 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
     let claims = claim_map(r, &prefix, preset);
     let logout = match r.get(&var("LOGOUT")) {
         None | Some("local") => LogoutMode::Local,
+        Some("provider") if is_apple => {
+            r.problem(format!(
+                "{}=provider: Apple has no end_session_endpoint to sign out at; use local",
+                var("LOGOUT")
+            ));
+            LogoutMode::Local
+        }
         Some("provider") if preset.protocol == Protocol::Oidc => LogoutMode::Provider,
         Some("provider") => {
             r.problem(format!(
@@ -213,15 +248,15 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         }
     };
     let store_tokens = r.boolean(&var("STORE_TOKENS"), false);
-    let minted_secret = if is_apple {
-        apple_key(r, &prefix, client_id.as_deref(), issuer.as_deref()).map(Arc::new)
+    let client_secret = if is_apple {
+        apple_key(r, &prefix, client_id.as_deref(), issuer.as_deref()).map(|m| ClientCredential::Minted(Arc::new(m)))
     } else {
         for suffix in ["TEAM_ID", "KEY_ID", "PRIVATE_KEY_FILE"] {
             if r.is_set(&var(suffix)) {
                 r.problem(format!("{} applies only to the apple kind", var(suffix)));
             }
         }
-        None
+        client_secret
     };
     let list = |r: &mut Reader, suffix: &str| -> Vec<String> {
         let name = var(suffix);
@@ -275,7 +310,6 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         label,
         client_id: client_id?,
         client_secret: client_secret?,
-        minted_secret,
         issuer,
         auth_url,
         token_url,
@@ -300,8 +334,7 @@ pub(crate) fn demo(name: &str) -> ProviderSettings {
         preset,
         label: preset.label.unwrap_or("Demo").to_string(),
         client_id: "gatehouse-demo".into(),
-        client_secret: Secret::new(oauth2::CsrfToken::new_random_len(32).secret().clone()),
-        minted_secret: None,
+        client_secret: ClientCredential::Fixed(Secret::new(oauth2::CsrfToken::new_random_len(32).secret().clone())),
         issuer: None,
         auth_url: None,
         token_url: None,
@@ -349,20 +382,23 @@ fn apple_key(
     let team_id = id("TEAM_ID", "your Apple Developer Team ID (top right of developer.apple.com/account)");
     let key_id = id("KEY_ID", "the Key ID of the Sign in with Apple key (Certificates, Identifiers & Profiles → Keys)");
     let var = format!("{prefix}PRIVATE_KEY_FILE");
-    let Some(path) = r.get(&var).map(str::to_string) else {
-        r.problem(format!(
-            "{var} is required for Apple: the path of the AuthKey_<KEY_ID>.p8 file downloaded with the key"
-        ));
-        return None;
-    };
-    let (team_id, key_id, client_id, issuer) = (team_id?, key_id?, client_id?, issuer?);
-    match ClientSecretMinter::from_file(&path, &team_id, &key_id, client_id, issuer) {
-        Ok(minter) => Some(minter),
-        Err(e) => {
-            r.problem(format!("{var}={path:?} {e}"));
+    // Read even when an id is wrong: every problem is reported at once.
+    let key = match r.get(&var).map(str::to_string) {
+        None => {
+            r.problem(format!(
+                "{var} is required for Apple: the path of the AuthKey_<KEY_ID>.p8 file downloaded with the key"
+            ));
             None
         }
-    }
+        Some(path) => match apple::read_key(&path) {
+            Ok(key) => Some(key),
+            Err(e) => {
+                r.problem(format!("{var}={path:?} {e}"));
+                None
+            }
+        },
+    };
+    Some(ClientSecretMinter::new(key?, &team_id?, &key_id?, client_id?, issuer?))
 }
 
 /// `OAUTH_{NAME}_TENANT` for presets whose issuer has `{tenant}`: a tenant id or name.

@@ -489,6 +489,17 @@ fn apple_needs_its_key_and_ids_and_no_client_secret() {
     ]);
     assert!(p.iter().any(|m| m.starts_with("OAUTH_APPLE_CLIENT_SECRET is not used")), "{p:?}");
     assert!(p.iter().any(|m| m.starts_with("OAUTH_APPLE_TEAM_ID=\"team\" is not")), "{p:?}");
+    assert!(p.iter().any(|m| m.starts_with("OAUTH_APPLE_PRIVATE_KEY_FILE=")), "the key file too, at once: {p:?}");
+
+    // Apple has no end_session_endpoint, and knows three scopes.
+    let p = problems(&[
+        ("OAUTH_PROVIDERS", "apple"),
+        ("OAUTH_APPLE_CLIENT_ID", "com.example.web"),
+        ("OAUTH_APPLE_LOGOUT", "provider"),
+        ("OAUTH_APPLE_SCOPES", "openid email profile"),
+    ]);
+    assert!(p.iter().any(|m| m.starts_with("OAUTH_APPLE_LOGOUT=provider: Apple has no end_session_endpoint")), "{p:?}");
+    assert!(p.iter().any(|m| m.contains("Apple knows only openid, name and email, not \"profile\"")), "{p:?}");
 
     let p = problems(&[
         ("OAUTH_PROVIDERS", "apple"),

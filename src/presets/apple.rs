@@ -1,4 +1,4 @@
-use super::{Preset, Protocol, STANDARD_CLAIMS};
+use super::{Preset, Protocol, ResponseMode, STANDARD_CLAIMS};
 
 /// Sign in with Apple: OpenID Connect with three quirks. The client secret is an ES256 JWT
 /// gatehouse mints from the `.p8` key (`TEAM_ID`, `KEY_ID`, `PRIVATE_KEY_FILE`; see
@@ -17,7 +17,7 @@ pub const PRESET: Preset = Preset {
     userinfo_url: None,
     api_base: None,
     scopes: "openid name email",
-    response_mode: Some("form_post"),
+    response_mode: ResponseMode::FormPost,
     trust_email: true,
     claims: STANDARD_CLAIMS,
     console: "https://developer.apple.com/account/resources/identifiers/list/serviceId",

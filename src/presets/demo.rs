@@ -1,4 +1,4 @@
-use super::{Preset, Protocol, STANDARD_CLAIMS};
+use super::{Preset, Protocol, ResponseMode, STANDARD_CLAIMS};
 
 /// The OpenID Provider built into gatehouse (`crate::demo`), for trying sign-in on a laptop
 /// before registering an app anywhere: anyone can be anyone, so it is never trusted for email
@@ -15,7 +15,7 @@ pub const PRESET: Preset = Preset {
     userinfo_url: None,
     api_base: None,
     scopes: "openid email profile",
-    response_mode: None,
+    response_mode: ResponseMode::Query,
     trust_email: false,
     claims: STANDARD_CLAIMS,
     console: "built in: nothing to register",

@@ -1,4 +1,4 @@
-use super::{Claims, Preset, Protocol};
+use super::{Claims, Preset, Protocol, ResponseMode};
 
 /// Discord: OAuth2 plus `/users/@me`, whose `verified` flag covers the email.
 pub const PRESET: Preset = Preset {
@@ -12,7 +12,7 @@ pub const PRESET: Preset = Preset {
     userinfo_url: Some("https://discord.com/api/users/@me"),
     api_base: None,
     scopes: "identify email",
-    response_mode: None,
+    response_mode: ResponseMode::Query,
     trust_email: false,
     claims: Claims {
         id: "/id",

@@ -1,4 +1,4 @@
-use super::{Claims, Preset, Protocol};
+use super::{Claims, Preset, Protocol, ResponseMode};
 
 /// Facebook Login: OAuth2 plus the Graph API's `/me`. Graph never says an email is verified.
 pub const PRESET: Preset = Preset {
@@ -12,7 +12,7 @@ pub const PRESET: Preset = Preset {
     userinfo_url: Some("https://graph.facebook.com/v21.0/me?fields=id,name,email,picture"),
     api_base: None,
     scopes: "email public_profile",
-    response_mode: None,
+    response_mode: ResponseMode::Query,
     trust_email: false,
     claims: Claims {
         id: "/id",

@@ -1,4 +1,4 @@
-use super::{Preset, Protocol, STANDARD_CLAIMS};
+use super::{Preset, Protocol, ResponseMode, STANDARD_CLAIMS};
 
 /// GitHub OAuth apps; GitHub Enterprise Server through the URL overrides.
 pub const PRESET: Preset = Preset {
@@ -12,7 +12,7 @@ pub const PRESET: Preset = Preset {
     userinfo_url: None,
     api_base: Some("https://api.github.com"),
     scopes: "read:user user:email",
-    response_mode: None,
+    response_mode: ResponseMode::Query,
     trust_email: true,
     claims: STANDARD_CLAIMS,
     console: "https://github.com/settings/developers",

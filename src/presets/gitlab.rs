@@ -1,4 +1,4 @@
-use super::{Claims, Preset, Protocol, STANDARD_CLAIMS};
+use super::{Claims, Preset, Protocol, ResponseMode, STANDARD_CLAIMS};
 
 /// GitLab: OpenID Connect; gitlab.com by default, self-hosted through `OAUTH_{NAME}_ISSUER`.
 pub const PRESET: Preset = Preset {
@@ -12,7 +12,7 @@ pub const PRESET: Preset = Preset {
     userinfo_url: None,
     api_base: None,
     scopes: "openid email profile",
-    response_mode: None,
+    response_mode: ResponseMode::Query,
     trust_email: false,
     // GitLab's ID token lists the groups the person belongs to directly in `groups_direct`.
     claims: Claims { groups: Some("/groups_direct"), ..STANDARD_CLAIMS },

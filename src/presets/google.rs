@@ -1,4 +1,4 @@
-use super::{Preset, Protocol, STANDARD_CLAIMS};
+use super::{Preset, Protocol, ResponseMode, STANDARD_CLAIMS};
 
 /// Google: OpenID Connect. `OAUTH_{NAME}_HOSTED_DOMAIN` limits sign-in to a Workspace domain
 /// (sent as `hd` and checked in the ID token).
@@ -13,7 +13,7 @@ pub const PRESET: Preset = Preset {
     userinfo_url: None,
     api_base: None,
     scopes: "openid email profile",
-    response_mode: None,
+    response_mode: ResponseMode::Query,
     trust_email: true,
     claims: STANDARD_CLAIMS,
     console: "https://console.cloud.google.com/apis/credentials",

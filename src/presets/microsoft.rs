@@ -1,4 +1,4 @@
-use super::{Preset, Protocol, STANDARD_CLAIMS};
+use super::{Preset, Protocol, ResponseMode, STANDARD_CLAIMS};
 
 /// Microsoft Entra ID (v2.0 endpoint). `OAUTH_{NAME}_TENANT`: `common` (default),
 /// `organizations`, `consumers` or a tenant id. Multi-tenant discovery documents carry
@@ -16,7 +16,7 @@ pub const PRESET: Preset = Preset {
     userinfo_url: None,
     api_base: None,
     scopes: "openid email profile",
-    response_mode: None,
+    response_mode: ResponseMode::Query,
     trust_email: false,
     claims: STANDARD_CLAIMS,
     console: "https://entra.microsoft.com/#view/Microsoft_AAD_RegisteredApps/ApplicationsListBlade",

@@ -1,4 +1,4 @@
-use super::{Preset, Protocol, STANDARD_CLAIMS};
+use super::{Preset, Protocol, ResponseMode, STANDARD_CLAIMS};
 
 /// Any OAuth2 server: `AUTH_URL`, `TOKEN_URL`, `USERINFO_URL` required; `CLAIM_*` map its
 /// profile answer.
@@ -13,7 +13,7 @@ pub const PRESET: Preset = Preset {
     userinfo_url: None,
     api_base: None,
     scopes: "",
-    response_mode: None,
+    response_mode: ResponseMode::Query,
     trust_email: false,
     claims: STANDARD_CLAIMS,
     console: "your provider's admin console",

@@ -1,4 +1,4 @@
-use super::{Preset, Protocol, STANDARD_CLAIMS};
+use super::{Preset, Protocol, ResponseMode, STANDARD_CLAIMS};
 
 /// Any OpenID Connect issuer (`OAUTH_{NAME}_ISSUER` required).
 pub const PRESET: Preset = Preset {
@@ -12,7 +12,7 @@ pub const PRESET: Preset = Preset {
     userinfo_url: None,
     api_base: None,
     scopes: "openid email profile",
-    response_mode: None,
+    response_mode: ResponseMode::Query,
     trust_email: false,
     claims: STANDARD_CLAIMS,
     console: "your provider's admin console",

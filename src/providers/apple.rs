@@ -52,28 +52,16 @@ impl std::fmt::Debug for ClientSecretMinter {
 }
 
 impl ClientSecretMinter {
-    /// Reads the `.p8` key at `path`.
-    pub(crate) fn from_file(
-        path: &str,
-        team_id: &str,
-        key_id: &str,
-        client_id: &str,
-        audience: &str,
-    ) -> Result<Self, KeyFileError> {
-        let pem = std::fs::read_to_string(path).map_err(KeyFileError::Read)?;
-        let der = pkcs8_der(&pem).ok_or(KeyFileError::NotPem)?;
-        let rng = SystemRandom::new();
-        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der, &rng)
-            .map_err(|_| KeyFileError::NotP256)?;
-        Ok(ClientSecretMinter {
+    pub(crate) fn new(key: EcdsaKeyPair, team_id: &str, key_id: &str, client_id: &str, audience: &str) -> Self {
+        ClientSecretMinter {
             key,
-            rng,
+            rng: SystemRandom::new(),
             team_id: team_id.to_string(),
             key_id: key_id.to_string(),
             client_id: client_id.to_string(),
             audience: audience.to_string(),
             current: Mutex::new(None),
-        })
+        }
     }
 
     /// A client secret with at least ten minutes left; `None` only if signing failed (the
@@ -97,13 +85,22 @@ impl ClientSecretMinter {
             "iss": self.team_id,
             "sub": self.client_id,
             "aud": self.audience,
-            "iat": now,
+            // A minute back, so a server clock slightly ahead of Apple's is not "not yet valid".
+            "iat": now - 60,
             "exp": now + LIFETIME_SECS,
         });
         let input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(claims.to_string()));
         let signature = self.key.sign(&self.rng, input.as_bytes()).ok()?;
         Some(format!("{input}.{}", B64.encode(signature.as_ref())))
     }
+}
+
+/// The `.p8` key at `path`: PKCS#8, P-256.
+pub(crate) fn read_key(path: &str) -> Result<EcdsaKeyPair, KeyFileError> {
+    let pem = std::fs::read_to_string(path).map_err(KeyFileError::Read)?;
+    let der = pkcs8_der(&pem).ok_or(KeyFileError::NotPem)?;
+    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der, &SystemRandom::new())
+        .map_err(|_| KeyFileError::NotP256)
 }
 
 /// The DER inside a PEM `PRIVATE KEY` block.
@@ -144,6 +141,16 @@ mod tests {
 
     use super::*;
 
+    fn minter(
+        path: &str,
+        team_id: &str,
+        key_id: &str,
+        client_id: &str,
+        audience: &str,
+    ) -> Result<ClientSecretMinter, KeyFileError> {
+        Ok(ClientSecretMinter::new(read_key(path)?, team_id, key_id, client_id, audience))
+    }
+
     fn key_file() -> (tempfile_path::Path, Vec<u8>) {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
@@ -183,14 +190,8 @@ mod tests {
     #[test]
     fn the_client_secret_is_an_es256_jwt_apple_can_verify_and_is_reused_until_renewal() {
         let (file, public) = key_file();
-        let minter = ClientSecretMinter::from_file(
-            file.as_str(),
-            "TEAM123456",
-            "KEY1234567",
-            "com.example.web",
-            "https://appleid.apple.com",
-        )
-        .unwrap();
+        let minter =
+            minter(file.as_str(), "TEAM123456", "KEY1234567", "com.example.web", "https://appleid.apple.com").unwrap();
         let secret = minter.current().unwrap();
         let parts: Vec<&str> = secret.split('.').collect();
         assert_eq!(parts.len(), 3);
@@ -214,17 +215,51 @@ mod tests {
         assert_ne!(minter.current().unwrap(), secret);
     }
 
+    /// Apple's `.p8` files (`MIGTAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHkwdwIBAQQg…`) repeat the
+    /// curve inside the key (`[0] parameters`), which ring's own PKCS#8 output leaves out.
+    #[test]
+    fn a_key_in_apples_exact_layout_is_read() {
+        let rng = SystemRandom::new();
+        let ring_layout = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let der = apple_layout(ring_layout.as_ref());
+        let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", STANDARD.encode(&der));
+        assert!(pem.contains("MIGTAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHkwdwIBAQQg"), "{pem}");
+        let file = tempfile_path::Path::with(&pem);
+        let minter = minter(file.as_str(), "TEAM123456", "KEY1234567", "c", "a").expect("Apple's layout is read");
+        assert!(minter.current().is_some());
+    }
+
+    /// ring's PKCS#8 with the `[0] parameters` Apple includes.
+    fn apple_layout(ring: &[u8]) -> Vec<u8> {
+        let private_key_at = ring.windows(2).position(|w| w == [0x04, 0x20]).unwrap();
+        let public_key_at = private_key_at + 2 + 32;
+        assert_eq!(&ring[public_key_at..public_key_at + 2], [0xa1, 0x44]);
+        let params = [0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+        let mut der = [&ring[..public_key_at], &params, &ring[public_key_at..]].concat();
+        // Three enclosing lengths grow by the 12 bytes: the outer SEQUENCE (long form), the
+        // privateKey OCTET STRING and the ECPrivateKey SEQUENCE.
+        assert_eq!(&der[..3], [0x30, 0x81, 0x87]);
+        der[2] += 12;
+        let octet = der.windows(2).position(|w| w == [0x04, 0x6d]).unwrap();
+        der[octet + 1] += 12;
+        assert_eq!(&der[octet + 2..octet + 4], [0x30, 0x6b]);
+        der[octet + 3] += 12;
+        der
+    }
+
     #[test]
     fn key_files_that_are_not_apple_keys_are_named_as_such() {
         let err = |contents: &str| {
             let file = tempfile_path::Path::with(contents);
-            ClientSecretMinter::from_file(file.as_str(), "T", "K", "c", "a").unwrap_err().to_string()
+            minter(file.as_str(), "T", "K", "c", "a").unwrap_err().to_string()
         };
         assert!(err("not a key").contains("not a PEM private key"));
         assert!(err("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----").contains("P-256"));
-        let rsa = include_str!("../../tests/fixtures/op-key-1.pem");
-        assert!(!err(rsa).is_empty());
-        let missing = ClientSecretMinter::from_file("/nonexistent/AuthKey.p8", "T", "K", "c", "a").unwrap_err();
+        let ed25519 = ring::signature::Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+        let pem =
+            format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", STANDARD.encode(ed25519.as_ref()));
+        assert!(err(&pem).contains("not a P-256"), "a PKCS#8 key of another kind");
+        let missing = minter("/nonexistent/AuthKey.p8", "T", "K", "c", "a").unwrap_err();
         assert!(missing.to_string().starts_with("cannot be read"), "{missing}");
     }
 

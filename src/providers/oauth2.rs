@@ -23,7 +23,9 @@ pub(crate) type CodeClient = BasicClient<EndpointSet, EndpointNotSet, EndpointNo
 pub(crate) fn code_client(settings: &ProviderSettings, redirect_uri: String) -> CodeClient {
     let url = |u: &Option<Url>| u.clone().expect("config fills the OAuth2 endpoints");
     BasicClient::new(ClientId::new(settings.client_id.clone()))
-        .set_client_secret(ClientSecret::new(settings.client_secret.expose().to_string()))
+        .set_client_secret(ClientSecret::new(
+            settings.client_secret.fixed().expect("config gives OAuth2 kinds a client secret").to_string(),
+        ))
         .set_auth_uri(AuthUrl::from_url(url(&settings.auth_url)))
         .set_token_uri(TokenUrl::from_url(url(&settings.token_url)))
         .set_auth_type(AuthType::RequestBody)

@@ -31,7 +31,7 @@ use verify::*;
 
 use super::{AuthFlow, Availability, HttpClient, HttpError, LogoutRequest, Provider, ProviderError};
 use crate::accounts::{ProviderSession, ProviderTokens, ProviderUser};
-use crate::config::ProviderSettings;
+use crate::config::{ClientCredential, ProviderSettings};
 use crate::db::models::CachedMetadata;
 use crate::db::{Db, DbError};
 
@@ -180,19 +180,19 @@ impl OidcProvider {
     }
 
     fn client(&self, m: &Metadata) -> Result<OidcClient, ProviderError> {
-        let secret = match &self.settings.minted_secret {
-            Some(minter) => minter
-                .current()
-                .ok_or_else(|| ProviderError::Unavailable("the client secret could not be signed".into()))?,
-            None => self.settings.client_secret.expose().to_string(),
-        };
-        // RFC 8414: client_secret_basic unless the provider lists only client_secret_post
-        // (Apple, which refuses Basic).
+        let secret = self
+            .settings
+            .client_secret
+            .current()
+            .ok_or_else(|| ProviderError::Unavailable("the client secret could not be signed".into()))?;
+        // RFC 8414: client_secret_basic unless the provider lists only client_secret_post.
+        // Apple, which refuses Basic, always gets the body, whatever its discovery says.
         let methods = m.provider.token_endpoint_auth_methods_supported();
-        let post_only = methods.is_some_and(|methods| {
-            methods.contains(&CoreClientAuthMethod::ClientSecretPost)
-                && !methods.contains(&CoreClientAuthMethod::ClientSecretBasic)
-        });
+        let post_only = matches!(self.settings.client_secret, ClientCredential::Minted(_))
+            || methods.is_some_and(|methods| {
+                methods.contains(&CoreClientAuthMethod::ClientSecretPost)
+                    && !methods.contains(&CoreClientAuthMethod::ClientSecretBasic)
+            });
         let client = CoreClient::from_provider_metadata(
             m.provider.clone(),
             ClientId::new(self.settings.client_id.clone()),
@@ -284,7 +284,7 @@ impl Provider for OidcProvider {
         if let Some(domain) = &self.settings.hosted_domain {
             request = request.add_extra_param("hd", domain.clone());
         }
-        if let Some(mode) = self.settings.preset.response_mode {
+        if let Some(mode) = self.settings.preset.response_mode.param() {
             request = request.add_extra_param("response_mode", mode);
         }
         // Google issues a refresh token only to a request for offline access.
@@ -440,7 +440,10 @@ where
     match e {
         // Our credentials were refused: a configuration problem, not the user's.
         RequestTokenError::ServerResponse(r) if r.to_string().starts_with("invalid_client") => {
-            log::error!("client authentication failed at the token endpoint: check CLIENT_ID and CLIENT_SECRET");
+            log::error!(
+                "client authentication failed at the token endpoint: check CLIENT_ID and CLIENT_SECRET \
+                 (Apple: the Services ID, TEAM_ID, KEY_ID and PRIVATE_KEY_FILE)"
+            );
             ProviderError::BadAnswer("invalid_client".into())
         }
         // Only the error code: a description is provider text (escaped nowhere in logs).

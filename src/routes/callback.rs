@@ -10,6 +10,7 @@ use crate::config::{LogoutMode, SessionStoreKind, Settings};
 use crate::db::Db;
 use crate::error::{AppError, error_page};
 use crate::metrics::Metrics;
+use crate::presets::ResponseMode;
 use crate::providers::{HttpClient, Registry};
 use crate::session::at_provider::{self, IdTokenSeal};
 use crate::signin::{self, CallbackSeal, Done, SignInError, pending::clear_flows};
@@ -93,9 +94,9 @@ pub async fn callback(req: HttpRequest, session: Session, signed_in: Option<Sign
 
 /// `POST /callback/{provider}`: a provider's `response_mode=form_post` answer (Apple), which
 /// arrives cross-site and so without the `SameSite=Lax` session cookie. Its parameters are
-/// sealed into a `303` to `GET /callback/{provider}?resume=…`, where the browser's session
-/// (and the sign-in's state in it) can be read; see [`crate::signin::form_post`]. Providers
-/// that do not answer by form post refuse it (405).
+/// sealed into `GET /callback/{provider}?resume=…`, which the page answered here opens at
+/// once, same-origin, where the browser's session (and the sign-in's state in it) can be read;
+/// see [`crate::signin::form_post`]. Providers that do not answer by form post refuse it (405).
 pub async fn callback_post(
     req: HttpRequest,
     body: web::Bytes,
@@ -107,16 +108,30 @@ pub async fn callback_post(
     let Some(provider) = registry.get(name) else {
         return AppError::NotFound.error_response();
     };
-    if provider.settings().preset.response_mode != Some("form_post") {
+    if provider.settings().preset.response_mode != ResponseMode::FormPost {
         return AppError::MethodNotAllowed.error_response();
     }
     match seal.seal(name, &body, chrono::Utc::now().timestamp()) {
-        Ok(resume) => see_other(&format!("{}?resume={resume}", settings.redirect_uri(name))),
+        Ok(resume) => onward(&format!("{}?resume={resume}", settings.redirect_uri(name))),
         Err(e) => {
             log::warn!("sign-in failed provider={name}: form post refused: {e}");
             render_login(&registry, "/", Some(&e.message(&provider.settings().label)), e.status())
         }
     }
+}
+
+/// A page of gatehouse's own that opens `url` at once. The resume step is then a same-origin
+/// navigation, which carries the session cookie however strict its `SameSite` and whatever a
+/// browser makes of redirects after a cross-site `POST`. A meta refresh needs no script (the
+/// CSP allows none); the link is for a browser that refreshes nothing.
+fn onward(url: &str) -> HttpResponse {
+    let url = tera::escape_html(url);
+    super::html(
+        actix_web::http::StatusCode::OK,
+        format!(
+            r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={url}"><title>Signing in…</title></head><body><p><a href="{url}">Continue signing in</a></p></body></html>"#
+        ),
+    )
 }
 
 fn outcome_name(outcome: SignIn) -> &'static str {

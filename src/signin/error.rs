@@ -87,7 +87,8 @@ impl SignInError {
             SignInError::NotAllowed(_) => {
                 "This account may not sign in here. Ask the site's administrator for access.".into()
             }
-            SignInError::Denied(code) if code == "access_denied" => {
+            // Apple's Cancel button says `user_cancelled_authorize`.
+            SignInError::Denied(code) if code == "access_denied" || code == "user_cancelled_authorize" => {
                 format!("Sign-in with {label} was cancelled.")
             }
             SignInError::Denied(_) => format!("{label} could not sign you in. Please try again."),

@@ -3,8 +3,9 @@
 //! A browser sends no `SameSite=Lax` cookie with a cross-site `POST`, so the session holding
 //! the pending flow cannot be read there. The cookie is not loosened for it. Instead the
 //! `POST`'s parameters are sealed (AES-256-GCM under a key derived from `SESSION_KEY`, bound to
-//! the provider, usable for two minutes) into `GET /callback/{provider}?resume=…`: a top-level
-//! navigation, which does carry the Lax cookie, where the flow is found by its `state` in the
+//! the provider, usable as long as the sign-in itself) into `GET /callback/{provider}?resume=…`,
+//! which the `POST`'s answer, a page of gatehouse's own, opens at once: a same-origin
+//! navigation, which carries the Lax cookie, where the flow is found by its `state` in the
 //! session exactly as for every other provider. The `state` therefore stays bound to the
 //! browser that started the sign-in and is used once. Nothing is written server-side, so a
 //! flood of forged `POST`s costs a seal each and stores nothing; the code inside the seal is
@@ -16,16 +17,17 @@ use crate::routes::query;
 use crate::seal::Sealer;
 use crate::signin::SignInError;
 
-/// How long the resume step may take: one redirect, so seconds; two minutes allows a slow
-/// phone.
-const RESUME_SECS: i64 = 120;
+/// How long the resume step may take: normally milliseconds, but no less than the sign-in
+/// itself may (its flow expires on its own), so a stalled browser does not lose the name Apple
+/// sends only once.
+const RESUME_SECS: i64 = crate::signin::flow::FLOW_TTL_SECS;
 
-/// The parameters carried over; anything else the provider posts (Apple's `id_token` when asked
-/// for `code id_token`) is dropped: the ID token comes from the token endpoint.
-const CARRIED: &[&str] = &["code", "state", "error", "user", "iss"];
-
-/// The longest value carried: Apple's `user` JSON is a few hundred bytes.
-const MAX_VALUE_LEN: usize = 4096;
+/// The parameters carried over, each with the longest value accepted (so a resume URL stays
+/// far below proxies' 8 KiB request-line limits). Anything else the provider posts (Apple's
+/// `id_token` when asked for `code id_token`) is dropped: the ID token comes from the token
+/// endpoint.
+const CARRIED: &[(&str, usize)] =
+    &[("code", super::MAX_CODE_LEN), ("state", 256), ("error", 64), ("iss", 512), ("user", 1024)];
 
 /// Seals the parameters of form-posted callbacks; derived from `SESSION_KEY`, so any instance
 /// can open what another sealed.
@@ -41,8 +43,11 @@ impl CallbackSeal {
     pub(crate) fn seal(&self, provider: &str, body: &[u8], now: i64) -> Result<String, SignInError> {
         let form = std::str::from_utf8(body).map_err(|_| SignInError::MalformedCallback)?;
         let mut params = query::parse(form).map_err(|_| SignInError::MalformedCallback)?;
-        params.retain(|k, _| CARRIED.contains(&k.as_str()));
-        if params.values().any(|v| v.len() > MAX_VALUE_LEN) || params.get("state").is_none_or(String::is_empty) {
+        let limit = |name: &str| CARRIED.iter().find(|(carried, _)| *carried == name).map(|(_, max)| *max);
+        params.retain(|k, _| limit(k).is_some());
+        if params.iter().any(|(k, v)| limit(k).is_some_and(|max| v.len() > max))
+            || params.get("state").is_none_or(String::is_empty)
+        {
             return Err(SignInError::MalformedCallback);
         }
         let sealed = serde_json::json!({"exp": now + RESUME_SECS, "params": params});
@@ -99,8 +104,17 @@ mod tests {
         assert!(refused(b"state=&code=c1"), "empty state");
         assert!(refused(b"state=a&state=b&code=c1"), "repeated state");
         assert!(refused(&[b's', b't', 0xff]), "not UTF-8");
-        let big = format!("state=s&code=c&user={}", "x".repeat(MAX_VALUE_LEN + 1));
+        let big = format!("state=s&code=c&user={}", "x".repeat(1025));
         assert!(refused(big.as_bytes()), "oversized value");
+        let resume = seal
+            .seal(
+                "apple",
+                format!("state={}&code={}&user={}&error=e&iss=i", "s".repeat(256), "c".repeat(2048), "u".repeat(1024))
+                    .as_bytes(),
+                0,
+            )
+            .unwrap();
+        assert!(resume.len() < 6000, "the longest resume fits a request line: {}", resume.len());
         assert!(!refused(b"state=s&error=user_cancelled_authorize"), "a refusal is carried too");
     }
 }

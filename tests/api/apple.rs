@@ -7,9 +7,10 @@ use crate::apple_standin::{AppleStandIn, RELAY_EMAIL};
 use crate::helpers::*;
 use crate::scripted_op::ScriptedOp;
 
-/// The whole journey: form post without the cookie, resumed in the browser's session; the
-/// name from the first authorization is kept when later sign-ins do not send it; the client
-/// secret Apple checked was minted from the `.p8` key, in the body, and is reused.
+/// The whole journey: form post without the cookie, a page that moves on to the resume step
+/// from gatehouse's own origin, where the browser's session finishes the sign-in; the name
+/// from the first authorization is kept when later sign-ins do not send it; the client secret
+/// Apple checked was minted from the `.p8` key, sent in the body, and is reused.
 #[actix_web::test]
 async fn a_person_signs_in_with_apple_and_keeps_the_name_apple_sent_once() {
     let apple = AppleStandIn::start("127.0.0.1");
@@ -20,12 +21,10 @@ async fn a_person_signs_in_with_apple_and_keeps_the_name_apple_sent_once() {
     assert!(fields.iter().any(|(k, _)| k == "user"), "the first authorization sends the name");
     let code = fields.iter().find(|(k, _)| k == "code").unwrap().1.clone();
 
-    let no_cookies = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let res = no_cookies.post(&action).form(&fields).send().await.unwrap();
-    assert_eq!(res.status(), 303);
+    let res = post_from_apple(&action, &fields).await;
     assert_eq!(res.headers()["cache-control"], "no-store");
     assert!(set_cookie_headers(&res).is_empty(), "the POST sets no cookie");
-    let resume = location(&res);
+    let resume = resume_url(res).await;
     assert!(resume.starts_with(&format!("{}/callback/apple?resume=", app.addr)), "{resume}");
     assert!(!resume.contains(&code) && !resume.contains("Lovelace"), "code and name are sealed: {resume}");
     let done = app.browser.get(&resume).await;
@@ -55,38 +54,80 @@ async fn a_person_signs_in_with_apple_and_keeps_the_name_apple_sent_once() {
 
 /// The resume step finds the sign-in in the browser's own session: another browser (an
 /// attacker who got hold of the URL, or a login-CSRF victim) gets a 400 and no session; so do
-/// a replay, a tampered seal and a form post without a state.
+/// a replay, a tampered seal, extra parameters, and Apple's answer sent as a plain GET.
 #[actix_web::test]
 async fn the_resume_step_works_only_in_the_browser_that_started_it_and_once() {
     let apple = AppleStandIn::start("127.0.0.1");
     let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(apple.env("apple"))).await;
-    let no_cookies = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
 
     let (action, fields) = apple_form(&app.browser).await;
-    let res = no_cookies.post(&action).form(&fields).send().await.unwrap();
-    let resume = location(&res);
+    let resume = resume_url(post_from_apple(&action, &fields).await).await;
 
     let attacker = app.new_browser();
     let stolen = attacker.get(&resume).await;
     assert_eq!(stolen.status(), 400);
     assert_eq!(attacker.me().await, Err(401));
 
-    let mut tampered = resume.clone();
-    tampered.insert(tampered.len() - 3, if resume.ends_with("AAA") { 'B' } else { 'A' });
+    let at = resume.len() - 5;
+    let flipped = if &resume[at..at + 1] == "A" { "B" } else { "A" };
+    let tampered = format!("{}{flipped}{}", &resume[..at], &resume[at + 1..]);
     assert_eq!(app.browser.get(&tampered).await.status(), 400, "a tampered seal");
     assert_eq!(app.browser.get(&format!("{resume}&code=x")).await.status(), 400, "resume with other parameters");
+    // What Apple posted, sent as a query instead (a name planted beside it included): refused,
+    // Apple's answers come only by form post.
+    let query: Vec<(String, String)> =
+        fields.iter().cloned().chain([("user".into(), r#"{"name":{"firstName":"Mallory"}}"#.into())]).collect();
+    let as_get =
+        format!("{action}?{}", url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&query).finish());
+    assert_eq!(app.browser.get(&as_get).await.status(), 400, "a GET callback to a form-posting provider");
 
-    // The browser that started it: the attacker's attempt consumed nothing of its session.
+    // The browser that started it: none of the above consumed its sign-in.
     let ok = app.browser.get(&resume).await;
     assert_eq!(ok.status(), 303, "{}", ok.text().await.unwrap());
-    assert!(app.browser.me().await.is_ok());
+    assert_eq!(app.browser.me().await.unwrap()["name"], "Ada Lovelace");
     assert_eq!(app.new_browser().get(&resume).await.status(), 400, "used once");
     assert_eq!(app.browser.get(&resume).await.status(), 400, "used once, even by its browser");
 
-    let res = no_cookies.post(&action).form(&[("code", "c1")]).send().await.unwrap();
-    assert_eq!(res.status(), 400, "a form post without a state");
-    let res = no_cookies.post(format!("{}/callback/nobody", app.addr)).form(&[("state", "s")]).send().await.unwrap();
-    assert_eq!(res.status(), 404);
+    let no_state = post_from_apple(&action, &[("code".into(), "c1".into())]).await;
+    assert_eq!(no_state.status(), 400, "a form post without a state");
+    let huge = post_from_apple(&action, &[("state".into(), "s".into()), ("user".into(), "x".repeat(20_000))]).await;
+    assert_eq!(huge.status(), 413, "a form post over 16 KiB");
+    let nobody = post_from_apple(&format!("{}/callback/nobody", app.addr), &[("state".into(), "s".into())]).await;
+    assert_eq!(nobody.status(), 404);
+}
+
+/// "Cancel" on Apple's page posts `error=user_cancelled_authorize`: the sign-in page says it
+/// was cancelled, and nobody is signed in.
+#[actix_web::test]
+async fn cancelling_at_apple_says_so() {
+    let apple = AppleStandIn::start("127.0.0.1");
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(apple.env("apple"))).await;
+    let (action, fields) = apple_page_form(&app.browser, "cancel").await;
+    let res = post_like_apple(&app.browser, &action, &fields).await;
+    assert_eq!(res.status(), 400);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Sign-in with Apple was cancelled."), "{page}");
+    assert_eq!(app.browser.me().await, Err(401));
+    assert_eq!(app.db.counts(), (0, 0));
+}
+
+/// With `STORE_TOKENS`, an access token about to expire is renewed with Apple's refresh token,
+/// and the client secret for that is minted and checked too.
+#[actix_web::test]
+async fn apple_tokens_are_renewed_with_a_minted_secret() {
+    let apple = AppleStandIn::start("127.0.0.1");
+    let env = set_var(apple.env("apple"), "OAUTH_APPLE_STORE_TOKENS", "true");
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
+    apple.short_tokens();
+    assert_eq!(sign_in_with_apple(&app.browser).await.status(), 303);
+    let res = app.browser.get("/api/token/apple").await;
+    assert_eq!(res.status(), 200);
+    let token: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(apple.refreshes(), 1, "a token with 30 s left is renewed first");
+    assert_ne!(token["access_token"], "apple-access-1");
+    assert!(token["access_token"].as_str().unwrap().starts_with("apple-access-"), "{token}");
+    assert!(apple.refusals().is_empty(), "{:?}", apple.refusals());
+    assert_eq!(apple.secrets().len(), 2, "the code and the refresh, each with a checked secret");
 }
 
 /// Only a provider that answers by form post takes a POST callback; others keep GET only, and
@@ -97,13 +138,12 @@ async fn providers_that_do_not_form_post_refuse_a_post_callback() {
     let op = ScriptedOp::start();
     let app =
         spawn_app(AppOptions::new(Backend::Sqlite).provider_env(apple.env("apple")).provider_env(op.env("corp"))).await;
-    let no_cookies = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let res =
-        no_cookies.post(format!("{}/callback/corp", app.addr)).form(&[("state", "s"), ("code", "c")]).send().await;
-    assert_eq!(res.unwrap().status(), 405);
+    let form = [("state".to_string(), "s".to_string()), ("code".into(), "c".into())];
+    let res = post_from_apple(&format!("{}/callback/corp", app.addr), &form).await;
+    assert_eq!(res.status(), 405);
 
     let (action, fields) = apple_form(&app.browser).await;
-    let resume = location(&no_cookies.post(&action).form(&fields).send().await.unwrap());
+    let resume = resume_url(post_from_apple(&action, &fields).await).await;
     let elsewhere = resume.replace("/callback/apple?", "/callback/corp?");
     assert_eq!(app.browser.get(&elsewhere).await.status(), 400);
     assert_eq!(op.calls().token, 0);

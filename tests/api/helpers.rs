@@ -607,8 +607,13 @@ pub async fn metric(app: &TestApp, name: &str) -> f64 {
 // --- Sign in with Apple (the stand-in in tests/providers/apple_standin.rs) ---------------------
 
 /// Runs `/authorize/apple` in `browser` and Apple's page; returns the form Apple's page would
-/// post (its action and fields).
+/// post on "Continue" (its action and fields).
 pub async fn apple_form(browser: &Browser) -> (String, Vec<(String, String)>) {
+    apple_page_form(browser, "apple").await
+}
+
+/// The form with id `form` on Apple's page ("apple": Continue, "cancel": Cancel).
+pub async fn apple_page_form(browser: &Browser, form: &str) -> (String, Vec<(String, String)>) {
     let res = browser.get("/authorize/apple").await;
     assert_eq!(res.status(), 303, "authorize");
     let to_apple = location(&res);
@@ -616,24 +621,44 @@ pub async fn apple_form(browser: &Browser) -> (String, Vec<(String, String)>) {
     let page = reqwest::get(&to_apple).await.unwrap();
     assert_eq!(page.status(), 200, "Apple's page: {}", page.text().await.unwrap());
     let html = page.text().await.unwrap();
-    let attr = |tag: &str, name: &str| -> String {
-        let start = tag.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
-        let value = &tag[start..start + tag[start..].find('"').unwrap()];
-        value.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    };
-    let form_tag = &html[html.find("<form").unwrap()..];
-    let action = attr(&form_tag[..form_tag.find('>').unwrap()], "action");
-    let fields = html.split("<input ").skip(1).map(|input| (attr(input, "name"), attr(input, "value"))).collect();
+    let form_html = &html[html.find(&format!(r#"<form id="{form}""#)).unwrap()..];
+    let form_html = &form_html[..form_html.find("</form>").unwrap()];
+    let action = attr(&form_html[..form_html.find('>').unwrap()], "action");
+    let fields = form_html.split("<input ").skip(1).map(|input| (attr(input, "name"), attr(input, "value"))).collect();
     (action, fields)
 }
 
-/// Apple's page posts the form: cross-site, so a `SameSite=Lax` cookie is not sent. A client
-/// without the browser's cookies does the POST; the browser follows where it is sent.
-pub async fn post_like_apple(browser: &Browser, action: &str, fields: &[(String, String)]) -> reqwest::Response {
+/// An attribute's (HTML-unescaped) value in a tag.
+fn attr(tag: &str, name: &str) -> String {
+    let start = tag.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+    let value = &tag[start..start + tag[start..].find('"').unwrap()];
+    value.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&#x2F;", "/").replace("&amp;", "&")
+}
+
+/// Posts Apple's form as a browser would after Apple's page: cross-site, so without the
+/// `SameSite=Lax` session cookie. Returns gatehouse's answer: a page that moves on, same-origin,
+/// to the resume step.
+pub async fn post_from_apple(action: &str, fields: &[(String, String)]) -> reqwest::Response {
     let no_cookies = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let res = no_cookies.post(action).form(fields).send().await.unwrap();
-    assert_eq!(res.status(), 303, "the form post is carried to a same-site step");
-    let resume = location(&res);
+    no_cookies.post(action).form(fields).send().await.unwrap()
+}
+
+/// Where the page gatehouse answers a form post with sends the browser (its meta refresh,
+/// which the page's link repeats).
+pub async fn resume_url(res: reqwest::Response) -> String {
+    assert_eq!(res.status(), 200, "the form post answers a page that moves on");
+    let html = res.text().await.unwrap();
+    let meta = &html[html.find(r#"http-equiv="refresh""#).expect("a meta refresh")..];
+    let content = attr(&meta[..meta.find('>').unwrap()], "content");
+    let url = content.strip_prefix("0;url=").expect("0;url=").to_string();
+    let link = &html[html.find("<a ").expect("a link")..];
+    assert_eq!(attr(&link[..link.find('>').unwrap()], "href"), url, "the page links there too");
+    url
+}
+
+/// Apple's form post, then the same-origin step in `browser`; returns the step's answer.
+pub async fn post_like_apple(browser: &Browser, action: &str, fields: &[(String, String)]) -> reqwest::Response {
+    let resume = resume_url(post_from_apple(action, fields).await).await;
     browser.get(&resume).await
 }
 

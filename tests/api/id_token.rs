@@ -81,3 +81,25 @@ async fn unusable_and_slow_token_answers_are_502_and_504() {
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "HTTP_TIMEOUT_SECS=3 bounds the wait");
     assert_eq!(app.db.counts(), (0, 0));
 }
+
+/// A returning sign-in whose provider says no name this time (neither the ID token nor
+/// userinfo) keeps the name held; one that says a new name replaces it.
+#[actix_web::test]
+async fn a_sign_in_without_a_name_keeps_the_one_held() {
+    let op = ScriptedOp::start();
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(op.env("op"))).await;
+    assert_eq!(attempt(&app.new_browser()).await.status(), 303);
+
+    let no_name =
+        serde_json::json!({"sub": "scripted-user-1", "email": "scripted@example.test", "email_verified": true});
+    op.plan(|p| p.userinfo_answer = Some((200, "application/json", no_name.to_string().into_bytes())));
+    let browser = app.new_browser();
+    assert_eq!(attempt(&browser).await.status(), 303);
+    assert_eq!(browser.me().await.unwrap()["name"], "Scripted User", "not the email's local part");
+
+    let renamed = serde_json::json!({"sub": "scripted-user-1", "name": "Renamed User"});
+    op.plan(|p| p.userinfo_answer = Some((200, "application/json", renamed.to_string().into_bytes())));
+    let browser = app.new_browser();
+    assert_eq!(attempt(&browser).await.status(), 303);
+    assert_eq!(browser.me().await.unwrap()["name"], "Renamed User");
+}

@@ -138,8 +138,7 @@ async fn nothing_secret_reaches_the_logs() {
     // minted client secrets, codes, tokens and the name Apple posts are all canaries.
     let browser = app.new_browser();
     let (action, fields) = apple_form(&browser).await;
-    let no_cookies = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let resume = location(&no_cookies.post(&action).form(&fields).send().await.unwrap());
+    let resume = resume_url(post_from_apple(&action, &fields).await).await;
     let res = browser.get(&resume).await;
     assert_eq!(res.status(), 303, "the Apple sign-in");
     canaries.extend(cookie_values(&res));
@@ -149,6 +148,15 @@ async fn nothing_secret_reaches_the_logs() {
     canaries.extend(fields.into_iter().map(|(_, v)| v));
     canaries.extend(apple.secrets());
     canaries.extend(["apple-access-".into(), "apple-refresh-".into(), "Lovelace".into()]);
+    // Apple's failures: Cancel, a form post without a state, a code sent as a plain GET.
+    let (cancel_action, cancel) = apple_page_form(&app.new_browser(), "cancel").await;
+    post_like_apple(&app.new_browser(), &cancel_action, &cancel).await;
+    post_from_apple(&action, &[("code".into(), "apple-code-forged".into())]).await;
+    let browser = app.new_browser();
+    let (_, fields) = apple_form(&browser).await;
+    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&fields).finish();
+    browser.get(&format!("{action}?{query}")).await;
+    canaries.extend(fields.into_iter().map(|(_, v)| v));
 
     // Everything the provider saw is secret: state, nonce, challenge, code, verifier.
     for request in op.seen() {

@@ -4,9 +4,11 @@
 //!   ["client_secret_post"]`, and a token endpoint that refuses HTTP Basic;
 //! - the client secret is an ES256 JWT (`kid` = key id, `iss` = team id, `sub` = client id,
 //!   `aud` = the issuer, at most six months long) checked against the team key's public half;
-//! - `response_mode=form_post` is required when `name` or `email` is asked for, and the answer
-//!   is a page whose "Continue" button POSTs `code`, `state` and, on the first authorization
-//!   only, the `user` JSON with the name;
+//! - `response_mode=form_post` is required when `name` or `email` is asked for, scopes other
+//!   than `openid`, `name` and `email` are refused, and the answer is a page whose "Continue"
+//!   button POSTs `code`, `state` and, on the first authorization only, the `user` JSON with
+//!   the name ("Cancel" posts `error=user_cancelled_authorize`);
+//! - PKCE (S256) is checked when the request sent a challenge; ID tokens carry `at_hash`;
 //! - ID tokens (RS256) carry `email_verified` and `is_private_email` as strings, and a private
 //!   relay address when the person hides their email.
 //!
@@ -33,6 +35,8 @@ pub const RELAY_EMAIL: &str = "x7k2m9q4hw@privaterelay.appleid.com";
 struct Grant {
     nonce: String,
     redirect_uri: String,
+    /// PKCE: Apple checks the verifier when the request sent a challenge.
+    challenge: String,
 }
 
 struct State {
@@ -48,6 +52,9 @@ struct State {
     secrets: Vec<String>,
     /// Why token requests were refused.
     refusals: Vec<String>,
+    /// Access tokens live 30 s instead of an hour (so the next /api/token refreshes).
+    short_tokens: bool,
+    refreshes: usize,
     counter: u64,
 }
 
@@ -100,6 +107,8 @@ impl AppleStandIn {
             refresh_tokens: HashSet::new(),
             secrets: Vec::new(),
             refusals: Vec::new(),
+            short_tokens: false,
+            refreshes: 0,
             counter: 0,
         }));
         let data = web::Data::from(state.clone());
@@ -133,6 +142,16 @@ impl AppleStandIn {
 
     pub fn refusals(&self) -> Vec<String> {
         self.state.lock().unwrap().refusals.clone()
+    }
+
+    /// Access tokens issued from now on expire in 30 s.
+    pub fn short_tokens(&self) {
+        self.state.lock().unwrap().short_tokens = true;
+    }
+
+    /// Refresh-token grants answered.
+    pub fn refreshes(&self) -> usize {
+        self.state.lock().unwrap().refreshes
     }
 
     pub fn env(&self, name: &str) -> Vec<(String, String)> {
@@ -185,6 +204,12 @@ async fn authorize(state: Shared, q: web::Query<HashMap<String, String>>) -> Htt
     if get("client_id") != CLIENT_ID || get("response_type") != "code" || get("redirect_uri").is_empty() {
         return HttpResponse::BadRequest().body("invalid_request");
     }
+    if let Some(unknown) = scopes.iter().find(|s| !["openid", "name", "email"].contains(&s.as_str())) {
+        return HttpResponse::BadRequest().body(format!("invalid_scope: {unknown}"));
+    }
+    if !get("code_challenge").is_empty() && get("code_challenge_method") != "S256" {
+        return HttpResponse::BadRequest().body("invalid_request: code_challenge_method");
+    }
     // Apple: "response_mode must be form_post when name or email scope is requested."
     if asks_profile && get("response_mode") != "form_post" {
         return HttpResponse::BadRequest().body("invalid_request: response_mode must be form_post");
@@ -192,7 +217,10 @@ async fn authorize(state: Shared, q: web::Query<HashMap<String, String>>) -> Htt
     let mut s = state.lock().unwrap();
     s.counter += 1;
     let code = format!("c{}.0.apple-code-{}", s.counter, s.counter);
-    s.codes.insert(code.clone(), Grant { nonce: get("nonce"), redirect_uri: get("redirect_uri") });
+    s.codes.insert(
+        code.clone(),
+        Grant { nonce: get("nonce"), redirect_uri: get("redirect_uri"), challenge: get("code_challenge") },
+    );
     let mut fields = vec![("code", code), ("state", get("state"))];
     // The name comes once: with the first authorization of this person for this app.
     let subject = s.subject.clone();
@@ -202,11 +230,17 @@ async fn authorize(state: Shared, q: web::Query<HashMap<String, String>>) -> Htt
     }
     let inputs: String =
         fields.iter().map(|(k, v)| format!(r#"<input type="hidden" name="{k}" value="{}">"#, html_escape(v))).collect();
+    // Apple's "Cancel" posts the refusal the same way.
+    let cancel = format!(
+        r#"<input type="hidden" name="error" value="user_cancelled_authorize"><input type="hidden" name="state" value="{}">"#,
+        html_escape(&get("state"))
+    );
+    let action = html_escape(&get("redirect_uri"));
     HttpResponse::Ok().content_type("text/html").body(format!(
         r#"<!doctype html><html><head><title>Sign in with Apple</title></head><body>
-<form id="apple" method="POST" action="{}">{inputs}<button id="continue" type="submit">Continue</button></form>
-</body></html>"#,
-        html_escape(&get("redirect_uri"))
+<form id="apple" method="POST" action="{action}">{inputs}<button id="continue" type="submit">Continue</button></form>
+<form id="cancel" method="POST" action="{action}">{cancel}<button id="cancel-button" type="submit">Cancel</button></form>
+</body></html>"#
     ))
 }
 
@@ -257,8 +291,9 @@ async fn token(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpRespons
     s.counter += 1;
     let access = format!("apple-access-{}", s.counter);
     let refresh = format!("apple-refresh-{}", s.counter);
+    let lifetime = if s.short_tokens { 30 } else { 3600 };
     let mut answer = serde_json::json!({
-        "access_token": access, "token_type": "Bearer", "expires_in": 3600, "refresh_token": refresh,
+        "access_token": access, "token_type": "Bearer", "expires_in": lifetime, "refresh_token": refresh,
     });
     match get("grant_type").as_str() {
         "authorization_code" => {
@@ -268,7 +303,12 @@ async fn token(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpRespons
             if grant.redirect_uri != get("redirect_uri") {
                 return refuse(&mut s, "redirect_uri".into(), "invalid_grant");
             }
-            answer["id_token"] = id_token(&s, &grant.nonce).into();
+            let verifier = openidconnect::PkceCodeVerifier::new(get("code_verifier"));
+            let challenge = openidconnect::PkceCodeChallenge::from_code_verifier_sha256(&verifier);
+            if !grant.challenge.is_empty() && challenge.as_str() != grant.challenge {
+                return refuse(&mut s, "PKCE code_verifier".into(), "invalid_grant");
+            }
+            answer["id_token"] = id_token(&s, &grant.nonce, &access).into();
         }
         "refresh_token" => {
             if !s.refresh_tokens.contains(&get("refresh_token")) {
@@ -276,6 +316,7 @@ async fn token(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpRespons
             }
             // Apple keeps the refresh token: a refresh answers without a new one.
             answer.as_object_mut().unwrap().remove("refresh_token");
+            s.refreshes += 1;
         }
         other => return refuse(&mut s, format!("grant_type {other:?}"), "unsupported_grant_type"),
     }
@@ -283,12 +324,13 @@ async fn token(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpRespons
     HttpResponse::Ok().json(answer)
 }
 
-fn id_token(s: &State, nonce: &str) -> String {
+fn id_token(s: &State, nonce: &str, access: &str) -> String {
     let now = Utc::now().timestamp();
     let relay = s.email.ends_with("@privaterelay.appleid.com");
     let claims = serde_json::json!({
         "iss": s.issuer, "aud": CLIENT_ID, "exp": now + 600, "iat": now, "sub": s.subject,
         "nonce": nonce, "nonce_supported": true, "auth_time": now, "real_user_status": 2,
+        "at_hash": at_hash(access),
         "email": s.email,
         // Apple sends these two as strings.
         "email_verified": "true", "is_private_email": if relay { "true" } else { "false" },
@@ -297,4 +339,10 @@ fn id_token(s: &State, nonce: &str) -> String {
     let input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(claims.to_string()));
     let signature = rsa_key().sign(&CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, input.as_bytes()).unwrap();
     format!("{input}.{}", B64.encode(signature))
+}
+
+/// OIDC Core §3.1.3.6: the left half of the access token's SHA-256, base64url.
+fn at_hash(access: &str) -> String {
+    use sha2::Digest;
+    B64.encode(&sha2::Sha256::digest(access.as_bytes())[..16])
 }
