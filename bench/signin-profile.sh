@@ -58,14 +58,17 @@ def most(*patterns):
     hits = [ir for ir, sym in rows if any(re.search(p, sym) for p in patterns)]
     return max(hits, default=0)
 verify = most(r"gatehouse::providers::oidc::OidcProvider::verify \[")
-rsa = most(r"rsa::pkcs1v15::Pkcs1v15Sign as rsa::traits::padding::SignatureScheme>::verify")
+# The signature: ring's check (src/providers/oidc/verify.rs), or the rsa crate's through
+# openidconnect when ring is not used.
+rsa = most(r"rsa::pkcs1v15::Pkcs1v15Sign as rsa::traits::padding::SignatureScheme>::verify",
+           r"gatehouse::providers::oidc::verify::rs256_verified_by_ring")
 http = most(r"gatehouse::providers::http::HttpClient as oauth2::endpoint::AsyncHttpClient>::call::\{\{closure\}\}")
 upsert = most(r"gatehouse::db::write_tx \[")
 authorize = most(r"OidcProvider as gatehouse::providers::Provider>::authorize_url::\{\{closure\}\}")
 rest = total - verify - http - upsert - authorize
 stages = [
     ("ID-token check (signature, claims)", verify),
-    ("  of which the RS256 signature (the rsa crate, via openidconnect)", rsa),
+    ("  of which the RS256 signature (ring)", rsa),
     ("token request to the provider (HTTP client, JSON)", http),
     ("user upsert (Diesel transaction, on the blocking pool)", upsert),
     ("authorization URL (state, PKCE, nonce)", authorize),

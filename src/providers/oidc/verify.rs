@@ -24,14 +24,21 @@ pub(super) fn verifier(client: &OidcClient) -> CoreIdTokenVerifier<'_> {
     })
 }
 
-/// Checks an RS256 signature (the one algorithm the verifier allows) with `ring`, under the
-/// key openidconnect itself picks from the JWKS (by `kid`, key type and `use`): the pure-Rust
-/// `rsa` crate openidconnect verifies with spent three quarters of a sign-in's CPU on it.
-/// `true` only for a good signature. Anything else (another `alg`, no such key, a key `ring`
-/// refuses such as one under 2048 bits, a bad signature) is `false`, and the caller leaves
-/// the signature to openidconnect, so every refusal and its message stay openidconnect's.
-pub(super) fn rs256_verified_by_ring(id_token: &CoreIdToken, verifier: &CoreIdTokenVerifier<'_>) -> bool {
-    if !matches!(id_token.signing_alg(), Ok(CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256)) {
+/// Checks an RS256 signature with `ring`, under the key openidconnect itself picks from the
+/// JWKS (by `kid`, key type and `use`): the pure-Rust `rsa` crate openidconnect verifies with
+/// spent three quarters of a sign-in's CPU on it. `true` only for a good RS256 signature when
+/// the provider's discovery allows RS256 (`allowed`, as openidconnect's verifier is told).
+/// Anything else (another `alg`, no such key, a key `ring` refuses such as one under 2048
+/// bits, a bad signature) is `false`, and the caller leaves the signature to openidconnect, so
+/// every refusal and its message stay openidconnect's.
+pub(super) fn rs256_verified_by_ring(
+    id_token: &CoreIdToken,
+    compact: &str,
+    allowed: &[CoreJwsSigningAlgorithm],
+    verifier: &CoreIdTokenVerifier<'_>,
+) -> bool {
+    let rs256 = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
+    if id_token.signing_alg() != Ok(&rs256) || !allowed.contains(&rs256) {
         return false;
     }
     let Ok(key) = id_token.signing_key(verifier) else { return false };
@@ -41,19 +48,14 @@ pub(super) fn rs256_verified_by_ring(id_token: &CoreIdToken, verifier: &CoreIdTo
         base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value.trim_end_matches('=')).ok()
     };
     let (Some(n), Some(e)) = (decode("n"), decode("e")) else { return false };
-    let compact = id_token.to_string();
     let Some((signed, signature)) = compact.rsplit_once('.') else { return false };
     let Ok(signature) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(signature) else { return false };
     RsaPublicKeyComponents { n: &n, e: &e }.verify(&RSA_PKCS1_2048_8192_SHA256, signed.as_bytes(), &signature).is_ok()
 }
 
 /// The verified token's payload as JSON, for claims openidconnect does not model (`tid`, `hd`).
-pub(super) fn payload(id_token: &CoreIdToken) -> Result<serde_json::Value, ProviderError> {
-    segment(id_token, 1)
-}
-
-pub(super) fn segment(id_token: &CoreIdToken, n: usize) -> Result<serde_json::Value, ProviderError> {
-    compact_segment(&id_token.to_string(), n)
+pub(super) fn payload(compact: &str) -> Result<serde_json::Value, ProviderError> {
+    compact_segment(compact, 1)
 }
 
 /// The longest ID token accepted, before any parsing.
@@ -72,8 +74,8 @@ pub fn compact_segment(compact: &str, n: usize) -> Result<serde_json::Value, Pro
 }
 
 /// RFC 7515 §4.1.11: we implement no header extensions, so any `crit` is refused.
-pub(super) fn check_header(id_token: &CoreIdToken) -> Result<(), ProviderError> {
-    if segment(id_token, 0)?.get("crit").is_some() {
+pub(super) fn check_header(compact: &str) -> Result<(), ProviderError> {
+    if compact_segment(compact, 0)?.get("crit").is_some() {
         return Err(ProviderError::InvalidIdToken("unsupported crit header".into()));
     }
     Ok(())
@@ -231,21 +233,30 @@ mod tests {
             CoreIdToken::from_str(&format!("{input}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig)))
                 .unwrap()
         };
+        const RS256: &[CoreJwsSigningAlgorithm] = &[CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256];
         let good = token(json!({"alg": "RS256", "kid": "k1"}), &key(1, "k1"));
-        assert!(rs256_verified_by_ring(&good, &verifier));
+        assert!(rs256_verified_by_ring(&good, &good.to_string(), RS256, &verifier));
+        let es256_only = &[CoreJwsSigningAlgorithm::EcdsaP256Sha256];
+        assert!(!rs256_verified_by_ring(&good, &good.to_string(), es256_only, &verifier), "RS256 not allowed");
 
         let forged = token(json!({"alg": "RS256", "kid": "k1"}), &key(2, "k1"));
-        assert!(!rs256_verified_by_ring(&forged, &verifier), "another key under the published kid");
+        assert!(
+            !rs256_verified_by_ring(&forged, &forged.to_string(), RS256, &verifier),
+            "another key under the published kid"
+        );
         let unknown = token(json!({"alg": "RS256", "kid": "k9"}), &key(1, "k9"));
-        assert!(!rs256_verified_by_ring(&unknown, &verifier), "a kid the JWKS does not list");
+        assert!(
+            !rs256_verified_by_ring(&unknown, &unknown.to_string(), RS256, &verifier),
+            "a kid the JWKS does not list"
+        );
         let other_alg = token(json!({"alg": "RS384", "kid": "k1"}), &key(1, "k1"));
-        assert!(!rs256_verified_by_ring(&other_alg, &verifier), "not RS256");
+        assert!(!rs256_verified_by_ring(&other_alg, &other_alg.to_string(), RS256, &verifier), "not RS256");
         let mut tampered = good.to_string();
         let at = tampered.len() - 10;
         let flipped = if &tampered[at..at + 1] == "A" { "B" } else { "A" };
         tampered.replace_range(at..at + 1, flipped);
         let tampered = CoreIdToken::from_str(&tampered).unwrap();
-        assert!(!rs256_verified_by_ring(&tampered, &verifier), "a changed signature");
+        assert!(!rs256_verified_by_ring(&tampered, &tampered.to_string(), RS256, &verifier), "a changed signature");
     }
 
     #[test]
