@@ -311,7 +311,8 @@ impl Provider for OidcProvider {
         }
         let id_token =
             token.id_token().ok_or_else(|| ProviderError::BadAnswer("the token response has no id_token".into()))?;
-        // The compact form, once: openidconnect builds it anew (serialising, encoding) each time.
+        // The compact form, once (openidconnect re-encodes the signature each time): header and
+        // payload are the provider's exact bytes, which is what the signature checks cover.
         let compact = id_token.to_string();
         if compact.len() > verify::MAX_ID_TOKEN_LEN {
             return Err(ProviderError::BadAnswer("the ID token is larger than 16 KiB".into()));

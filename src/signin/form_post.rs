@@ -29,6 +29,9 @@ const RESUME_SECS: i64 = crate::signin::flow::FLOW_TTL_SECS;
 const CARRIED: &[(&str, usize)] =
     &[("code", super::MAX_CODE_LEN), ("state", 256), ("error", 64), ("iss", 512), ("user", 1024)];
 
+/// The longest parameters sealed, as JSON: the resume URL then stays under 6 KB.
+const MAX_SEALED_JSON: usize = 4096;
+
 /// Seals the parameters of form-posted callbacks; derived from `SESSION_KEY`, so any instance
 /// can open what another sealed.
 pub(crate) struct CallbackSeal(Sealer);
@@ -45,16 +48,25 @@ impl CallbackSeal {
         let mut params = query::parse(form).map_err(|_| SignInError::MalformedCallback)?;
         let limit = |name: &str| CARRIED.iter().find(|(carried, _)| *carried == name).map(|(_, max)| *max);
         params.retain(|k, _| limit(k).is_some());
+        // The name is optional and unsigned: an odd one is dropped rather than failing the sign-in.
+        if params.get("user").is_some_and(|user| user.len() > limit("user").unwrap_or_default()) {
+            log::warn!("provider={provider}: the posted user field is over 1 KiB; signing in without the name");
+            params.remove("user");
+        }
         if params.iter().any(|(k, v)| limit(k).is_some_and(|max| v.len() > max))
             || params.get("state").is_none_or(String::is_empty)
         {
             return Err(SignInError::MalformedCallback);
         }
-        let sealed = serde_json::json!({"exp": now + RESUME_SECS, "params": params});
-        self.0.seal(provider, sealed.to_string().as_bytes()).ok_or(SignInError::MalformedCallback)
+        let sealed = serde_json::json!({"exp": now + RESUME_SECS, "params": params}).to_string();
+        // JSON escaping can grow a value several times over; the URL must still fit.
+        if sealed.len() > MAX_SEALED_JSON {
+            return Err(SignInError::MalformedCallback);
+        }
+        self.0.seal(provider, sealed.as_bytes()).ok_or(SignInError::MalformedCallback)
     }
 
-    /// The parameters `seal` kept, for the same provider, within two minutes.
+    /// The parameters `seal` kept, for the same provider, while the sign-in may last.
     pub(crate) fn open(&self, provider: &str, resume: &str, now: i64) -> Result<HashMap<String, String>, SignInError> {
         #[derive(serde::Deserialize)]
         struct Sealed {
@@ -75,7 +87,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_sealed_callback_opens_for_its_provider_within_two_minutes() {
+    fn a_sealed_callback_opens_for_its_provider_while_the_sign_in_may_last() {
         let seal = CallbackSeal::new(&[3u8; 64]);
         let body = b"state=s1&code=c1&user=%7B%22name%22%3A%7B%7D%7D&id_token=dropped&extra=dropped";
         let resume = seal.seal("apple", body, 1000).unwrap();
@@ -104,8 +116,13 @@ mod tests {
         assert!(refused(b"state=&code=c1"), "empty state");
         assert!(refused(b"state=a&state=b&code=c1"), "repeated state");
         assert!(refused(&[b's', b't', 0xff]), "not UTF-8");
-        let big = format!("state=s&code=c&user={}", "x".repeat(1025));
-        assert!(refused(big.as_bytes()), "oversized value");
+        let big = format!("state=s&code={}", "x".repeat(2049));
+        assert!(refused(big.as_bytes()), "oversized code");
+        let escaped = format!("state=s&code={}", "%01".repeat(1000));
+        assert!(refused(escaped.as_bytes()), "a value that JSON escaping makes too long");
+        let big_name = format!("state=s&code=c&user={}", "x".repeat(1025));
+        let resume = seal.seal("apple", big_name.as_bytes(), 0).expect("an oversized name is dropped, not refused");
+        assert_eq!(seal.open("apple", &resume, 0).unwrap().get("user"), None);
         let resume = seal
             .seal(
                 "apple",

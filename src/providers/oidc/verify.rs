@@ -11,6 +11,9 @@ use super::{CLOCK_SKEW_SECS, OidcClient};
 use crate::accounts::ProviderUser;
 use crate::providers::ProviderError;
 
+/// The verifier openidconnect checks ID tokens with. Its allowed algorithms are discovery's
+/// (`id_token_signing_alg_values_supported`, through the client), which is what
+/// [`rs256_verified_by_ring`] is given too: restrict one, restrict both.
 pub(super) fn verifier(client: &OidcClient) -> CoreIdTokenVerifier<'_> {
     client.id_token_verifier().set_issue_time_verifier_fn(|iat| {
         let age = Utc::now().signed_duration_since(iat).num_seconds();
@@ -43,9 +46,12 @@ pub(super) fn rs256_verified_by_ring(
     }
     let Ok(key) = id_token.signing_key(verifier) else { return false };
     let Ok(jwk) = serde_json::to_value(key) else { return false };
+    // Some issuers (Java ones) give `n` a leading 0x00 sign byte, which ring refuses and
+    // openidconnect reads as the same number: strip leading zeros.
     let decode = |name: &str| {
-        let value = jwk.get(name)?.as_str()?;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value.trim_end_matches('=')).ok()
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(jwk.get(name)?.as_str()?).ok()?;
+        let first = bytes.iter().position(|b| *b != 0)?;
+        Some(bytes[first..].to_vec())
     };
     let (Some(n), Some(e)) = (decode("n"), decode("e")) else { return false };
     let Some((signed, signature)) = compact.rsplit_once('.') else { return false };
@@ -236,6 +242,18 @@ mod tests {
         const RS256: &[CoreJwsSigningAlgorithm] = &[CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256];
         let good = token(json!({"alg": "RS256", "kid": "k1"}), &key(1, "k1"));
         assert!(rs256_verified_by_ring(&good, &good.to_string(), RS256, &verifier));
+        // The same key with a 0x00 sign byte before `n`, as some issuers publish it.
+        let mut padded = serde_json::to_value(key(1, "k1").as_verification_key()).unwrap();
+        let n = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(padded["n"].as_str().unwrap()).unwrap();
+        padded["n"] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([&[0u8][..], &n].concat()).into();
+        let padded_jwks: CoreJsonWebKeySet = serde_json::from_value(json!({"keys": [padded]})).unwrap();
+        let padded_verifier = CoreIdTokenVerifier::new_confidential_client(
+            ClientId::new("c".into()),
+            ClientSecret::new("s".into()),
+            IssuerUrl::new("https://op.example".into()).unwrap(),
+            padded_jwks,
+        );
+        assert!(rs256_verified_by_ring(&good, &good.to_string(), RS256, &padded_verifier), "a sign byte before n");
         let es256_only = &[CoreJwsSigningAlgorithm::EcdsaP256Sha256];
         assert!(!rs256_verified_by_ring(&good, &good.to_string(), es256_only, &verifier), "RS256 not allowed");
 
