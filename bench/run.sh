@@ -2,11 +2,12 @@
 # The benchmark: gatehouse (release build, PostgreSQL) against raw actix-web /hello, measured in
 # one run on this machine, reported as ratios. Signs users in through the local OpenID Provider
 # (npm oidc-provider) for real session cookies, then drives load with wrk, a different user's
-# cookie on every request. Also measures CPU per completed sign-in, RSS, start-up time, and
-# /api/me latency with 1,000 and with 1,000,000 users in the database.
+# cookie on every request. Also measures CPU per completed sign-in, RSS, start-up time,
+# /api/me latency with 1,000 and with 1,000,000 users in the database, and /profile on the
+# server-side stores with 1,000 and with 1,001,000 live sessions.
 #
 #   bench/run.sh            full run (10 s per path, 1,000 signed-in users), writes bench/RESULTS.md
-#   bench/run.sh --smoke    1 s per path, 20 users, 10,000 in the scale step: checks that the
+#   bench/run.sh --smoke    1 s per path, 20 users, 10,000 in the scale and growth steps: checks that the
 #                           benchmark works, not its figures
 #
 # Needs PostgreSQL (BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test) and Redis
@@ -36,8 +37,10 @@ cargo build --release --locked --bin gatehouse --example hello 2>&1 | tail -n 1 
 
 DB="gatehouse_bench_$$"
 PIDS=()
+CLEANUP_REDIS=0
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ "$CLEANUP_REDIS" = 1 ] && redis_pipe del || true
   wait 2>/dev/null || true
   psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$WORK"
@@ -190,6 +193,47 @@ psql "$DATABASE_URL" -q -c "SET session_replication_role = replica;
   -c "VACUUM ANALYZE users" -c "VACUUM ANALYZE identities" >/dev/null
 scale_row "$(psql "$DATABASE_URL" -Atqc 'SELECT count(*) FROM users')"
 
+# /profile as the live sessions grow: each server-side store with the signed-in users' sessions
+# only, then with SCALE_USERS more, seeded straight into the store (as a busy deployment would
+# have them), read back by the same signed-in users.
+say "growth: /profile with $USERS and then $SCALE_USERS more live sessions"
+GROWTH=()
+growth_row() {
+  local store=$1 sessions=$2
+  read -r PID _ < <(start_gatehouse "$store" "$DATABASE_URL")
+  read -r RPS P99 P50 < <(load "$GH/profile" "$WORK/cookies-$store.txt")
+  GROWTH+=("$store|$sessions|$RPS|$P50|$P99")
+  stop "$PID"
+}
+count_db_sessions() { psql "$DATABASE_URL" -Atqc 'SELECT count(*) FROM sessions'; }
+growth_row database "$(count_db_sessions)"
+growth_row redis "$USERS"
+psql "$DATABASE_URL" -q -c "INSERT INTO sessions (id, user_id, state, created_at, last_seen_at, expires_at)
+    SELECT md5('growth' || i) || md5('seeded' || i), NULL, '{}', now(), now(), now() + interval '30 days'
+    FROM generate_series(1, $SCALE_USERS) i" -c "VACUUM ANALYZE sessions" >/dev/null
+# Redis: SCALE_USERS keys shaped like sessions (a 64-character key, a JSON state, 30 days),
+# written through redis-cli's pipe and deleted the same way when the run ends.
+GROWTH_KEYS="gh-bench-$$"
+redis_pipe() {
+  python3 - "$1" "$GROWTH_KEYS" "$SCALE_USERS" <<'PY' | redis-cli -u "$REDIS_URL" --pipe >/dev/null
+import sys
+op, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+out = sys.stdout.buffer
+def cmd(*parts):
+    b = [p.encode() for p in parts]
+    return b"*%d\r\n" % len(b) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in b)
+for i in range(n):
+    key = f"{prefix}-{i:040d}"
+    out.write(cmd("SET", key, '{"seeded":"1"}', "EX", "2592000") if op == "set" else cmd("DEL", key))
+PY
+}
+redis_pipe set
+CLEANUP_REDIS=1
+growth_row database "$(count_db_sessions)"
+growth_row redis "$((USERS + SCALE_USERS))"
+redis_pipe del
+CLEANUP_REDIS=0
+
 ceiling
 read -r HELLO_RPS HELLO_P99 < <(printf '%s\n' "${CEILINGS[@]}" | sort -n | sed -n 2p)
 ROWS=("actix-web /hello (ceiling, median of 3: $(printf '%s\n' "${CEILINGS[@]}" | awk '{printf "%s%d", sep, $1; sep=", "}') req/s)|$HELLO_RPS|$HELLO_P99|-" "${ROWS[@]}")
@@ -214,11 +258,21 @@ SCALE_TABLE=$(
     printf '| %s | %s | %s | %s | %s |\n' "$users" "$cache" "$rps" "$p50" "$p99"
   done
 )
+GROWTH_TABLE=$(
+  echo "| store | live sessions | /profile req/s | p50 ms | p99 ms |"
+  echo "|---|---:|---:|---:|---:|"
+  for r in "${GROWTH[@]}"; do
+    IFS='|' read -r store sessions rps p50 p99 <<<"$r"
+    printf '| %s | %s | %s | %s | %s |\n' "$store" "$sessions" "$rps" "$p50" "$p99"
+  done
+)
 SUMMARY="start-up to ready: SQLite ${SQLITE_START} ms, PostgreSQL ${PG_START} ms; RSS idle $((COOKIE_IDLE_KB / 1024)) MiB, peak under load $((COOKIE_HWM_KB / 1024)) MiB (cookie store)"
 SIGNIN="CPU per completed sign-in ($USERS sign-ins through the local OpenID Provider): gatehouse ${SIGNIN_US} µs, of which /authorize ${AUTHORIZE_US} µs and /callback (token request, ID-token check, user upsert, session renewal) $((SIGNIN_US - AUTHORIZE_US)) µs; PostgreSQL ${SIGNIN_PG_US} µs; ${SIGNIN_WALL_MS} ms wall per sign-in with eight browsers signing in at a time, provider and browser included"
 echo "$TABLE"
 echo
 echo "$SCALE_TABLE"
+echo
+echo "$GROWTH_TABLE"
 echo
 echo "$SUMMARY"
 echo "$SIGNIN"
@@ -226,6 +280,7 @@ echo "$SIGNIN"
 if [ "$SMOKE" = 1 ]; then
   [ "${#ROWS[@]}" -eq 9 ] || { echo "bench smoke: expected 9 rows, got ${#ROWS[@]}" >&2; exit 1; }
   [ "${#SCALE[@]}" -eq 4 ] || { echo "bench smoke: expected 4 scale measurements, got ${#SCALE[@]}" >&2; exit 1; }
+  [ "${#GROWTH[@]}" -eq 4 ] || { echo "bench smoke: expected 4 growth measurements, got ${#GROWTH[@]}" >&2; exit 1; }
   echo "bench smoke: ok"
 else
   say "sign-in breakdown under callgrind"
@@ -241,6 +296,12 @@ else
     echo "## /api/me as the users table grows"
     echo
     echo "$SCALE_TABLE"
+    echo
+    echo "## /profile as the live sessions grow (server-side stores)"
+    echo
+    echo "The signed-in users' own sessions, then $SCALE_USERS more seeded straight into the store; the same users read their pages."
+    echo
+    echo "$GROWTH_TABLE"
     echo
     echo "## Start-up, memory, sign-in"
     echo
