@@ -97,8 +97,12 @@ impl ClientSecretMinter {
 
 /// The `.p8` key at `path`: PKCS#8, P-256.
 pub(crate) fn read_key(path: &str) -> Result<EcdsaKeyPair, KeyFileError> {
-    let pem = std::fs::read_to_string(path).map_err(KeyFileError::Read)?;
-    let der = pkcs8_der(&pem).ok_or(KeyFileError::NotPem)?;
+    parse_key(&std::fs::read_to_string(path).map_err(KeyFileError::Read)?)
+}
+
+/// A `.p8` file's contents as a signing key.
+fn parse_key(pem: &str) -> Result<EcdsaKeyPair, KeyFileError> {
+    let der = pkcs8_der(pem).ok_or(KeyFileError::NotPem)?;
     EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der, &SystemRandom::new())
         .map_err(|_| KeyFileError::NotP256)
 }
@@ -141,17 +145,12 @@ mod tests {
 
     use super::*;
 
-    fn minter(
-        path: &str,
-        team_id: &str,
-        key_id: &str,
-        client_id: &str,
-        audience: &str,
-    ) -> Result<ClientSecretMinter, KeyFileError> {
-        Ok(ClientSecretMinter::new(read_key(path)?, team_id, key_id, client_id, audience))
+    fn minter(pem: &str, team_id: &str, key_id: &str) -> Result<ClientSecretMinter, KeyFileError> {
+        Ok(ClientSecretMinter::new(parse_key(pem)?, team_id, key_id, "com.example.web", "https://appleid.apple.com"))
     }
 
-    fn key_file() -> (tempfile_path::Path, Vec<u8>) {
+    /// A new `.p8` key's PEM, and its public half.
+    fn key_pem() -> (String, Vec<u8>) {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
         let public = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
@@ -161,37 +160,13 @@ mod tests {
             .to_vec();
         let pem =
             format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", STANDARD.encode(pkcs8.as_ref()));
-        (tempfile_path::Path::with(&pem), public)
-    }
-
-    /// A tiny self-deleting temporary file (no tempfile crate for one test).
-    mod tempfile_path {
-        pub struct Path(pub std::path::PathBuf);
-        impl Path {
-            pub fn with(contents: &str) -> Path {
-                use std::sync::atomic::{AtomicU32, Ordering};
-                static N: AtomicU32 = AtomicU32::new(0);
-                let n = N.fetch_add(1, Ordering::Relaxed);
-                let path = std::env::temp_dir().join(format!("gatehouse-apple-{}-{n}.p8", std::process::id()));
-                std::fs::write(&path, contents).unwrap();
-                Path(path)
-            }
-            pub fn as_str(&self) -> &str {
-                self.0.to_str().unwrap()
-            }
-        }
-        impl Drop for Path {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_file(&self.0);
-            }
-        }
+        (pem, public)
     }
 
     #[test]
     fn the_client_secret_is_an_es256_jwt_apple_can_verify_and_is_reused_until_renewal() {
-        let (file, public) = key_file();
-        let minter =
-            minter(file.as_str(), "TEAM123456", "KEY1234567", "com.example.web", "https://appleid.apple.com").unwrap();
+        let (pem, public) = key_pem();
+        let minter = minter(&pem, "TEAM123456", "KEY1234567").unwrap();
         let secret = minter.current().unwrap();
         let parts: Vec<&str> = secret.split('.').collect();
         assert_eq!(parts.len(), 3);
@@ -224,8 +199,7 @@ mod tests {
         let der = apple_layout(ring_layout.as_ref());
         let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", STANDARD.encode(&der));
         assert!(pem.contains("MIGTAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHkwdwIBAQQg"), "{pem}");
-        let file = tempfile_path::Path::with(&pem);
-        let minter = minter(file.as_str(), "TEAM123456", "KEY1234567", "c", "a").expect("Apple's layout is read");
+        let minter = minter(&pem, "TEAM123456", "KEY1234567").expect("Apple's layout is read");
         assert!(minter.current().is_some());
     }
 
@@ -249,17 +223,14 @@ mod tests {
 
     #[test]
     fn key_files_that_are_not_apple_keys_are_named_as_such() {
-        let err = |contents: &str| {
-            let file = tempfile_path::Path::with(contents);
-            minter(file.as_str(), "T", "K", "c", "a").unwrap_err().to_string()
-        };
+        let err = |contents: &str| minter(contents, "T", "K").unwrap_err().to_string();
         assert!(err("not a key").contains("not a PEM private key"));
         assert!(err("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----").contains("P-256"));
         let ed25519 = ring::signature::Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
         let pem =
             format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", STANDARD.encode(ed25519.as_ref()));
         assert!(err(&pem).contains("not a P-256"), "a PKCS#8 key of another kind");
-        let missing = minter("/nonexistent/AuthKey.p8", "T", "K", "c", "a").unwrap_err();
+        let missing = read_key("/nonexistent/AuthKey.p8").unwrap_err();
         assert!(missing.to_string().starts_with("cannot be read"), "{missing}");
     }
 
