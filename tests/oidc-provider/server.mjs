@@ -5,6 +5,10 @@
 //
 //   node server.mjs [--port N] [--client JSON]...
 //
+// A line "stall N" on stdin makes the back-channel endpoints (discovery, JWKS, token, userinfo)
+// hold every request for the next N seconds before answering, as a provider that has stopped
+// answering would; the browser's pages keep working (bench/faults.sh).
+//
 // Clients are registered per test through dynamic registration (POST /reg). Accounts are made
 // up from the login typed into the dev login form:
 //   alice                     -> sub "alice", email alice@example.test (verified), name "Alice"
@@ -65,10 +69,28 @@ server.listen(wantedPort, '127.0.0.1', () => {
   });
   provider.on('server_error', (ctx, err) => console.error('oidc-provider server_error', err));
   provider.on('backchannel.error', (ctx, err, client) => console.error('oidc-provider backchannel.error', client.clientId, err.message, err.cause && (err.cause.code || err.cause.message)));
-  server.on('request', provider.callback());
+  const handle = provider.callback();
+  server.on('request', (req, res) => {
+    const wait = stalledUntil - Date.now();
+    if (wait > 0 && BACKCHANNEL.test(req.url)) setTimeout(() => handle(req, res), wait);
+    else handle(req, res);
+  });
   console.log(`LISTENING ${port}`);
 });
 
+let stalledUntil = 0;
+const BACKCHANNEL = /^\/(token|jwks|me|\.well-known\/)/;
+let pending = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk) => {
+  pending += chunk;
+  let nl;
+  while ((nl = pending.indexOf('\n')) >= 0) {
+    const [verb, arg] = pending.slice(0, nl).trim().split(/\s+/);
+    pending = pending.slice(nl + 1);
+    if (verb === 'stall') stalledUntil = Date.now() + Number(arg) * 1000;
+  }
+});
 process.stdin.on('end', () => process.exit(0));
 process.stdin.on('error', () => process.exit(0));
 process.stdin.resume();
