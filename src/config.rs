@@ -129,6 +129,9 @@ pub struct Settings {
     pub(crate) account_cache_size: usize,
     /// How long a cached user may be shown before it is read again (`ACCOUNT_CACHE_SECONDS`).
     pub(crate) account_cache_ttl: Duration,
+    /// Sessions of the database store kept in memory on PostgreSQL (`SESSION_CACHE_SIZE`; 0
+    /// turns it off).
+    pub(crate) session_cache_size: usize,
     /// Where the service listens (`BIND_ADDR`, `HOST:PORT`; default `127.0.0.1:8080`).
     pub(crate) bind_addr: String,
     /// External base URL, with the path gatehouse is mounted under if any; redirect URIs,
@@ -295,6 +298,7 @@ impl Settings {
         let database_pool_size = r.number("DATABASE_POOL_SIZE", default_pool, 1, 1000);
         let account_cache_size = r.number("ACCOUNT_CACHE_SIZE", 10_000usize, 0, 10_000_000);
         let account_cache_ttl = Duration::from_secs(r.number("ACCOUNT_CACHE_SECONDS", 60u64, 0, 86_400));
+        let session_cache_size = r.number("SESSION_CACHE_SIZE", 10_000usize, 0, 10_000_000);
         let bind_addr = r.get("BIND_ADDR").unwrap_or("127.0.0.1:8080").to_string();
         if bind_addr.parse::<std::net::SocketAddr>().is_err() && !bind_addr.contains(':') {
             r.problem(format!("BIND_ADDR={bind_addr:?} must be HOST:PORT, e.g. 127.0.0.1:8080"));
@@ -362,6 +366,7 @@ impl Settings {
             database_pool_size,
             account_cache_size,
             account_cache_ttl,
+            session_cache_size,
             bind_addr,
             public_url: public_url.expect("a missing PUBLIC_URL is recorded as a problem"),
             session_key: session_key.expect("a missing SESSION_KEY is recorded as a problem"),

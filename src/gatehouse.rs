@@ -43,9 +43,10 @@ use actix_web::middleware::{Condition, DefaultHeaders, Logger, from_fn};
 use actix_web::{App, Error, web};
 
 use crate::access::Access;
-use crate::accounts::{AccountCache, changes};
+use crate::accounts::AccountCache;
+use crate::accounts::changes::{self, Caches};
 use crate::auth::attach_identity;
-use crate::config::{SessionStoreKind, Settings};
+use crate::config::{DatabaseUrl, SessionStoreKind, Settings};
 use crate::db::{Db, DbError};
 use crate::demo::DemoIdp;
 use crate::gate::Signer;
@@ -54,7 +55,7 @@ use crate::providers::{HttpClient, Registry};
 use crate::rate_limit::RateLimits;
 use crate::routes;
 use crate::session::at_provider::IdTokenSeal;
-use crate::session::{AnyStore, DbSessionStore, RedisSessions};
+use crate::session::{AnyStore, DbSessionStore, RedisSessions, SessionCache};
 use crate::signin::CallbackSeal;
 use crate::tokens::TokenVault;
 
@@ -173,10 +174,11 @@ impl Gatehouse {
         }
         maintain_providers(&registry, &settings);
 
-        let store = session_store(&settings, &db).await?;
+        let (store, sessions) = session_store(&settings, &db).await?;
         let accounts = Arc::new(AccountCache::new(settings.account_cache_size, settings.account_cache_ttl));
-        if accounts.enabled() {
-            changes::listen(&settings.database_url, &accounts);
+        if accounts.enabled() || sessions.is_some() {
+            let caches = Caches::new(accounts.enabled().then_some(&accounts), sessions.as_ref());
+            changes::listen(&settings.database_url, caches);
         }
         let rate_limits = RateLimits::new(settings.rate_limit_per_minute, settings.trusted_proxies.clone());
         let group_rules = settings.providers.iter().map(|p| (p.name.clone(), p.allowed_groups.clone()));
@@ -400,13 +402,27 @@ fn maintain_providers(registry: &Registry, settings: &Settings) {
     }
 }
 
-/// The session store `SESSION_STORE` names; Redis is connected (and checked) at start.
-async fn session_store(settings: &Settings, db: &Db) -> Result<AnyStore, StartupError> {
+/// The session store `SESSION_STORE` names; Redis is connected (and checked) at start. The
+/// database store on PostgreSQL comes with its cache, which the change listener must keep.
+async fn session_store(settings: &Settings, db: &Db) -> Result<(AnyStore, Option<Arc<SessionCache>>), StartupError> {
     Ok(match &settings.session_store {
-        SessionStoreKind::Cookie => AnyStore::cookie(),
-        SessionStoreKind::Database => AnyStore::database(DbSessionStore::new(db.clone())),
-        SessionStoreKind::Redis { url, prefix } => AnyStore::redis(
-            RedisSessions::connect(url.expose(), prefix).await.map_err(|e| StartupError::SessionStore(e.into()))?,
+        SessionStoreKind::Cookie => (AnyStore::cookie(), None),
+        SessionStoreKind::Database => {
+            let store = DbSessionStore::new(db.clone());
+            let cache = matches!(settings.database_url, DatabaseUrl::Postgres(_))
+                .then(|| SessionCache::new(settings.session_cache_size).map(Arc::new))
+                .flatten();
+            let store = match &cache {
+                Some(cache) => store.with_cache(cache.clone()),
+                None => store,
+            };
+            (AnyStore::database(store), cache)
+        }
+        SessionStoreKind::Redis { url, prefix } => (
+            AnyStore::redis(
+                RedisSessions::connect(url.expose(), prefix).await.map_err(|e| StartupError::SessionStore(e.into()))?,
+            ),
+            None,
         ),
     })
 }

@@ -47,8 +47,14 @@ impl Metrics {
 
     /// The text exposition format (version 0.0.4).
     /// `sessions`: signed-in sessions (where the store can count them) and session states
-    /// written to the store since start; `accounts`: the account cache's (entries, hits, misses).
-    pub fn render(&self, sessions: (Option<i64>, u64), accounts: (usize, u64, u64)) -> String {
+    /// written to the store since start; `accounts` and `session_cache`: those caches' (entries,
+    /// hits, misses).
+    pub fn render(
+        &self,
+        sessions: (Option<i64>, u64),
+        accounts: (usize, u64, u64),
+        session_cache: Option<(usize, u64, u64)>,
+    ) -> String {
         let (active_sessions, session_writes) = sessions;
         let mut out = String::new();
         out.push_str("# HELP gatehouse_sign_ins_total Completed callbacks by provider and outcome.\n");
@@ -88,6 +94,17 @@ impl Metrics {
         out.push_str("# TYPE gatehouse_account_cache_lookups_total counter\n");
         let _ = writeln!(out, "gatehouse_account_cache_lookups_total{{result=\"hit\"}} {hits}");
         let _ = writeln!(out, "gatehouse_account_cache_lookups_total{{result=\"miss\"}} {misses}");
+        if let Some((entries, hits, misses)) = session_cache {
+            out.push_str("# HELP gatehouse_session_cache_entries Stored sessions held in memory (database store).\n");
+            out.push_str("# TYPE gatehouse_session_cache_entries gauge\n");
+            let _ = writeln!(out, "gatehouse_session_cache_entries {entries}");
+            out.push_str(
+                "# HELP gatehouse_session_cache_lookups_total Session loads, by whether memory served them.\n",
+            );
+            out.push_str("# TYPE gatehouse_session_cache_lookups_total counter\n");
+            let _ = writeln!(out, "gatehouse_session_cache_lookups_total{{result=\"hit\"}} {hits}");
+            let _ = writeln!(out, "gatehouse_session_cache_lookups_total{{result=\"miss\"}} {misses}");
+        }
         out
     }
 }
@@ -102,7 +119,7 @@ mod tests {
         m.provider_error("google", "timeout");
         m.observe_callback(0.03);
         m.observe_callback(3.0);
-        let text = m.render((Some(7), 0), (3, 10, 2));
+        let text = m.render((Some(7), 0), (3, 10, 2), Some((4, 20, 5)));
         assert!(text.contains("gatehouse_sign_ins_total{provider=\"github\",outcome=\"created\"} 2"));
         assert!(text.contains("gatehouse_provider_errors_total{provider=\"google\",kind=\"timeout\"} 1"));
         assert!(text.contains("gatehouse_callback_seconds_bucket{le=\"0.05\"} 1"));
@@ -110,5 +127,7 @@ mod tests {
         assert!(text.contains("gatehouse_callback_seconds_count 2"));
         assert!(text.contains("gatehouse_active_sessions 7"));
         assert!(text.contains("gatehouse_account_cache_lookups_total{result=\"hit\"} 10"));
+        assert!(text.contains("gatehouse_session_cache_lookups_total{result=\"miss\"} 5"));
+        assert!(!m.render((None, 0), (0, 0, 0), None).contains("gatehouse_session_cache"));
     }
 }

@@ -6,6 +6,7 @@
 //! cookie holds only a random key.
 
 pub(crate) mod at_provider;
+pub(crate) mod cache;
 mod database;
 mod lifetime;
 mod outage;
@@ -15,6 +16,7 @@ mod store;
 use actix_session::Session;
 use chrono::NaiveDateTime;
 
+pub use cache::SessionCache;
 pub use database::DbSessionStore;
 pub use lifetime::{mark_anonymous, shorten_anonymous_cookie};
 pub use outage::answer_store_outage;

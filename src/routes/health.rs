@@ -51,9 +51,11 @@ pub async fn metrics(
     if !client.is_some_and(|ip| settings.metrics_allow.iter().any(|net| net.contains(ip))) {
         return Err(AppError::NotFound);
     }
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render((store.count_active().await, store.writes()), accounts.stats())))
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(metrics.render(
+        (store.count_active().await, store.writes()),
+        accounts.stats(),
+        store.cache_stats(),
+    )))
 }
 
 /// Who is asking for metrics: the peer, or behind a trusted proxy the client it names. A

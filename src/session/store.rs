@@ -101,6 +101,14 @@ impl AnyStore {
         AnyStore { backend, writes: Arc::default(), lists: RecentLists::default() }
     }
 
+    /// The database store's session cache: (entries, hits, misses), for `/metrics`.
+    pub fn cache_stats(&self) -> Option<(usize, u64, u64)> {
+        match &self.backend {
+            Backend::Database(s) => s.cache_stats(),
+            _ => None,
+        }
+    }
+
     /// Session states written to a server-side store since start (saves and updates), for
     /// `/metrics`: a page view that changes nothing must not add to it.
     pub fn writes(&self) -> u64 {
