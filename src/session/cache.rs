@@ -14,9 +14,11 @@
 //!   the listener still hears itself (triggers disabled by a restore, say);
 //! - only signed-in sessions without a sign-in in progress are kept: pending flows change while
 //!   the browser is at its provider and may come back through another instance;
-//! - a load that began before a forget never lands after it (an epoch, as in the account cache);
+//! - a load that began before a forget never lands after it: an epoch, checked and acted on
+//!   under a lock that forgets take too, so no reader ever sees such a copy, even briefly;
 //! - a copy is never served past the session's own expiry.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -43,6 +45,9 @@ struct Entry {
 pub struct SessionCache {
     entries: quick_cache::sync::Cache<String, Entry>,
     epoch: AtomicU64,
+    /// Held while remembering and forgetting (never while serving): a remember either sees a
+    /// forget's epoch or happens wholly before it.
+    writing: Mutex<()>,
     /// When the listener last proved its connection, in milliseconds since `started`; 0: not
     /// listening.
     heard_at: AtomicU64,
@@ -57,6 +62,7 @@ impl SessionCache {
         (capacity > 0).then(|| SessionCache {
             entries: quick_cache::sync::Cache::new(capacity),
             epoch: AtomicU64::new(0),
+            writing: Mutex::new(()),
             heard_at: AtomicU64::new(0),
             started: Instant::now(),
             hits: AtomicU64::new(0),
@@ -88,23 +94,24 @@ impl SessionCache {
         self.epoch.load(Ordering::SeqCst)
     }
 
-    /// Keeps what a load read, unless a forget happened since it began (insert first, check
-    /// after: a forget before the check is seen here, one after it removes the entry itself).
+    /// Keeps what a load read, unless a forget happened since it began.
     pub(super) fn remember(&self, id: String, epoch_at_load: u64, state: State, expires_at: NaiveDateTime) {
-        self.entries.insert(id.clone(), Entry { state, expires_at, loaded: Instant::now() });
-        if self.epoch() != epoch_at_load {
-            self.entries.remove(&id);
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        if self.epoch() == epoch_at_load {
+            self.entries.insert(id, Entry { state, expires_at, loaded: Instant::now() });
         }
     }
 
     /// Drops one session's copy: its row changed or is gone.
     pub fn forget(&self, id: &str) {
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.entries.remove(id);
     }
 
     /// Drops every copy (notifications may have been missed).
     pub fn forget_all(&self) {
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.entries.clear();
     }
