@@ -7,7 +7,9 @@
 pub(crate) mod models;
 pub(crate) mod schema;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use actix_web::web;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -44,6 +46,10 @@ pub enum DbError {
     /// No connection within the checkout timeout: the database is down or saturated.
     #[error("database unavailable: {0}")]
     Pool(#[from] r2d2::PoolError),
+    /// The database could not be reached moments ago and no pooled connection is idle: not
+    /// waited for again (see [`FAIL_FAST`]).
+    #[error("database unavailable: it could not be reached moments ago")]
+    Down,
     /// A query failed.
     #[error("database query failed: {0}")]
     Query(#[from] diesel::result::Error),
@@ -168,6 +174,34 @@ pub(crate) fn with_network_timeouts(url: &str) -> String {
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<Manager>,
+    outage: Arc<Outage>,
+}
+
+/// After a checkout found the database unreachable (it timed out with no connection left in the
+/// pool), checkouts for this long take an idle connection if there is one and otherwise fail at
+/// once, instead of each waiting [`CHECKOUT_TIMEOUT`]: during an outage every request still gets
+/// its 503, in milliseconds rather than a second. Then one checkout waits again, and so on.
+pub const FAIL_FAST: Duration = Duration::from_millis(500);
+
+/// When the database was last found unreachable.
+struct Outage {
+    started: Instant,
+    /// Milliseconds since `started` until which checkouts fail fast; 0: not failing fast.
+    until_ms: AtomicU64,
+}
+
+impl Outage {
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn failing_fast(&self) -> bool {
+        self.now_ms() < self.until_ms.load(Ordering::Relaxed)
+    }
+
+    fn begin(&self) {
+        self.until_ms.store(self.now_ms() + FAIL_FAST.as_millis() as u64, Ordering::Relaxed);
+    }
 }
 
 impl Db {
@@ -186,7 +220,8 @@ impl Db {
             .connection_customizer(Box::new(SqlitePragmas))
             .build(Manager(url.clone()))
             .map_err(DbError::Open)?;
-        let db = Db { pool };
+        let outage = Arc::new(Outage { started: Instant::now(), until_ms: AtomicU64::new(0) });
+        let db = Db { pool, outage };
         db.migrate()?;
         Ok(db)
     }
@@ -202,15 +237,27 @@ impl Db {
 
     /// Runs `f` with a pooled connection on the blocking thread pool. While the database is
     /// away, waiting for a connection gives up after [`CHECKOUT_TIMEOUT`] (the caller answers
-    /// 503), and the pool reconnects by itself when the database returns.
+    /// 503), then for [`FAIL_FAST`] does not wait at all; the pool reconnects by itself when the
+    /// database returns.
     pub async fn run<T, E>(&self, f: impl FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, outage) = (self.pool.clone(), self.outage.clone());
         web::block(move || {
-            let mut conn = pool.get_timeout(CHECKOUT_TIMEOUT).map_err(DbError::from)?;
+            let mut conn = if outage.failing_fast() {
+                pool.try_get().ok_or(DbError::Down)?
+            } else {
+                pool.get_timeout(CHECKOUT_TIMEOUT).map_err(|e| {
+                    // A pool that is merely busy still holds its connections; one that holds
+                    // none could not open any: the database is away.
+                    if pool.state().connections == 0 {
+                        outage.begin();
+                    }
+                    DbError::from(e)
+                })?
+            };
             f(&mut conn)
         })
         .await
