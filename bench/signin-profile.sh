@@ -4,6 +4,7 @@
 # the stage they were spent in. Instruction counts, unlike seconds, repeat exactly on a busy machine.
 #
 #   bench/signin-profile.sh [N]     (default 20 sign-ins)
+#   PROFILE_OUT=/tmp/s.out bench/signin-profile.sh   keeps callgrind's file
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20}
@@ -39,6 +40,7 @@ python3 bench/signin.py "$GH" op user "$N" >/dev/null
 callgrind_control -i off "$GPID" >/dev/null
 kill "$GPID"; wait "$GPID" 2>/dev/null || true
 for _ in $(seq 100); do [ -s "$WORK/callgrind.out" ] && break; sleep 0.2; done
+[ -n "${PROFILE_OUT:-}" ] && cp "$WORK/callgrind.out" "$PROFILE_OUT"
 callgrind_annotate --inclusive=yes --threshold=100 "$WORK/callgrind.out" >"$WORK/annotate.txt" 2>&1 || { cat "$WORK/annotate.txt" >&2; exit 1; }
 python3 - "$N" "$WORK/annotate.txt" <<'PY'
 import re, sys

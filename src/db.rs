@@ -8,7 +8,7 @@ pub(crate) mod models;
 pub(crate) mod schema;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::web;
@@ -180,27 +180,63 @@ pub struct Db {
 /// After a checkout found the database unreachable (it timed out with no connection left in the
 /// pool), checkouts for this long take an idle connection if there is one and otherwise fail at
 /// once, instead of each waiting [`CHECKOUT_TIMEOUT`]: during an outage every request still gets
-/// its 503, in milliseconds rather than a second. Then one checkout waits again, and so on.
+/// its 503, in milliseconds rather than a second. After that, one request at a time waits to
+/// find out whether the database is back while the others go on failing fast; the first
+/// connection that comes back ends the outage.
 pub const FAIL_FAST: Duration = Duration::from_millis(500);
 
-/// When the database was last found unreachable.
+/// When the database was last found unreachable, and who is finding out whether it is back.
 struct Outage {
     started: Instant,
-    /// Milliseconds since `started` until which checkouts fail fast; 0: not failing fast.
+    /// Milliseconds since `started` until which checkouts fail fast; 0: no outage.
     until_ms: AtomicU64,
+    /// A checkout is waiting to find out whether the database is back.
+    probing: AtomicBool,
+}
+
+/// How a checkout goes, given what is known about the database.
+enum Checkout {
+    /// No outage known: wait up to [`CHECKOUT_TIMEOUT`].
+    Wait,
+    /// An outage, and this checkout is the one that waits to see whether it is over.
+    Probe,
+    /// An outage: an idle (or at once openable) connection, or [`DbError::Down`].
+    Fast,
 }
 
 impl Outage {
+    fn new() -> Self {
+        Outage { started: Instant::now(), until_ms: AtomicU64::new(0), probing: AtomicBool::new(false) }
+    }
+
     fn now_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
+        (self.started.elapsed().as_millis() as u64).max(1)
     }
 
-    fn failing_fast(&self) -> bool {
-        self.now_ms() < self.until_ms.load(Ordering::Relaxed)
+    fn checkout(&self) -> Checkout {
+        let until = self.until_ms.load(Ordering::SeqCst);
+        if until == 0 {
+            Checkout::Wait
+        } else if self.now_ms() < until {
+            Checkout::Fast
+        } else if self.probing.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            Checkout::Probe
+        } else {
+            Checkout::Fast
+        }
     }
 
-    fn begin(&self) {
-        self.until_ms.store(self.now_ms() + FAIL_FAST.as_millis() as u64, Ordering::Relaxed);
+    /// After a waiting checkout: `reached` when it got a connection or the pool still holds
+    /// some (merely busy); otherwise the database is away and checkouts fail fast again.
+    fn settle(&self, reached: bool, probed: bool) {
+        if reached {
+            self.until_ms.store(0, Ordering::SeqCst);
+        } else {
+            self.until_ms.store(self.now_ms() + FAIL_FAST.as_millis() as u64, Ordering::SeqCst);
+        }
+        if probed {
+            self.probing.store(false, Ordering::SeqCst);
+        }
     }
 }
 
@@ -220,7 +256,7 @@ impl Db {
             .connection_customizer(Box::new(SqlitePragmas))
             .build(Manager(url.clone()))
             .map_err(DbError::Open)?;
-        let outage = Arc::new(Outage { started: Instant::now(), until_ms: AtomicU64::new(0) });
+        let outage = Arc::new(Outage::new());
         let db = Db { pool, outage };
         db.migrate()?;
         Ok(db)
@@ -237,26 +273,38 @@ impl Db {
 
     /// Runs `f` with a pooled connection on the blocking thread pool. While the database is
     /// away, waiting for a connection gives up after [`CHECKOUT_TIMEOUT`] (the caller answers
-    /// 503), then for [`FAIL_FAST`] does not wait at all; the pool reconnects by itself when the
-    /// database returns.
+    /// 503); then, while it stays away, only one checkout at a time waits (see [`FAIL_FAST`]).
+    /// The pool reconnects by itself when the database returns.
     pub async fn run<T, E>(&self, f: impl FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
         let (pool, outage) = (self.pool.clone(), self.outage.clone());
+        let checkout = outage.checkout();
+        // Failing fast is decided here, without taking a blocking thread (a prober holds one).
+        // A zero timeout takes an idle connection, or starts opening one, and returns at once.
+        let ready = match checkout {
+            Checkout::Fast => match pool.get_timeout(Duration::ZERO) {
+                Ok(conn) => {
+                    outage.settle(true, false);
+                    Some(conn)
+                }
+                Err(_) => return Err(E::from(DbError::Down)),
+            },
+            Checkout::Wait | Checkout::Probe => None,
+        };
         web::block(move || {
-            let mut conn = if outage.failing_fast() {
-                pool.try_get().ok_or(DbError::Down)?
-            } else {
-                pool.get_timeout(CHECKOUT_TIMEOUT).map_err(|e| {
+            let mut conn = match ready {
+                Some(conn) => conn,
+                None => {
+                    let got = pool.get_timeout(CHECKOUT_TIMEOUT);
                     // A pool that is merely busy still holds its connections; one that holds
                     // none could not open any: the database is away.
-                    if pool.state().connections == 0 {
-                        outage.begin();
-                    }
-                    DbError::from(e)
-                })?
+                    let reached = got.is_ok() || pool.state().connections > 0;
+                    outage.settle(reached, matches!(checkout, Checkout::Probe));
+                    got.map_err(DbError::from)?
+                }
             };
             f(&mut conn)
         })
@@ -302,7 +350,24 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::{Manager, with_network_timeouts};
+    use super::{Checkout, Manager, Ordering, Outage, with_network_timeouts};
+
+    #[test]
+    fn an_outage_fails_fast_then_lets_one_checkout_at_a_time_find_out() {
+        let outage = Outage::new();
+        assert!(matches!(outage.checkout(), Checkout::Wait), "no outage known");
+        outage.settle(false, false); // a checkout timed out with no connection left
+        assert!(matches!(outage.checkout(), Checkout::Fast));
+        outage.until_ms.store(1, Ordering::SeqCst); // the fail-fast window is over
+        assert!(matches!(outage.checkout(), Checkout::Probe));
+        assert!(matches!(outage.checkout(), Checkout::Fast), "one prober at a time");
+        outage.settle(false, true); // still away
+        assert!(matches!(outage.checkout(), Checkout::Fast));
+        outage.until_ms.store(1, Ordering::SeqCst);
+        assert!(matches!(outage.checkout(), Checkout::Probe), "the prober was released");
+        outage.settle(true, true); // back
+        assert!(matches!(outage.checkout(), Checkout::Wait));
+    }
     use crate::config::DatabaseUrl;
     use diesel::r2d2::ManageConnection;
 
