@@ -6,7 +6,6 @@
 //! transaction, so a failed one writes nothing.)
 
 mod cache;
-pub(crate) mod changes;
 
 pub use crate::db::models::{Identity, User, UserId};
 pub use cache::Account;

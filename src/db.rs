@@ -4,6 +4,7 @@
 //! blocking, so every query runs on actix's blocking pool through [`Db::run`], never on the
 //! async executor.
 
+pub(crate) mod changes;
 pub(crate) mod models;
 pub(crate) mod schema;
 

@@ -44,9 +44,9 @@ use actix_web::{App, Error, web};
 
 use crate::access::Access;
 use crate::accounts::AccountCache;
-use crate::accounts::changes::{self, Caches};
 use crate::auth::attach_identity;
 use crate::config::{DatabaseUrl, SessionStoreKind, Settings};
+use crate::db::changes::{self, Caches};
 use crate::db::{Db, DbError};
 use crate::demo::DemoIdp;
 use crate::gate::Signer;

@@ -53,7 +53,7 @@ impl Metrics {
         &self,
         sessions: (Option<i64>, u64),
         accounts: (usize, u64, u64),
-        session_cache: Option<(usize, u64, u64)>,
+        session_cache: Option<(usize, u64, u64, bool)>,
     ) -> String {
         let (active_sessions, session_writes) = sessions;
         let mut out = String::new();
@@ -94,7 +94,13 @@ impl Metrics {
         out.push_str("# TYPE gatehouse_account_cache_lookups_total counter\n");
         let _ = writeln!(out, "gatehouse_account_cache_lookups_total{{result=\"hit\"}} {hits}");
         let _ = writeln!(out, "gatehouse_account_cache_lookups_total{{result=\"miss\"}} {misses}");
-        if let Some((entries, hits, misses)) = session_cache {
+        if let Some((entries, hits, misses, serving)) = session_cache {
+            out.push_str(
+                "# HELP gatehouse_session_cache_serving 1 while the session cache may serve copies (its change \
+                 listener is heard), else 0.\n",
+            );
+            out.push_str("# TYPE gatehouse_session_cache_serving gauge\n");
+            let _ = writeln!(out, "gatehouse_session_cache_serving {}", u8::from(serving));
             out.push_str("# HELP gatehouse_session_cache_entries Stored sessions held in memory (database store).\n");
             out.push_str("# TYPE gatehouse_session_cache_entries gauge\n");
             let _ = writeln!(out, "gatehouse_session_cache_entries {entries}");
@@ -119,7 +125,7 @@ mod tests {
         m.provider_error("google", "timeout");
         m.observe_callback(0.03);
         m.observe_callback(3.0);
-        let text = m.render((Some(7), 0), (3, 10, 2), Some((4, 20, 5)));
+        let text = m.render((Some(7), 0), (3, 10, 2), Some((4, 20, 5, true)));
         assert!(text.contains("gatehouse_sign_ins_total{provider=\"github\",outcome=\"created\"} 2"));
         assert!(text.contains("gatehouse_provider_errors_total{provider=\"google\",kind=\"timeout\"} 1"));
         assert!(text.contains("gatehouse_callback_seconds_bucket{le=\"0.05\"} 1"));
@@ -128,6 +134,7 @@ mod tests {
         assert!(text.contains("gatehouse_active_sessions 7"));
         assert!(text.contains("gatehouse_account_cache_lookups_total{result=\"hit\"} 10"));
         assert!(text.contains("gatehouse_session_cache_lookups_total{result=\"miss\"} 5"));
+        assert!(text.contains("gatehouse_session_cache_serving 1"));
         assert!(!m.render((None, 0), (0, 0, 0), None).contains("gatehouse_session_cache"));
     }
 }

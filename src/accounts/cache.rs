@@ -10,7 +10,8 @@
 //! - Each entry also expires after `ACCOUNT_CACHE_SECONDS`, the backstop should the listener
 //!   be unable to reconnect.
 //! - A load that started before a `forget` never lands in the cache after it: every forget
-//!   bumps an epoch, and a loader that sees the epoch move drops what it loaded.
+//!   bumps an epoch, and a loader that sees the epoch move drops what it loaded; both happen
+//!   under one lock (never taken to read), so nobody sees such a copy, even for an instant.
 //!
 //! Sessions are not cached here: whether a session still exists is the session store's
 //! question, asked on every request. What the snapshot does carry is the user's
@@ -103,6 +104,9 @@ pub(crate) struct AccountCache {
     entries: Option<quick_cache::sync::Cache<i64, Entry>>,
     ttl: Duration,
     epoch: AtomicU64,
+    /// Held while remembering and forgetting: a remember sees a forget's epoch or happens
+    /// wholly before it.
+    writing: Mutex<()>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -110,7 +114,14 @@ pub(crate) struct AccountCache {
 impl AccountCache {
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         let entries = (capacity > 0 && !ttl.is_zero()).then(|| quick_cache::sync::Cache::new(capacity));
-        AccountCache { entries, ttl, epoch: AtomicU64::new(0), hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
+        AccountCache {
+            entries,
+            ttl,
+            epoch: AtomicU64::new(0),
+            writing: Mutex::new(()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
     }
 
     /// False when configured off: nothing is kept, so there is nothing to invalidate.
@@ -138,20 +149,18 @@ impl AccountCache {
         (entry.loaded.elapsed() < self.ttl).then_some(entry.account)
     }
 
-    /// Stores what a load read, unless a forget happened since the load began. Inserting
-    /// first and checking after closes the gap between the check and the insert: a forget
-    /// that bumps the epoch before this check is seen here; one that bumps after it removes
-    /// the entry itself.
+    /// Stores what a load read, unless a forget happened since the load began.
     fn remember(&self, id: UserId, epoch_at_load: u64, account: Arc<Account>) {
         let Some(entries) = &self.entries else { return };
-        entries.insert(id.0, Entry { loaded: Instant::now(), account });
-        if self.epoch.load(Ordering::SeqCst) != epoch_at_load {
-            entries.remove(&id.0);
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        if self.epoch.load(Ordering::SeqCst) == epoch_at_load {
+            entries.insert(id.0, Entry { loaded: Instant::now(), account });
         }
     }
 
     /// Drops one user's entry: call after any committed write to the user or their identities.
     pub fn forget(&self, id: UserId) {
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         self.epoch.fetch_add(1, Ordering::SeqCst);
         if let Some(entries) = &self.entries {
             entries.remove(&id.0);
@@ -160,6 +169,7 @@ impl AccountCache {
 
     /// Drops every entry (notifications may have been missed).
     pub fn forget_all(&self) {
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         self.epoch.fetch_add(1, Ordering::SeqCst);
         if let Some(entries) = &self.entries {
             entries.clear();

@@ -5,7 +5,7 @@
 //!   ([`super::database`] calls [`SessionCache::forget`]), so they are seen here at once;
 //! - everyone else's (another instance, an admin at `psql`) arrive through `NOTIFY
 //!   gatehouse_sessions` (migration 000011) within the change listener's poll interval
-//!   ([`crate::accounts::changes`]);
+//!   ([`crate::db::changes`]);
 //! - copies are served only while that listener has heard, within [`HEARD_WITHIN`], its own
 //!   probe notification come back (so `LISTEN` really delivers, which a plain round trip would
 //!   not prove behind a transaction-pooling proxy): a listener that lost its connection, or whose
@@ -28,7 +28,7 @@ use super::store::State;
 use crate::db::models::now;
 
 /// How recently the change listener must have proved its connection for copies to be served.
-/// It proves it every [`crate::accounts::changes::PROBE_EVERY`].
+/// It proves it every [`crate::db::changes::PROBE_EVERY`].
 pub const HEARD_WITHIN: Duration = Duration::from_secs(3);
 
 /// The longest a copy is served before the session is read again.
@@ -131,9 +131,10 @@ impl SessionCache {
         at != 0 && (self.started.elapsed().as_millis() as u64).saturating_sub(at) <= HEARD_WITHIN.as_millis() as u64
     }
 
-    /// (entries, hits, misses) for `/metrics`.
-    pub fn stats(&self) -> (usize, u64, u64) {
-        (self.entries.len(), self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
+    /// (entries, hits, misses, serving) for `/metrics`: a cache that is not serving (its
+    /// listener unheard) would otherwise look merely cold.
+    pub fn stats(&self) -> (usize, u64, u64, bool) {
+        (self.entries.len(), self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed), self.listening())
     }
 }
 

@@ -34,7 +34,7 @@ impl DbSessionStore {
     }
 
     /// The session cache's (entries, hits, misses), when there is one.
-    pub(super) fn cache_stats(&self) -> Option<(usize, u64, u64)> {
+    pub(super) fn cache_stats(&self) -> Option<(usize, u64, u64, bool)> {
         self.cache.as_ref().map(|c| c.stats())
     }
 

@@ -101,8 +101,8 @@ impl AnyStore {
         AnyStore { backend, writes: Arc::default(), lists: RecentLists::default() }
     }
 
-    /// The database store's session cache: (entries, hits, misses), for `/metrics`.
-    pub fn cache_stats(&self) -> Option<(usize, u64, u64)> {
+    /// The database store's session cache: (entries, hits, misses, serving), for `/metrics`.
+    pub fn cache_stats(&self) -> Option<(usize, u64, u64, bool)> {
         match &self.backend {
             Backend::Database(s) => s.cache_stats(),
             _ => None,

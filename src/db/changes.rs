@@ -29,7 +29,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 
-use super::AccountCache;
+use crate::accounts::AccountCache;
 use crate::config::DatabaseUrl;
 use crate::db::models::UserId;
 use crate::session::SessionCache;
