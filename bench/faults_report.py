@@ -220,20 +220,26 @@ def main():
               f"{'%.1f s' % full if full is not None else 'not reached'} after its return (target ≤ 2 s, no restart)", invariant=False)
     check(lost == 0, f"zero sessions lost ({lost} of {a.users})")
     p0, p1 = events["provider_down"], events["provider_up"]
-    stalled = [r for r in signins if p0 <= r["start"] < p1 - http_timeout]
+    # Those over while the provider was still silent: their token request can only have timed
+    # out. (One that started earlier in the outage may still succeed: its token request, held,
+    # is answered at the return if that comes within HTTP_TIMEOUT_SECS.)
+    stalled = [r for r in signins if p0 <= r["start"] and r["end"] < p1]
     clear = all((not r["ok"]) and r["status"] == 504 and r["page"] != "(no page)" for r in stalled)
     after, first = signins_back["provider"]
     check(bool(stalled) and clear and first is not None and all(r["ok"] for r in after),
           f"sign-ins during the provider outage fail with a clear page ({sum(not r['ok'] for r in stalled)} of {len(stalled)} "
-          f"that started more than {http_timeout:g} s before its return failed, all with 504 and a page) and succeed again "
+          f"that ended while it was silent failed, all with 504 and a page) and succeed again "
           f"afterwards ({sum(r['ok'] for r in after)} of {len(after)})")
     for key, title in FAULTS[:3]:
         after, first = signins_back[key]
-        check(all(r["ok"] for r in after[2:]) and first is not None,
-              f"{title}: sign-ins succeed again afterwards ({sum(r['ok'] for r in after)} of {len(after)} started in the {settle:g} s after its return)")
+        # The recovery target is 2 s: every sign-in started later must succeed.
+        settled = [r for r in after if r["start"] >= events[f"{key}_up"] + 2]
+        check(bool(settled) and all(r["ok"] for r in settled) and first is not None,
+              f"{title}: sign-ins succeed again afterwards ({sum(r['ok'] for r in settled)} of {len(settled)} started "
+              f"from 2 s after its return; {sum(r['ok'] for r in after)} of {len(after)} from the return on)")
     check(b1["rss_kb"] <= b0["rss_kb"] * 1.25 + 2048,
           f"RSS flat: instance B {b0['rss_kb'] / 1024:.1f} MiB before, {b1['rss_kb'] / 1024:.1f} MiB after", invariant=False)
-    check(b1["threads"] <= b0["threads"] + 2 and b1["postgres"] <= max(b0["postgres"], 10) and b1["redis"] <= b0["redis"] + 1
+    check(b1["threads"] <= b0["threads"] + 2 and b1["postgres"] <= max(b0["postgres"], 11)  # the pool (10) and the change listener and b1["redis"] <= b0["redis"] + 1
           and b1["provider"] <= b0["provider"] + 2,
           f"no thread or connection leak: instance B threads {b0['threads']} → {b1['threads']}, PostgreSQL connections "
           f"{b0['postgres']} → {b1['postgres']}, Redis {b0['redis']} → {b1['redis']}, provider {b0['provider']} → {b1['provider']}",
