@@ -172,7 +172,7 @@ stats() {
 # --- signed-in users, then the run --------------------------------------------------------------
 say "signing in $USERS users"
 python3 bench/signin.py "$PUBLIC" op user "$USERS" >"$WORK/cookies.txt"
-wrk -t2 -c"$CONNECTIONS" -d3s -s bench/faults.lua "$PUBLIC" -- "$WORK/cookies.txt" >/dev/null
+wrk -t2 -c"$CONNECTIONS" -d3s -s bench/rotate_cookies.lua "$PUBLIC" -- "$WORK/cookies.txt" /profile,/api/me >/dev/null
 sleep 2
 stats start A "$A_PID" "$A_PORT"; stats start B "$B_PID" "$B_PORT"
 
@@ -180,7 +180,7 @@ TOTAL=$(( BASELINE + 3 * (DOWN + SETTLE) + STALL + SETTLE ))
 python3 bench/signin.py --trickle "$PUBLIC" op newcomer "$TRICKLE_EVERY" >"$WORK/signins.jsonl" 9>&- &
 TRICKLE_PID=$!
 event load_start
-wrk -t2 -c"$CONNECTIONS" -d"${TOTAL}s" --timeout 30s --latency -s bench/faults.lua "$PUBLIC" -- "$WORK/cookies.txt" >"$WORK/wrk.txt" 9>&- &
+wrk -t2 -c"$CONNECTIONS" -d"${TOTAL}s" --timeout 30s --latency -s bench/rotate_cookies.lua "$PUBLIC" -- "$WORK/cookies.txt" /profile,/api/me >"$WORK/wrk.txt" 9>&- &
 WRK_PID=$!
 sleep "$BASELINE"
 

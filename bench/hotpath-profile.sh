@@ -37,8 +37,9 @@ env -i PATH="$PATH" DATABASE_URL="sqlite://$WORK/gatehouse.db" BIND_ADDR="127.0.
 GPID=$!
 for _ in $(seq 300); do curl -fs -o /dev/null "$GH/healthz" && break; sleep 0.2; done
 python3 bench/signin.py "$GH" op user 10 >"$WORK/cookies.txt"
-# Two kept-alive connections, a different user's cookie on each request; a first round warms up.
-python3 - "$GH" "$TARGET" "$WORK/cookies.txt" 200 <<'PY'
+# N requests over two kept-alive connections, a different user's cookie on each.
+drive() {
+  python3 - "$GH" "$TARGET" "$WORK/cookies.txt" "$1" <<'PY'
 import http.client, sys, urllib.parse
 u = urllib.parse.urlparse(sys.argv[1]); cookies = open(sys.argv[3]).read().split()
 conns = [http.client.HTTPConnection(u.hostname, u.port) for _ in range(2)]
@@ -47,16 +48,10 @@ for i in range(int(sys.argv[4])):
     r = c.getresponse(); r.read()
     if r.status != 200: raise SystemExit(f"{sys.argv[2]} answered {r.status}")
 PY
+}
+drive 200   # warm-up, not counted
 callgrind_control -i on "$GPID" >/dev/null
-python3 - "$GH" "$TARGET" "$WORK/cookies.txt" "$N" <<'PY'
-import http.client, sys, urllib.parse
-u = urllib.parse.urlparse(sys.argv[1]); cookies = open(sys.argv[3]).read().split()
-conns = [http.client.HTTPConnection(u.hostname, u.port) for _ in range(2)]
-for i in range(int(sys.argv[4])):
-    c = conns[i % 2]; c.request("GET", sys.argv[2], headers={"Cookie": cookies[i % len(cookies)], "Accept": "text/html"})
-    r = c.getresponse(); r.read()
-    if r.status != 200: raise SystemExit(f"{sys.argv[2]} answered {r.status}")
-PY
+drive "$N"
 callgrind_control -i off "$GPID" >/dev/null
 kill "$GPID"; wait "$GPID" 2>/dev/null || true
 for _ in $(seq 100); do [ -s "$WORK/callgrind.out" ] && break; sleep 0.2; done

@@ -84,16 +84,7 @@ impl Metrics {
         out.push_str("# HELP gatehouse_session_store_writes_total Session states written to a server-side store.\n");
         out.push_str("# TYPE gatehouse_session_store_writes_total counter\n");
         let _ = writeln!(out, "gatehouse_session_store_writes_total {session_writes}");
-        let (entries, hits, misses) = accounts;
-        out.push_str("# HELP gatehouse_account_cache_entries Signed-in users held in memory.\n");
-        out.push_str("# TYPE gatehouse_account_cache_entries gauge\n");
-        let _ = writeln!(out, "gatehouse_account_cache_entries {entries}");
-        out.push_str(
-            "# HELP gatehouse_account_cache_lookups_total Signed-in user lookups, by whether memory had them.\n",
-        );
-        out.push_str("# TYPE gatehouse_account_cache_lookups_total counter\n");
-        let _ = writeln!(out, "gatehouse_account_cache_lookups_total{{result=\"hit\"}} {hits}");
-        let _ = writeln!(out, "gatehouse_account_cache_lookups_total{{result=\"miss\"}} {misses}");
+        cache_lines(&mut out, "account_cache", "Signed-in users held in memory.", "Signed-in user lookups", accounts);
         if let Some((entries, hits, misses, serving)) = session_cache {
             out.push_str(
                 "# HELP gatehouse_session_cache_serving 1 while the session cache may serve copies (its change \
@@ -101,18 +92,22 @@ impl Metrics {
             );
             out.push_str("# TYPE gatehouse_session_cache_serving gauge\n");
             let _ = writeln!(out, "gatehouse_session_cache_serving {}", u8::from(serving));
-            out.push_str("# HELP gatehouse_session_cache_entries Stored sessions held in memory (database store).\n");
-            out.push_str("# TYPE gatehouse_session_cache_entries gauge\n");
-            let _ = writeln!(out, "gatehouse_session_cache_entries {entries}");
-            out.push_str(
-                "# HELP gatehouse_session_cache_lookups_total Session loads, by whether memory served them.\n",
-            );
-            out.push_str("# TYPE gatehouse_session_cache_lookups_total counter\n");
-            let _ = writeln!(out, "gatehouse_session_cache_lookups_total{{result=\"hit\"}} {hits}");
-            let _ = writeln!(out, "gatehouse_session_cache_lookups_total{{result=\"miss\"}} {misses}");
+            let held = "Stored sessions held in memory (database store).";
+            cache_lines(&mut out, "session_cache", held, "Session loads", (entries, hits, misses));
         }
         out
     }
+}
+
+/// A cache's entries gauge and its lookups counter, by whether memory had them.
+fn cache_lines(out: &mut String, cache: &str, held: &str, lookups: &str, (entries, hits, misses): (usize, u64, u64)) {
+    let _ = writeln!(out, "# HELP gatehouse_{cache}_entries {held}");
+    let _ = writeln!(out, "# TYPE gatehouse_{cache}_entries gauge");
+    let _ = writeln!(out, "gatehouse_{cache}_entries {entries}");
+    let _ = writeln!(out, "# HELP gatehouse_{cache}_lookups_total {lookups}, by whether memory had them.");
+    let _ = writeln!(out, "# TYPE gatehouse_{cache}_lookups_total counter");
+    let _ = writeln!(out, "gatehouse_{cache}_lookups_total{{result=\"hit\"}} {hits}");
+    let _ = writeln!(out, "gatehouse_{cache}_lookups_total{{result=\"miss\"}} {misses}");
 }
 
 #[cfg(test)]
