@@ -225,7 +225,7 @@ read -r GATE_RPS GATE_P99 <<<"$(median "${GATE[@]}")"
 read -r AP_RPS AP_P99 <<<"$(median "${APACHE_RUNS[@]}")"
 read -r VERIFY_RPS VERIFY_P99 <<<"$(median "${VERIFY[@]}")"
 read -r HOP_RPS HOP_P99 <<<"$(median "${HOP[@]}")"
-ratio() { python3 -c "print(f'{$1 / $2:.0%}')"; }
+ratio() { python3 -c "print(f'{$1 / $2:.1%}')"; }
 TABLE=$(
   echo "| path (signed-in GET of a static page) | req/s (median) | runs | ratio to the ceiling | p99 ms |"
   echo "|---|---:|---|---:|---:|"

@@ -31,7 +31,6 @@
 //! ```
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_identity::IdentityMiddleware;
 use actix_session::SessionMiddleware;
@@ -308,10 +307,9 @@ impl Gatehouse {
         let s = &self.shared.settings;
         app.wrap(from_fn(attach_identity))
             .wrap(
-                IdentityMiddleware::builder()
-                    .login_deadline(Some(Duration::from_secs(s.session_ttl_days as u64 * 86_400)))
-                    .visit_deadline(s.session_idle_minutes.map(|m| Duration::from_secs(m * 60)))
-                    .build(),
+                // The session's lifetime is checked by `attach_identity`, not actix-identity's
+                // deadlines: see `session::within_limits`.
+                IdentityMiddleware::builder().id_key(crate::session::keys::USER).build(),
             )
             .wrap(from_fn(crate::session::mark_anonymous))
             .wrap(session_middleware(s, self.shared.store.clone()))

@@ -8,6 +8,7 @@
 pub(crate) mod at_provider;
 pub(crate) mod cache;
 mod database;
+pub(crate) mod keys;
 mod lifetime;
 mod outage;
 mod redis;
@@ -18,6 +19,7 @@ use chrono::NaiveDateTime;
 
 pub use cache::SessionCache;
 pub use database::DbSessionStore;
+pub(crate) use lifetime::within_limits;
 pub use lifetime::{mark_anonymous, shorten_anonymous_cookie};
 pub use outage::answer_store_outage;
 pub use redis::RedisSessions;
@@ -52,51 +54,42 @@ pub fn end_session(session: &Session) {
     session.renew();
 }
 
-/// When this session was signed in, in Unix milliseconds, on every store: what a user's
-/// `sessions_valid_after` is compared with (see [`signed_in_before`]).
-const ISSUED_KEY: &str = "gatehouse.issued_ms";
-
 /// Notes, at sign-in, when this session was signed in.
 pub(crate) fn stamp_sign_in(session: &Session) {
-    let _ = session.insert(ISSUED_KEY, crate::db::models::now().and_utc().timestamp_millis());
+    let _ = session.insert(keys::ISSUED_MS, crate::db::models::now().and_utc().timestamp_millis());
 }
 
 /// Was this session signed in before `moment` (or at an unknown time)? Such a session was
 /// ended by "sign out everywhere" or a back-channel logout, whatever store holds it.
 pub(crate) fn signed_in_before(session: &Session, moment: NaiveDateTime) -> bool {
-    match session.get::<i64>(ISSUED_KEY) {
+    match session.get::<i64>(keys::ISSUED_MS) {
         Ok(Some(issued)) => issued <= moment.and_utc().timestamp_millis(),
         _ => true,
     }
 }
-
-const DEVICE_KEY: &str = "gatehouse.device";
-const SID_KEY: &str = "gatehouse.sid";
-const SIGNED_IN_KEY: &str = "gatehouse.signed_in_at";
 
 /// Notes, at sign-in, what the session list shows: the browser, when, and a random id that
 /// tells the current session from the others.
 pub fn describe(session: &Session, user_agent: Option<&str>) {
     let device: String =
         user_agent.unwrap_or("Unknown browser").chars().filter(|c| !c.is_control()).take(120).collect();
-    let _ = session.insert(DEVICE_KEY, device);
-    let _ = session.insert(SID_KEY, oauth2::CsrfToken::new_random_len(16).secret());
-    let _ = session.insert(SIGNED_IN_KEY, crate::db::models::now().and_utc().timestamp());
+    let _ = session.insert(keys::DEVICE, device);
+    let _ = session.insert(keys::SID, oauth2::CsrfToken::new_random_len(16).secret());
+    let _ = session.insert(keys::SIGNED_IN_AT, crate::db::models::now().and_utc().timestamp());
 }
 
 /// This session's id from [`describe`].
 pub fn current_sid(session: &Session) -> Option<String> {
-    session.get::<String>(SID_KEY).ok().flatten()
+    session.get::<String>(keys::SID).ok().flatten()
 }
 
 /// (device, sid, signed in at) as stored in a server-side session's state.
 pub fn read_description(state_json: &str) -> (String, Option<String>, Option<NaiveDateTime>) {
     let state: std::collections::HashMap<String, String> = serde_json::from_str(state_json).unwrap_or_default();
-    let get = |k: &str| state.get(k).and_then(|v| serde_json::from_str::<String>(v).ok());
-    let signed_in = state
-        .get(SIGNED_IN_KEY)
+    let get = |k: &str| keys::value(&state, k).and_then(|v| serde_json::from_str::<String>(v).ok());
+    let signed_in = keys::value(&state, keys::SIGNED_IN_AT)
         .and_then(|v| v.parse::<i64>().ok())
         .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
         .map(|t| t.naive_utc());
-    (get(DEVICE_KEY).unwrap_or_else(|| "Unknown browser".into()), get(SID_KEY), signed_in)
+    (get(keys::DEVICE).unwrap_or_else(|| "Unknown browser".into()), get(keys::SID), signed_in)
 }

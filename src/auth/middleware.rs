@@ -9,6 +9,7 @@ use actix_web::{Error, HttpMessage, ResponseError, web};
 
 use super::SignedIn;
 use crate::accounts::{Account, AccountCache};
+use crate::config::Settings;
 use crate::db::Db;
 use crate::db::models::UserId;
 use crate::error::AppError;
@@ -27,7 +28,8 @@ pub(crate) struct Unchecked;
 /// Reads the session's identity and, when it is still good, puts [`SignedIn`] into the
 /// request's extensions. Never rejects a visitor for being signed out: guards decide.
 ///
-/// Still good means: the identity is a user id, that user exists, and the session was signed
+/// Still good means: the identity is a user id, the session is within its lifetime
+/// (`SESSION_TTL_DAYS`, `SESSION_IDLE_MINUTES`), that user exists, and the session was signed
 /// in after the user's `sessions_valid_after` ("sign out everywhere", back-channel logout).
 /// Anything else signs the session out here, before any handler or guard sees it, so no store
 /// (the encrypted cookie included) keeps a revoked session alive. The account comes from the
@@ -36,6 +38,7 @@ pub async fn attach_identity(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    crate::session::keys::upgrade(&req.get_session());
     if let Ok(identity) = req.get_identity() {
         match identity.id().ok().and_then(|id| id.parse::<i64>().ok()) {
             Some(id) => match still_signed_in(&req, UserId(id)).await {
@@ -66,9 +69,23 @@ pub async fn attach_identity(
 /// `Some(account)` while the session's user exists and the session was signed in after their
 /// `sessions_valid_after`; `None` when it must be signed out.
 async fn still_signed_in(req: &ServiceRequest, id: UserId) -> Result<Option<Arc<Account>>, AppError> {
-    let (Some(db), Some(cache)) = (req.app_data::<web::Data<Db>>(), req.app_data::<web::Data<AccountCache>>()) else {
+    let (Some(db), Some(cache), Some(settings)) = (
+        req.app_data::<web::Data<Db>>(),
+        req.app_data::<web::Data<AccountCache>>(),
+        req.app_data::<web::Data<Settings>>(),
+    ) else {
         return Err(AppError::Internal("gatehouse's app data is missing: call Gatehouse::configure on the app"));
     };
+    let now_ms = crate::db::models::now().and_utc().timestamp_millis();
+    if !crate::session::within_limits(
+        &req.get_session(),
+        settings.session_ttl_days,
+        settings.session_idle_minutes,
+        now_ms,
+    ) {
+        log::info!("session past its lifetime signed out user_id={id}");
+        return Ok(None);
+    }
     let Some(account) = cache.account(db, id).await? else {
         log::info!("session of a deleted user signed out user_id={id}");
         return Ok(None);

@@ -9,9 +9,7 @@ use crate::accounts::ProviderSession;
 use crate::db::models::UserId;
 use crate::seal::Sealer;
 
-const PROVIDER_KEY: &str = "gatehouse.provider";
-const SID_KEY: &str = "gatehouse.provider_sid";
-const ID_TOKEN_KEY: &str = "gatehouse.id_token";
+use super::keys::{ID_TOKEN as ID_TOKEN_KEY, PROVIDER as PROVIDER_KEY, PROVIDER_SID as SID_KEY};
 
 /// The longest sealed ID token kept (tokens up to about 1,100 bytes). The whole session state
 /// must stay within [`crate::signin::pending::STATE_BUDGET`] with room for pending sign-ins
@@ -85,7 +83,7 @@ pub(crate) fn signed_in_with(session: &Session, seal: &IdTokenSeal, user: UserId
 /// as [`remember`] kept them in the state (JSON of JSON values); `None` for a session signed
 /// in before sessions noted their provider.
 pub(crate) fn provider_sid_in(state: &std::collections::HashMap<String, String>) -> Option<(String, Option<String>)> {
-    let get = |k: &str| state.get(k).and_then(|v| serde_json::from_str::<String>(v).ok());
+    let get = |k: &str| super::keys::value(state, k).and_then(|v| serde_json::from_str::<String>(v).ok());
     Some((get(PROVIDER_KEY)?, get(SID_KEY)))
 }
 

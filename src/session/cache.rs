@@ -143,7 +143,7 @@ mod tests {
     use super::*;
 
     fn state(user: &str) -> State {
-        State::from([("actix_identity.user_id".to_string(), user.to_string())])
+        State::from([(crate::session::keys::USER.to_string(), user.to_string())])
     }
 
     fn later() -> NaiveDateTime {

@@ -1,9 +1,15 @@
-//! The cookie's side of [`super::ANONYMOUS_TTL`]: the store keeps a session nobody is signed in
-//! to for at most 15 minutes, and the browser keeps its cookie no longer either (for the cookie
-//! store, the cookie *is* the store). actix-session gives every cookie the configured lifetime,
-//! so the cookie is shortened on its way out.
+//! How long sessions last.
+//!
+//! A signed-in session lasts `SESSION_TTL_DAYS` from its sign-in and, with
+//! `SESSION_IDLE_MINUTES`, that long since it was last seen ([`within_limits`], checked on
+//! every request by [`crate::auth::middleware::attach_identity`]).
+//!
+//! An anonymous session lasts [`super::ANONYMOUS_TTL`]: the store keeps it no longer, and the
+//! browser keeps its cookie no longer either (for the cookie store, the cookie *is* the store).
+//! actix-session gives every cookie the configured lifetime, so the cookie is shortened on its
+//! way out.
 
-use actix_session::SessionExt;
+use actix_session::{Session, SessionExt};
 use actix_web::body::MessageBody;
 use actix_web::cookie::Cookie;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -11,7 +17,7 @@ use actix_web::http::header::{HeaderValue, SET_COOKIE};
 use actix_web::middleware::Next;
 
 use super::ANONYMOUS_TTL;
-use super::store::IDENTITY_KEY;
+use super::keys;
 
 /// Notes on the response that the session ends the request without a signed-in user. Runs
 /// inside the session middleware, where the session's final state is still readable.
@@ -20,7 +26,7 @@ pub async fn mark_anonymous(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let mut res = next.call(req).await?;
-    if !res.request().get_session().contains_key(IDENTITY_KEY) {
+    if !res.request().get_session().contains_key(keys::USER) {
         res.response_mut().extensions_mut().insert(Anonymous);
     }
     Ok(res)
@@ -51,6 +57,30 @@ pub async fn shorten_anonymous_cookie(
 #[derive(Clone, Copy)]
 struct Anonymous;
 
+/// Is this signed-in session within its lifetime at `now_ms` (Unix milliseconds)? gatehouse
+/// checks it rather than actix-identity's deadlines, so one stamp ([`keys::ISSUED_MS`]) serves
+/// the lifetime and "sign out everywhere", and the last-seen time is kept only with an idle
+/// limit. A session without the stamp was not signed in by gatehouse: it is not within.
+pub(crate) fn within_limits(session: &Session, ttl_days: i64, idle_minutes: Option<u64>, now_ms: i64) -> bool {
+    let Ok(Some(issued_ms)) = session.get::<i64>(keys::ISSUED_MS) else { return false };
+    if now_ms.saturating_sub(issued_ms) >= ttl_days.saturating_mul(86_400_000) {
+        return false;
+    }
+    let Some(idle_minutes) = idle_minutes else { return true };
+    let idle = i64::try_from(idle_minutes.saturating_mul(60)).unwrap_or(i64::MAX);
+    let now = now_ms.div_euclid(1000);
+    let seen = match session.get::<i64>(keys::LAST_SEEN) {
+        Ok(Some(seen)) => seen,
+        _ => issued_ms.div_euclid(1000),
+    };
+    if now.saturating_sub(seen) > idle {
+        return false;
+    }
+    // Noted on every request, as actix-identity did: the session is written each time.
+    let _ = session.insert(keys::LAST_SEEN, now);
+    true
+}
+
 fn is_session_cookie(value: &HeaderValue) -> bool {
     let raw = value.as_bytes();
     raw.starts_with(b"gatehouse=") || raw.starts_with(b"__Host-gatehouse=") || raw.starts_with(b"__Secure-gatehouse=")
@@ -75,7 +105,41 @@ fn shortened(value: &HeaderValue) -> Option<HeaderValue> {
 
 #[cfg(test)]
 mod tests {
+    use actix_web::test::TestRequest;
+
     use super::*;
+
+    const DAY_MS: i64 = 86_400_000;
+
+    fn signed_in_at(issued_ms: i64) -> Session {
+        let session = TestRequest::default().to_srv_request().get_session();
+        let _ = session.insert(keys::ISSUED_MS, issued_ms);
+        session
+    }
+
+    #[test]
+    fn a_session_lasts_its_lifetime_from_sign_in_and_no_longer() {
+        let t0 = 1_700_000_000_000;
+        assert!(within_limits(&signed_in_at(t0), 30, None, t0 + 30 * DAY_MS - 1));
+        assert!(!within_limits(&signed_in_at(t0), 30, None, t0 + 30 * DAY_MS));
+        let unstamped = TestRequest::default().to_srv_request().get_session();
+        assert!(!within_limits(&unstamped, 30, None, t0));
+    }
+
+    #[test]
+    fn an_idle_session_ends_counted_from_its_last_visit_or_its_sign_in() {
+        let t0 = 1_700_000_000_000;
+        // Five minutes idle: counted from the sign-in until a visit is noted.
+        assert!(!within_limits(&signed_in_at(t0), 30, Some(5), t0 + 301_000));
+        let session = signed_in_at(t0);
+        assert!(within_limits(&session, 30, Some(5), t0 + 300_000));
+        assert_eq!(session.get::<i64>(keys::LAST_SEEN).unwrap(), Some(t0 / 1000 + 300), "the visit is noted");
+        assert!(within_limits(&session, 30, Some(5), t0 + 600_000));
+        assert!(!within_limits(&session, 30, Some(5), t0 + 901_000));
+        let without_limit = signed_in_at(t0);
+        assert!(within_limits(&without_limit, 30, None, t0 + 1_000));
+        assert_eq!(without_limit.get::<i64>(keys::LAST_SEEN).unwrap(), None, "nothing noted without the limit");
+    }
 
     #[test]
     fn shortens_only_a_long_lived_session_cookie() {

@@ -385,12 +385,9 @@ pub(super) fn public_id(key: &str) -> String {
     Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// actix-identity's key: present exactly when somebody is signed in.
-pub(super) const IDENTITY_KEY: &str = "actix_identity.user_id";
-
 /// The signed-in user, so a user's sessions can be listed and ended together.
 pub(super) fn user_of(state: &State) -> Option<i64> {
-    let raw = state.get(IDENTITY_KEY)?;
+    let raw = super::keys::value(state, super::keys::USER)?;
     serde_json::from_str::<String>(raw).ok()?.parse().ok()
 }
 

@@ -75,23 +75,54 @@ async fn case_41_the_absolute_lifetime_is_enforced_whatever_the_cookie_says() {
     let rig = rig(Backend::Sqlite).await;
     let (browser, _) = rig.attempt().await;
     let id = browser.me().await.unwrap()["id"].as_i64().unwrap();
-    let now = chrono::Utc::now().timestamp();
-    // SESSION_TTL_DAYS is 30: a day before the deadline works, a day after does not.
-    for (days_ago, expected) in [(29, 200), (31, 401)] {
-        let sealed = seal_session(&[
-            ("actix_identity.user_id", serde_json::json!(id.to_string())),
-            ("actix_identity.logged_in_at", serde_json::json!(now - days_ago * 86_400)),
-        ]);
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    // SESSION_TTL_DAYS is 30: a day before the deadline works, a day after does not, and a
+    // session without a sign-in time was not signed in by gatehouse.
+    for (issued, expected) in [(Some(29), 200), (Some(31), 401), (None, 401)] {
+        let mut state = vec![("gh.uid", serde_json::json!(id.to_string()))];
+        if let Some(days_ago) = issued {
+            state.push(("gh.issued_ms", serde_json::json!(now_ms - days_ago * 86_400_000)));
+        }
         let res = rig
             .app
             .browser
             .client
             .get(rig.app.browser.url("/api/me"))
-            .header("Cookie", format!("gatehouse={sealed}"))
+            .header("Cookie", format!("gatehouse={}", seal_session(&state)))
             .send()
             .await
             .unwrap();
+        assert_eq!(res.status(), expected, "signed in {issued:?} days ago");
+    }
+}
+
+#[actix_web::test]
+async fn case_41_a_session_from_before_the_short_state_names_stays_signed_in_within_its_lifetime() {
+    let rig = rig(Backend::Sqlite).await;
+    let (browser, _) = rig.attempt().await;
+    let id = browser.me().await.unwrap()["id"].as_i64().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    // The layout of a cookie written before the upgrade: actix-identity's default names, and
+    // its login time as the only sign-in time (sessions older than `gatehouse.issued_ms`).
+    for (days_ago, expected) in [(29, 200), (31, 401)] {
+        let sealed = seal_session(&[
+            ("actix_identity.user_id", serde_json::json!(id.to_string())),
+            ("actix_identity.logged_in_at", serde_json::json!(now - days_ago * 86_400)),
+            ("gatehouse.provider", serde_json::json!("op")),
+        ]);
+        let stranger = rig.app.new_browser();
+        let cookie = format!("gatehouse={sealed}");
+        let res = stranger.client.get(stranger.url("/api/me")).header("Cookie", &cookie).send().await.unwrap();
         assert_eq!(res.status(), expected, "signed in {days_ago} days ago");
+        if expected == 200 {
+            // Renamed on the way: the cookie comes back in the new layout, and works.
+            let renewed = session_set_cookie(&res).expect("the renamed state is written back");
+            let state = unseal_session(renewed.trim_start_matches("gatehouse=")).expect("it opens");
+            assert!(state.contains("gh.uid") && state.contains("gh.issued_ms") && state.contains("gh.provider"));
+            assert!(!state.contains("actix_identity") && !state.contains("gatehouse."), "{state}");
+            let again = stranger.client.get(stranger.url("/api/me")).header("Cookie", &renewed).send().await.unwrap();
+            assert_eq!(again.status(), 200);
+        }
     }
 }
 
