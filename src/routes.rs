@@ -25,7 +25,11 @@ use crate::error::AppError;
 use crate::rate_limit::rate_limit;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(home::home))
+    // The gate's routes first: a proxy asks on every request to the app it guards, and
+    // actix-web tries the routes in order.
+    cfg.route("/verify", web::get().to(crate::gate::verify))
+        .route("/forward-auth", web::get().to(crate::gate::forward_auth))
+        .route("/", web::get().to(home::home))
         .route("/login", web::get().to(login::login))
         .service(
             web::resource("/authorize/{provider}")
@@ -51,8 +55,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(logout::logout))
                 .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::MethodNotAllowed) })),
         )
-        .route("/verify", web::get().to(crate::gate::verify))
-        .route("/forward-auth", web::get().to(crate::gate::forward_auth))
         .route("/.well-known/jwks.json", web::get().to(crate::gate::jwks))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
