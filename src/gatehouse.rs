@@ -307,8 +307,9 @@ impl Gatehouse {
         let s = &self.shared.settings;
         app.wrap(from_fn(attach_identity))
             .wrap(
-                // The session's lifetime is checked by `attach_identity`, not actix-identity's
-                // deadlines: see `session::within_limits`.
+                // No deadlines here: the session's lifetime is checked by `attach_identity`
+                // (`session::check_visit`), after it has renamed the keys of sessions from
+                // before the short names; a deadline here would run before that.
                 IdentityMiddleware::builder().id_key(crate::session::keys::USER).build(),
             )
             .wrap(from_fn(crate::session::mark_anonymous))

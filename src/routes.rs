@@ -25,8 +25,8 @@ use crate::error::AppError;
 use crate::rate_limit::rate_limit;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    // The gate's routes first: a proxy asks on every request to the app it guards, and
-    // actix-web tries the routes in order.
+    // The gate's routes first among gatehouse's own: a proxy asks on every request to the app
+    // it guards, and actix-web tries the routes in order.
     cfg.route("/verify", web::get().to(crate::gate::verify))
         .route("/forward-auth", web::get().to(crate::gate::forward_auth))
         .route("/", web::get().to(home::home))

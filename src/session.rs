@@ -19,7 +19,7 @@ use chrono::NaiveDateTime;
 
 pub use cache::SessionCache;
 pub use database::DbSessionStore;
-pub(crate) use lifetime::within_limits;
+pub(crate) use lifetime::check_visit;
 pub use lifetime::{mark_anonymous, shorten_anonymous_cookie};
 pub use outage::answer_store_outage;
 pub use redis::RedisSessions;
@@ -57,6 +57,9 @@ pub fn end_session(session: &Session) {
 /// Notes, at sign-in, when this session was signed in.
 pub(crate) fn stamp_sign_in(session: &Session) {
     let _ = session.insert(keys::ISSUED_MS, crate::db::models::now().and_utc().timestamp_millis());
+    // A sign-in over an earlier one keeps the session (renewed, not emptied): idle time counts
+    // from this sign-in, not from the earlier session's last visit.
+    session.remove(keys::LAST_SEEN);
 }
 
 /// Was this session signed in before `moment` (or at an unknown time)? Such a session was
@@ -92,4 +95,23 @@ pub fn read_description(state_json: &str) -> (String, Option<String>, Option<Nai
         .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
         .map(|t| t.naive_utc());
     (get(keys::DEVICE).unwrap_or_else(|| "Unknown browser".into()), get(keys::SID), signed_in)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_states_from_before_the_short_names_are_still_described() {
+        let old = r#"{"actix_identity.user_id":"\"7\"","gatehouse.device":"\"Firefox\"","gatehouse.sid":"\"s1\"","gatehouse.signed_in_at":"1700000000","gatehouse.provider":"\"corp\"","gatehouse.provider_sid":"\"op-sid\""}"#;
+        let new = r#"{"_gh.uid":"\"7\"","_gh.device":"\"Firefox\"","_gh.sid":"\"s1\"","_gh.signed_in_at":"1700000000","_gh.provider":"\"corp\"","_gh.provider_sid":"\"op-sid\""}"#;
+        for state_json in [old, new] {
+            let (device, sid, signed_in) = read_description(state_json);
+            assert_eq!((device.as_str(), sid.as_deref()), ("Firefox", Some("s1")), "{state_json}");
+            assert_eq!(signed_in.map(|t| t.and_utc().timestamp()), Some(1_700_000_000));
+            let state: std::collections::HashMap<String, String> = serde_json::from_str(state_json).unwrap();
+            let at_provider = at_provider::provider_sid_in(&state);
+            assert_eq!(at_provider, Some(("corp".to_string(), Some("op-sid".to_string()))), "{state_json}");
+        }
+    }
 }

@@ -66,8 +66,8 @@ pub async fn attach_identity(
     Ok(next.call(req).await?.map_into_left_body())
 }
 
-/// `Some(account)` while the session's user exists and the session was signed in after their
-/// `sessions_valid_after`; `None` when it must be signed out.
+/// `Some(account)` while the session is within its lifetime, its user exists and it was signed
+/// in after their `sessions_valid_after`; `None` when it must be signed out.
 async fn still_signed_in(req: &ServiceRequest, id: UserId) -> Result<Option<Arc<Account>>, AppError> {
     let (Some(db), Some(cache), Some(settings)) = (
         req.app_data::<web::Data<Db>>(),
@@ -76,14 +76,11 @@ async fn still_signed_in(req: &ServiceRequest, id: UserId) -> Result<Option<Arc<
     ) else {
         return Err(AppError::Internal("gatehouse's app data is missing: call Gatehouse::configure on the app"));
     };
+    // Before the account: an ended session is signed out even while the database is down.
     let now_ms = crate::db::models::now().and_utc().timestamp_millis();
-    if !crate::session::within_limits(
-        &req.get_session(),
-        settings.session_ttl_days,
-        settings.session_idle_minutes,
-        now_ms,
-    ) {
-        log::info!("session past its lifetime signed out user_id={id}");
+    let (ttl, idle) = (settings.session_ttl_days, settings.session_idle_minutes);
+    if let Err(ended) = crate::session::check_visit(&req.get_session(), ttl, idle, now_ms) {
+        log::info!("session ended ({ended:?}) signed out user_id={id}");
         return Ok(None);
     }
     let Some(account) = cache.account(db, id).await? else {

@@ -1,31 +1,32 @@
 //! The names a signed-in session's state is kept under. The state travels with every request
 //! (inside the encrypted cookie, or read from the store) and is parsed on every request, so the
-//! names are short; `gh.` keeps them apart from the host application's own session keys.
+//! names are short; `_gh.` keeps them apart from the host application's own session keys.
 //!
 //! Sessions signed in before the names were shortened (actix-identity's default names and
 //! `gatehouse.*`) are renamed on their first request ([`upgrade`]), so an upgrade signs nobody
-//! out; stored states that have not been used since are read through [`value`].
+//! out; stored states that have not been used since are read through [`value`]. Either layout
+//! is taken whole: a state that still has the old user key is read by its old names only.
 
 use std::collections::HashMap;
 
 use actix_session::Session;
 
 /// The signed-in user's id (actix-identity's id key).
-pub(crate) const USER: &str = "gh.uid";
+pub(crate) const USER: &str = "_gh.uid";
 /// When the session was signed in, Unix milliseconds: the absolute lifetime and "sign out
 /// everywhere" are measured from it.
-pub(crate) const ISSUED_MS: &str = "gh.issued_ms";
+pub(crate) const ISSUED_MS: &str = "_gh.issued_ms";
 /// When the session was last seen, Unix seconds; kept only with `SESSION_IDLE_MINUTES`.
-pub(crate) const LAST_SEEN: &str = "gh.seen";
+pub(crate) const LAST_SEEN: &str = "_gh.seen";
 /// The provider signed in with, its `sid`, and the sealed ID token (`session::at_provider`).
-pub(crate) const PROVIDER: &str = "gh.provider";
-pub(crate) const PROVIDER_SID: &str = "gh.provider_sid";
-pub(crate) const ID_TOKEN: &str = "gh.id_token";
+pub(crate) const PROVIDER: &str = "_gh.provider";
+pub(crate) const PROVIDER_SID: &str = "_gh.provider_sid";
+pub(crate) const ID_TOKEN: &str = "_gh.id_token";
 /// What the session list shows (server-side stores only): the browser, the session's own id,
 /// and when it was signed in (Unix seconds).
-pub(crate) const DEVICE: &str = "gh.device";
-pub(crate) const SID: &str = "gh.sid";
-pub(crate) const SIGNED_IN_AT: &str = "gh.signed_in_at";
+pub(crate) const DEVICE: &str = "_gh.device";
+pub(crate) const SID: &str = "_gh.sid";
+pub(crate) const SIGNED_IN_AT: &str = "_gh.signed_in_at";
 
 /// actix-identity's default id key: a session that has it was signed in before the rename.
 const LEGACY_USER: &str = "actix_identity.user_id";
@@ -46,10 +47,14 @@ const RENAMED: [(&str, &str); 9] = [
 ];
 
 /// Renames the keys of a session signed in before the rename; one lookup when there are none.
-/// A session that never had [`ISSUED_MS`] takes it from actix-identity's login time.
+/// The old layout replaces whatever it finds under the new names, so a state is never read half
+/// in each. A session that never had [`ISSUED_MS`] takes it from actix-identity's login time.
 pub(crate) fn upgrade(session: &Session) {
     if !session.contains_key(LEGACY_USER) {
         return;
+    }
+    for (name, _) in RENAMED {
+        session.remove(name);
     }
     for (name, legacy) in RENAMED {
         if let Ok(Some(value)) = session.get::<serde_json::Value>(legacy) {
@@ -65,13 +70,14 @@ pub(crate) fn upgrade(session: &Session) {
     session.remove(LEGACY_LOGGED_IN_AT);
 }
 
-/// A value of a stored state (JSON of JSON values, as actix-session keeps it) under its current
-/// name or, for a state not renamed yet, the name it had before.
+/// A value of a stored state (JSON of JSON values, as actix-session keeps it) under `name`, or
+/// under the name it had before when the state was written before the rename.
 pub(crate) fn value<'a>(state: &'a HashMap<String, String>, name: &str) -> Option<&'a String> {
-    state.get(name).or_else(|| {
-        let (_, legacy) = RENAMED.iter().find(|(current, _)| *current == name)?;
-        state.get(*legacy)
-    })
+    if !state.contains_key(LEGACY_USER) {
+        return state.get(name);
+    }
+    let (_, legacy) = RENAMED.iter().find(|(current, _)| *current == name)?;
+    state.get(*legacy)
 }
 
 #[cfg(test)]
@@ -86,15 +92,17 @@ mod tests {
         let session = TestRequest::default().to_srv_request().get_session();
         let _ = session.insert(LEGACY_USER, "7");
         let _ = session.insert(LEGACY_LOGGED_IN_AT, 1_700_000_000i64);
+        let _ = session.insert("actix_identity.last_visited_at", 1_700_000_100i64);
         let _ = session.insert("gatehouse.provider", "corp");
         let _ = session.insert("gatehouse.flows", "untouched");
         upgrade(&session);
         assert_eq!(session.get::<String>(USER).unwrap().as_deref(), Some("7"));
         assert_eq!(session.get::<String>(PROVIDER).unwrap().as_deref(), Some("corp"));
         assert_eq!(session.get::<i64>(ISSUED_MS).unwrap(), Some(1_700_000_000_000), "from the login time");
+        assert_eq!(session.get::<i64>(LAST_SEEN).unwrap(), Some(1_700_000_100));
         let mut left: Vec<String> = session.entries().keys().cloned().collect();
         left.sort();
-        assert_eq!(left, ["gatehouse.flows", "gh.issued_ms", "gh.provider", "gh.uid"]);
+        assert_eq!(left, ["_gh.issued_ms", "_gh.provider", "_gh.seen", "_gh.uid", "gatehouse.flows"]);
     }
 
     #[test]
@@ -108,10 +116,28 @@ mod tests {
     }
 
     #[test]
-    fn a_current_session_is_left_alone() {
+    fn a_state_with_both_layouts_is_taken_whole_from_the_old_one() {
+        // An instance from before the upgrade signed user 8 in over a renamed session of user 7.
+        let session = TestRequest::default().to_srv_request().get_session();
+        for (name, value) in
+            [(USER, "7"), (PROVIDER_SID, "sid-of-7"), (LEGACY_USER, "8"), ("gatehouse.provider", "corp")]
+        {
+            let _ = session.insert(name, value);
+        }
+        let stored: HashMap<String, String> = session.entries().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        assert_eq!(value(&stored, USER).map(String::as_str), Some("\"8\""));
+        assert_eq!(value(&stored, PROVIDER_SID), None, "nothing of user 7's session");
+        upgrade(&session);
+        assert_eq!(session.get::<String>(USER).unwrap().as_deref(), Some("8"));
+        assert_eq!(session.get::<String>(PROVIDER).unwrap().as_deref(), Some("corp"));
+        assert_eq!(session.get::<String>(PROVIDER_SID).unwrap(), None, "nothing of user 7's session");
+    }
+
+    #[test]
+    fn only_a_session_with_the_old_user_key_is_renamed() {
         let session = TestRequest::default().to_srv_request().get_session();
         let _ = session.insert(USER, "7");
-        let _ = session.insert("gatehouse.provider", "an application's own key");
+        let _ = session.insert("gatehouse.provider", "an old name without the old user key");
         upgrade(&session);
         assert_eq!(session.entries().len(), 2);
     }

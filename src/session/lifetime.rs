@@ -1,7 +1,7 @@
 //! How long sessions last.
 //!
 //! A signed-in session lasts `SESSION_TTL_DAYS` from its sign-in and, with
-//! `SESSION_IDLE_MINUTES`, that long since it was last seen ([`within_limits`], checked on
+//! `SESSION_IDLE_MINUTES`, that long since it was last seen ([`check_visit`], checked on
 //! every request by [`crate::auth::middleware::attach_identity`]).
 //!
 //! An anonymous session lasts [`super::ANONYMOUS_TTL`]: the store keeps it no longer, and the
@@ -57,28 +57,50 @@ pub async fn shorten_anonymous_cookie(
 #[derive(Clone, Copy)]
 struct Anonymous;
 
-/// Is this signed-in session within its lifetime at `now_ms` (Unix milliseconds)? gatehouse
-/// checks it rather than actix-identity's deadlines, so one stamp ([`keys::ISSUED_MS`]) serves
-/// the lifetime and "sign out everywhere", and the last-seen time is kept only with an idle
-/// limit. A session without the stamp was not signed in by gatehouse: it is not within.
-pub(crate) fn within_limits(session: &Session, ttl_days: i64, idle_minutes: Option<u64>, now_ms: i64) -> bool {
-    let Ok(Some(issued_ms)) = session.get::<i64>(keys::ISSUED_MS) else { return false };
+/// Why a signed-in session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// No sign-in time, or one in the future: not a session gatehouse signed in.
+    NoSignInTime,
+    /// `SESSION_TTL_DAYS` have passed since the sign-in.
+    Lifetime,
+    /// `SESSION_IDLE_MINUTES` have passed since the last visit (or the sign-in).
+    Idle,
+}
+
+/// How far ahead of this instance's clock a sign-in time may be (another instance's clock).
+const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// Checks a visit at `now_ms` (Unix milliseconds) to a signed-in session against its limits
+/// and, with an idle limit, notes the visit (every request then writes the session, as
+/// actix-identity's visit deadline did). gatehouse checks the limits itself rather than through
+/// actix-identity's deadlines, so one stamp ([`keys::ISSUED_MS`]) serves the lifetime and "sign
+/// out everywhere", and the last visit is kept only when there is an idle limit.
+pub(crate) fn check_visit(
+    session: &Session,
+    ttl_days: i64,
+    idle_minutes: Option<u64>,
+    now_ms: i64,
+) -> Result<(), Ended> {
+    let issued_ms = match session.get::<i64>(keys::ISSUED_MS) {
+        Ok(Some(issued)) if issued <= now_ms.saturating_add(CLOCK_SKEW_MS) => issued,
+        _ => return Err(Ended::NoSignInTime),
+    };
     if now_ms.saturating_sub(issued_ms) >= ttl_days.saturating_mul(86_400_000) {
-        return false;
+        return Err(Ended::Lifetime);
     }
-    let Some(idle_minutes) = idle_minutes else { return true };
+    let Some(idle_minutes) = idle_minutes else { return Ok(()) };
     let idle = i64::try_from(idle_minutes.saturating_mul(60)).unwrap_or(i64::MAX);
     let now = now_ms.div_euclid(1000);
     let seen = match session.get::<i64>(keys::LAST_SEEN) {
-        Ok(Some(seen)) => seen,
-        _ => issued_ms.div_euclid(1000),
+        Ok(Some(seen)) => seen.min(now),
+        _ => issued_ms.div_euclid(1000).min(now),
     };
-    if now.saturating_sub(seen) > idle {
-        return false;
+    if now.saturating_sub(seen) >= idle {
+        return Err(Ended::Idle);
     }
-    // Noted on every request, as actix-identity did: the session is written each time.
     let _ = session.insert(keys::LAST_SEEN, now);
-    true
+    Ok(())
 }
 
 fn is_session_cookie(value: &HeaderValue) -> bool {
@@ -120,24 +142,37 @@ mod tests {
     #[test]
     fn a_session_lasts_its_lifetime_from_sign_in_and_no_longer() {
         let t0 = 1_700_000_000_000;
-        assert!(within_limits(&signed_in_at(t0), 30, None, t0 + 30 * DAY_MS - 1));
-        assert!(!within_limits(&signed_in_at(t0), 30, None, t0 + 30 * DAY_MS));
+        assert_eq!(check_visit(&signed_in_at(t0), 30, None, t0 + 30 * DAY_MS - 1), Ok(()));
+        assert_eq!(check_visit(&signed_in_at(t0), 30, None, t0 + 30 * DAY_MS), Err(Ended::Lifetime));
         let unstamped = TestRequest::default().to_srv_request().get_session();
-        assert!(!within_limits(&unstamped, 30, None, t0));
+        assert_eq!(check_visit(&unstamped, 30, None, t0), Err(Ended::NoSignInTime));
+    }
+
+    #[test]
+    fn a_sign_in_time_in_the_future_is_only_another_clock_within_five_minutes() {
+        let t0 = 1_700_000_000_000;
+        assert_eq!(check_visit(&signed_in_at(t0 + CLOCK_SKEW_MS), 30, None, t0), Ok(()));
+        assert_eq!(check_visit(&signed_in_at(t0 + CLOCK_SKEW_MS + 1), 30, None, t0), Err(Ended::NoSignInTime));
+        assert_eq!(check_visit(&signed_in_at(i64::MAX), 30, Some(5), t0), Err(Ended::NoSignInTime));
+        // A last visit in the future counts as now: it cannot postpone the idle limit.
+        let session = signed_in_at(t0);
+        let _ = session.insert(keys::LAST_SEEN, t0 / 1000 + 86_400);
+        assert_eq!(check_visit(&session, 30, Some(5), t0 + 1_000), Ok(()));
+        assert_eq!(session.get::<i64>(keys::LAST_SEEN).unwrap(), Some(t0 / 1000 + 1));
     }
 
     #[test]
     fn an_idle_session_ends_counted_from_its_last_visit_or_its_sign_in() {
         let t0 = 1_700_000_000_000;
         // Five minutes idle: counted from the sign-in until a visit is noted.
-        assert!(!within_limits(&signed_in_at(t0), 30, Some(5), t0 + 301_000));
+        assert_eq!(check_visit(&signed_in_at(t0), 30, Some(5), t0 + 300_000), Err(Ended::Idle));
         let session = signed_in_at(t0);
-        assert!(within_limits(&session, 30, Some(5), t0 + 300_000));
-        assert_eq!(session.get::<i64>(keys::LAST_SEEN).unwrap(), Some(t0 / 1000 + 300), "the visit is noted");
-        assert!(within_limits(&session, 30, Some(5), t0 + 600_000));
-        assert!(!within_limits(&session, 30, Some(5), t0 + 901_000));
+        assert_eq!(check_visit(&session, 30, Some(5), t0 + 299_000), Ok(()));
+        assert_eq!(session.get::<i64>(keys::LAST_SEEN).unwrap(), Some(t0 / 1000 + 299), "the visit is noted");
+        assert_eq!(check_visit(&session, 30, Some(5), t0 + 598_000), Ok(()));
+        assert_eq!(check_visit(&session, 30, Some(5), t0 + 898_000), Err(Ended::Idle));
         let without_limit = signed_in_at(t0);
-        assert!(within_limits(&without_limit, 30, None, t0 + 1_000));
+        assert_eq!(check_visit(&without_limit, 30, None, t0 + 1_000), Ok(()));
         assert_eq!(without_limit.get::<i64>(keys::LAST_SEEN).unwrap(), None, "nothing noted without the limit");
     }
 

@@ -83,11 +83,18 @@ async fn an_idle_session_expires() {
     let now = chrono::Utc::now().timestamp();
     for (idle_secs, expected) in [(240, 200), (360, 401)] {
         let sealed = seal_session(&[
-            ("gh.uid", serde_json::json!(id.to_string())),
-            ("gh.issued_ms", serde_json::json!((now - 3600) * 1000)),
-            ("gh.seen", serde_json::json!(now - idle_secs)),
+            ("_gh.uid", serde_json::json!(id.to_string())),
+            ("_gh.issued_ms", serde_json::json!((now - 3600) * 1000)),
+            ("_gh.seen", serde_json::json!(now - idle_secs)),
         ]);
         assert_eq!(replay(&app, &format!("gatehouse={sealed}")).await, expected, "idle for {idle_secs} s");
+        // The same in a cookie from before the short state names: its last visit is kept.
+        let legacy = seal_session(&[
+            ("actix_identity.user_id", serde_json::json!(id.to_string())),
+            ("actix_identity.logged_in_at", serde_json::json!(now - 3600)),
+            ("actix_identity.last_visited_at", serde_json::json!(now - idle_secs)),
+        ]);
+        assert_eq!(replay(&app, &format!("gatehouse={legacy}")).await, expected, "idle for {idle_secs} s (old names)");
     }
 }
 

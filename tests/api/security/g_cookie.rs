@@ -79,9 +79,9 @@ async fn case_41_the_absolute_lifetime_is_enforced_whatever_the_cookie_says() {
     // SESSION_TTL_DAYS is 30: a day before the deadline works, a day after does not, and a
     // session without a sign-in time was not signed in by gatehouse.
     for (issued, expected) in [(Some(29), 200), (Some(31), 401), (None, 401)] {
-        let mut state = vec![("gh.uid", serde_json::json!(id.to_string()))];
+        let mut state = vec![("_gh.uid", serde_json::json!(id.to_string()))];
         if let Some(days_ago) = issued {
-            state.push(("gh.issued_ms", serde_json::json!(now_ms - days_ago * 86_400_000)));
+            state.push(("_gh.issued_ms", serde_json::json!(now_ms - days_ago * 86_400_000)));
         }
         let res = rig
             .app
@@ -118,7 +118,7 @@ async fn case_41_a_session_from_before_the_short_state_names_stays_signed_in_wit
             // Renamed on the way: the cookie comes back in the new layout, and works.
             let renewed = session_set_cookie(&res).expect("the renamed state is written back");
             let state = unseal_session(renewed.trim_start_matches("gatehouse=")).expect("it opens");
-            assert!(state.contains("gh.uid") && state.contains("gh.issued_ms") && state.contains("gh.provider"));
+            assert!(state.contains("_gh.uid") && state.contains("_gh.issued_ms") && state.contains("_gh.provider"));
             assert!(!state.contains("actix_identity") && !state.contains("gatehouse."), "{state}");
             let again = stranger.client.get(stranger.url("/api/me")).header("Cookie", &renewed).send().await.unwrap();
             assert_eq!(again.status(), 200);
