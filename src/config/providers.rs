@@ -43,6 +43,9 @@ pub(crate) struct ProviderSettings {
     pub(crate) trust_email: bool,
     /// Google Workspace domain (`hd`), sent and checked in the ID token.
     pub(crate) hosted_domain: Option<String>,
+    /// OIDC: audiences an ID token may name besides the client id (`TRUSTED_AUDIENCES`:
+    /// ZITADEL's project id, a Keycloak audience mapper's API); any other is refused.
+    pub(crate) trusted_audiences: Vec<String>,
     pub(crate) claims: ClaimMap,
     /// Who may sign in through this provider, by group (`ALLOWED_GROUPS`; GitHub:
     /// `ALLOWED_ORGS` as `org` and `ALLOWED_TEAMS` as `org/team-slug`); empty: anyone.
@@ -269,6 +272,18 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         }
         items
     };
+    // OIDC Core 3.1.3.7 step 3: an audience the client does not trust is refused; with any
+    // other audience, `azp` must be the client id (checked with the ID token).
+    let trusted_audiences = list(r, "TRUSTED_AUDIENCES");
+    if !trusted_audiences.is_empty() && preset.protocol != Protocol::Oidc {
+        r.problem(format!("{} applies only to OpenID Connect providers", var("TRUSTED_AUDIENCES")));
+    }
+    if let Some(bad) = trusted_audiences.iter().find(|a| a.len() > 255 || a.chars().any(char::is_whitespace)) {
+        r.problem(format!(
+            "{}: {bad:?} is not an audience (no spaces, at most 255 characters)",
+            var("TRUSTED_AUDIENCES")
+        ));
+    }
     let mut allowed_groups = list(r, "ALLOWED_GROUPS");
     let (orgs, teams) = (list(r, "ALLOWED_ORGS"), list(r, "ALLOWED_TEAMS"));
     if preset.protocol == Protocol::Github {
@@ -318,6 +333,7 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         scopes,
         trust_email,
         hosted_domain,
+        trusted_audiences,
         claims,
         allowed_groups,
         logout,
@@ -343,6 +359,7 @@ pub(crate) fn demo(name: &str) -> ProviderSettings {
         scopes: preset.scopes.split_whitespace().map(str::to_string).collect(),
         trust_email: false,
         hosted_domain: None,
+        trusted_audiences: Vec::new(),
         claims: ClaimMap {
             id: preset.claims.id.into(),
             email: preset.claims.email.into(),

@@ -523,3 +523,34 @@ fn apple_needs_its_key_and_ids_and_no_client_secret() {
     ]);
     assert!(p.iter().any(|m| m == "OAUTH_GOOGLE_TEAM_ID applies only to the apple kind"), "{p:?}");
 }
+
+#[test]
+fn trusted_audiences_are_for_openid_connect_and_name_real_audiences() {
+    let corp = [
+        ("OAUTH_PROVIDERS", "corp"),
+        ("OAUTH_CORP_KIND", "oidc"),
+        ("OAUTH_CORP_ISSUER", "https://id.example.com"),
+        ("OAUTH_CORP_CLIENT_ID", "c"),
+        ("OAUTH_CORP_CLIENT_SECRET", "s"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        corp.iter().chain(extra).copied().collect()
+    };
+    let s = Settings::from_vars(&vars(&with(&[("OAUTH_CORP_TRUSTED_AUDIENCES", "project-1, api")]))).unwrap();
+    assert_eq!(s.providers[0].trusted_audiences, ["project-1", "api"]);
+    assert!(Settings::from_vars(&vars(&with(&[]))).unwrap().providers[0].trusted_audiences.is_empty());
+    let found = problems(&with(&[("OAUTH_CORP_TRUSTED_AUDIENCES", ",")]));
+    assert!(found.iter().any(|p| p.contains("OAUTH_CORP_TRUSTED_AUDIENCES is set but names nothing")), "{found:?}");
+    let found = problems(&with(&[("OAUTH_CORP_TRUSTED_AUDIENCES", "project 1")]));
+    assert!(found.iter().any(|p| p.contains("\"project 1\" is not an audience")), "{found:?}");
+    let found = problems(&[
+        ("OAUTH_PROVIDERS", "github"),
+        ("OAUTH_GITHUB_CLIENT_ID", "g"),
+        ("OAUTH_GITHUB_CLIENT_SECRET", "s"),
+        ("OAUTH_GITHUB_TRUSTED_AUDIENCES", "api"),
+    ]);
+    assert!(
+        found.iter().any(|p| p == "OAUTH_GITHUB_TRUSTED_AUDIENCES applies only to OpenID Connect providers"),
+        "{found:?}"
+    );
+}

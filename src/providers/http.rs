@@ -151,8 +151,64 @@ impl<'c> oauth2::AsyncHttpClient<'c> for HttpClient {
     }
 }
 
+/// The HTTP client for the token endpoint (code exchange, refresh). Some providers' answers
+/// break the oauth2 crate's strict parsing where sign-in does not care: Azure AD v1.0 and Entra
+/// B2C send `"expires_in": "3599"` (openidconnect-rs#106, oauth2-rs#191). A string of digits
+/// becomes that number; any other `expires_in` that is not a whole number of seconds is dropped
+/// (it only dates a stored token). Everything else reaches the parser as the provider sent it.
+pub(crate) struct TokenEndpoint<'a>(pub(crate) &'a HttpClient);
+
+impl<'c> oauth2::AsyncHttpClient<'c> for TokenEndpoint<'c> {
+    type Error = HttpError;
+    type Future = Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, HttpError>> + 'c>>;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        let answer = self.0.call(request);
+        Box::pin(async move { Ok(answer.await?.map(normalise_expires_in)) })
+    }
+}
+
+fn normalise_expires_in(body: Vec<u8>) -> Vec<u8> {
+    const FIELD: &str = "expires_in";
+    if !body.windows(FIELD.len()).any(|w| w == FIELD.as_bytes()) {
+        return body;
+    }
+    let Ok(serde_json::Value::Object(mut answer)) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return body;
+    };
+    match answer.get(FIELD) {
+        None => return body,
+        Some(serde_json::Value::Number(n)) if n.is_u64() => return body,
+        Some(serde_json::Value::String(text)) => {
+            let digits = !text.is_empty() && text.len() <= 19 && text.bytes().all(|b| b.is_ascii_digit());
+            match text.parse::<u64>() {
+                Ok(seconds) if digits => answer.insert(FIELD.into(), seconds.into()),
+                _ => answer.remove(FIELD),
+            }
+        }
+        Some(_) => answer.remove(FIELD),
+    };
+    serde_json::to_vec(&answer).unwrap_or(body)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn expires_in_becomes_a_number_or_goes() {
+        let normalised = |body: &str| {
+            let out = super::normalise_expires_in(body.as_bytes().to_vec());
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap()["expires_in"].clone()
+        };
+        assert_eq!(normalised(r#"{"access_token":"a","expires_in":"3599"}"#), 3599);
+        assert_eq!(normalised(r#"{"access_token":"a","expires_in":3599}"#), 3599);
+        for odd in [r#""soon""#, r#""-1""#, r#""3599.5""#, r#"" 3599""#, "-1", "3599.5", "null", "[1]", r#""""#] {
+            let body = format!(r#"{{"access_token":"a","expires_in":{odd}}}"#);
+            assert_eq!(normalised(&body), serde_json::Value::Null, "{odd}");
+        }
+        let untouched = br#"{"error":"invalid_grant"} not even JSON"#.to_vec();
+        assert_eq!(super::normalise_expires_in(untouched.clone()), untouched);
+    }
+
     #[test]
     fn reads_max_age() {
         assert_eq!(super::max_age("public, max-age=3600, must-revalidate"), Some(3600));

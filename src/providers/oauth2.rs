@@ -11,6 +11,7 @@ use oauth2::{
 use serde_json::Value;
 use url::Url;
 
+use super::http::TokenEndpoint;
 use super::oidc::token_error;
 use super::{AuthFlow, HttpClient, Provider, ProviderError};
 use crate::accounts::{ProviderTokens, ProviderUser};
@@ -53,7 +54,7 @@ pub(crate) async fn redeem(
     let token = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
         .set_pkce_verifier(flow.verifier())
-        .request_async(http)
+        .request_async(&TokenEndpoint(http))
         .await
         .map_err(token_error)?;
     Ok(ProviderTokens::from_response(&token))
@@ -68,7 +69,7 @@ pub(crate) async fn refresh_with(
 ) -> Result<ProviderTokens, ProviderError> {
     let token = client
         .exchange_refresh_token(&oauth2::RefreshToken::new(refresh_token.to_string()))
-        .request_async(http)
+        .request_async(&TokenEndpoint(http))
         .await
         .map_err(token_error)?;
     Ok(ProviderTokens::from_response(&token))

@@ -29,6 +29,7 @@ use url::Url;
 pub use metadata::Metadata;
 use verify::*;
 
+use super::http::TokenEndpoint;
 use super::{AuthFlow, Availability, HttpClient, HttpError, LogoutRequest, Provider, ProviderError};
 use crate::accounts::{ProviderSession, ProviderTokens, ProviderUser};
 use crate::config::{ClientCredential, ProviderSettings};
@@ -212,7 +213,10 @@ impl OidcProvider {
         nonce: &Nonce,
         access_token: &AccessToken,
     ) -> Result<(CoreIdTokenClaims, serde_json::Value), VerifyError> {
-        let verifier = verifier(client).require_issuer_match(!m.tenant_template());
+        let trusted = self.settings.trusted_audiences.clone();
+        let verifier = verifier(client)
+            .require_issuer_match(!m.tenant_template())
+            .set_other_audience_verifier_fn(move |aud| trusted.iter().any(|t| t == aud.as_str()));
         // The signature, when ring finds it good, is not checked a second time (slowly).
         let allowed = m.provider.id_token_signing_alg_values_supported();
         let verifier = if rs256_verified_by_ring(id_token, compact, allowed, &verifier) {
@@ -303,7 +307,7 @@ impl Provider for OidcProvider {
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| ProviderError::BadAnswer(format!("no token endpoint: {e}")))?
             .set_pkce_verifier(flow.verifier())
-            .request_async(http)
+            .request_async(&TokenEndpoint(http))
             .await
             .map_err(token_error)?;
         if *token.token_type() != openidconnect::core::CoreTokenType::Bearer {
@@ -380,7 +384,7 @@ impl Provider for OidcProvider {
             .client(&m)?
             .exchange_refresh_token(&openidconnect::RefreshToken::new(refresh_token.to_string()))
             .map_err(|e| ProviderError::BadAnswer(format!("no token endpoint: {e}")))?
-            .request_async(http)
+            .request_async(&TokenEndpoint(http))
             .await
             .map_err(token_error)?;
         // A refreshed ID token, if any, is not needed: the identity was established at sign-in.

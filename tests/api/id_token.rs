@@ -103,3 +103,54 @@ async fn a_sign_in_without_a_name_keeps_the_one_held() {
     assert_eq!(attempt(&browser).await.status(), 303);
     assert_eq!(browser.me().await.unwrap()["name"], "Renamed User");
 }
+
+/// Azure AD v1.0 and Entra B2C answer `"expires_in": "3599"`, which the oauth2 crate refuses to
+/// parse: the sign-in goes on, and a kept token is dated by it; anything else there is ignored.
+#[actix_web::test]
+async fn a_token_answer_with_expires_in_as_a_string_signs_in() {
+    let op = ScriptedOp::start();
+    let env = set_var(op.env("op"), "OAUTH_OP_STORE_TOKENS", "true");
+    let app = spawn_app(AppOptions::new(Backend::Postgres).provider_env(env)).await;
+    let lifetime =
+        "SELECT COALESCE(ROUND(EXTRACT(EPOCH FROM expires_at - updated_at))::text, 'none') AS t FROM provider_tokens";
+    for (expires_in, kept) in
+        [(serde_json::json!("3599"), "3599"), (serde_json::json!("soon"), "none"), (serde_json::json!(-5), "none")]
+    {
+        op.plan(|p| p.token_fields = vec![("expires_in", expires_in.clone())]);
+        let browser = app.new_browser();
+        assert_eq!(attempt(&browser).await.status(), 303, "expires_in {expires_in}");
+        assert!(browser.me().await.is_ok(), "expires_in {expires_in}");
+        assert_eq!(app.db.texts(lifetime), [kept], "expires_in {expires_in}");
+    }
+}
+
+/// ZITADEL puts its project id in `aud` beside the client id (and Keycloak's audience mappers can
+/// add an API): refused unless `TRUSTED_AUDIENCES` names it, and then only with `azp` = the client.
+#[actix_web::test]
+async fn extra_audiences_sign_in_only_when_trusted_and_authorized_for_this_client() {
+    let op = ScriptedOp::start();
+    let audiences = serde_json::json!([crate::scripted_op::CLIENT_ID, "other-api"]);
+    let plan = |azp: serde_json::Value| {
+        let audiences = audiences.clone();
+        move |p: &mut crate::scripted_op::Plan| p.claims = vec![("aud", audiences), ("azp", azp)]
+    };
+    let untrusting = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(op.env("op"))).await;
+    op.plan(plan(crate::scripted_op::CLIENT_ID.into()));
+    let res = attempt(&untrusting.new_browser()).await;
+    assert_eq!(res.status(), 400, "other-api is not trusted");
+
+    let env = set_var(op.env("op"), "OAUTH_OP_TRUSTED_AUDIENCES", "other-api, another");
+    let trusting = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
+    let browser = trusting.new_browser();
+    assert_eq!(attempt(&browser).await.status(), 303, "trusted, azp is the client");
+    assert!(browser.me().await.is_ok());
+    for azp in [serde_json::json!("other-api"), serde_json::Value::Null] {
+        op.plan(plan(azp.clone()));
+        let browser = trusting.new_browser();
+        assert_eq!(attempt(&browser).await.status(), 400, "azp {azp}");
+        assert_eq!(browser.me().await, Err(401), "azp {azp}");
+    }
+    let unknown = serde_json::json!([crate::scripted_op::CLIENT_ID, "other-api", "stranger"]);
+    op.plan(move |p| p.claims = vec![("aud", unknown), ("azp", crate::scripted_op::CLIENT_ID.into())]);
+    assert_eq!(attempt(&trusting.new_browser()).await.status(), 400, "one audience not trusted");
+}

@@ -73,6 +73,8 @@ pub struct Plan {
     pub raw_id_token: Option<String>,
     /// Replaces the whole token answer: status, content type, body.
     pub token_answer: Option<(u16, &'static str, Vec<u8>)>,
+    /// Fields set (or removed, with `Null`) in an otherwise good token answer.
+    pub token_fields: Vec<(&'static str, serde_json::Value)>,
     /// Replaces the userinfo answer.
     pub userinfo_answer: Option<(u16, &'static str, Vec<u8>)>,
     /// Keys added to the JWKS beside the real ones (junk, unsupported types).
@@ -97,6 +99,7 @@ impl Default for Plan {
             signer: Signer::Normal,
             raw_id_token: None,
             token_answer: None,
+            token_fields: Vec::new(),
             userinfo_answer: None,
             extra_jwks_keys: Vec::new(),
             jwks_without_kid: false,
@@ -420,6 +423,12 @@ async fn token(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpRespons
     let mut body = serde_json::json!({"access_token": access, "token_type": "Bearer", "expires_in": 300});
     if script != Script::NoIdToken {
         body["id_token"] = serde_json::Value::String(id_token);
+    }
+    for (k, v) in &s.plan.token_fields {
+        match v {
+            serde_json::Value::Null => body.as_object_mut().unwrap().remove(*k),
+            v => body.as_object_mut().unwrap().insert(k.to_string(), v.clone()),
+        };
     }
     HttpResponse::Ok().json(body)
 }
