@@ -164,7 +164,11 @@ impl<'c> oauth2::AsyncHttpClient<'c> for TokenEndpoint<'c> {
 
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
         let answer = self.0.call(request);
-        Box::pin(async move { Ok(answer.await?.map(normalise_expires_in)) })
+        Box::pin(async move {
+            let answer = answer.await?;
+            // Error answers reach the parser (and its error paths) exactly as sent.
+            Ok(if answer.status().is_success() { answer.map(normalise_expires_in) } else { answer })
+        })
     }
 }
 
@@ -205,8 +209,22 @@ mod tests {
             let body = format!(r#"{{"access_token":"a","expires_in":{odd}}}"#);
             assert_eq!(normalised(&body), serde_json::Value::Null, "{odd}");
         }
-        let untouched = br#"{"error":"invalid_grant"} not even JSON"#.to_vec();
-        assert_eq!(super::normalise_expires_in(untouched.clone()), untouched);
+        for odd in [r#""+3599""#, r#""12345678901234567890""#, "18446744073709551616"] {
+            let body = format!(r#"{{"access_token":"a","expires_in":{odd}}}"#);
+            assert_eq!(normalised(&body), serde_json::Value::Null, "{odd}");
+        }
+        // The rest of the answer survives a rewrite; anything that needs none is left byte for byte.
+        let out = super::normalise_expires_in(br#"{"access_token":"a","id_token":"x.y.z","expires_in":"60"}"#.to_vec());
+        let out: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(out, serde_json::json!({"access_token": "a", "id_token": "x.y.z", "expires_in": 60}));
+        for untouched in [
+            br#"{"access_token":"a", "expires_in": 3599}"#.as_slice(),
+            br#"{"access_token":"a","id_token":"expires_in"}"#,
+            br#"{"expires_in":"60" not JSON"#,
+            br#"["expires_in","60"]"#,
+        ] {
+            assert_eq!(super::normalise_expires_in(untouched.to_vec()), untouched);
+        }
     }
 
     #[test]

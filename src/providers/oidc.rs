@@ -213,7 +213,7 @@ impl OidcProvider {
         nonce: &Nonce,
         access_token: &AccessToken,
     ) -> Result<(CoreIdTokenClaims, serde_json::Value), VerifyError> {
-        let trusted = self.settings.trusted_audiences.clone();
+        let trusted = &self.settings.trusted_audiences;
         let verifier = verifier(client)
             .require_issuer_match(!m.tenant_template())
             .set_other_audience_verifier_fn(move |aud| trusted.iter().any(|t| t == aud.as_str()));

@@ -216,3 +216,21 @@ async fn a_passing_provider_error_and_a_sign_in_without_refresh_token_keep_the_t
     assert_eq!(status, 200, "the refresh token held was dropped by a sign-in without one: {body}");
     assert_eq!(standin.refresh_calls(), 4);
 }
+
+/// Azure AD v1.0 and Entra B2C send `"expires_in": "3600"`. On a plain OAuth2 provider both the
+/// code grant's and the refresh grant's answer are read: the 30 s token from sign-in is due for
+/// a refresh (so its lifetime was read), and the refreshed one lives an hour.
+#[actix_web::test]
+async fn expires_in_as_a_string_dates_tokens_from_the_code_and_the_refresh_grant() {
+    let standin = OAuth2StandIn::start();
+    standin.expires_in(30, 3600);
+    standin.expires_in_as_text();
+    let app =
+        spawn_app(AppOptions::new(Backend::Sqlite).provider_env(keeping(&standin)).var("TOKEN_KEY", TOKEN_KEY)).await;
+    assert_eq!(sign_in_auto(&app.browser, "acme").await.status(), 303);
+    let (status, token) = token_of(&app.browser.client, &app.addr).await;
+    assert_eq!(status, 200, "{token}");
+    assert_eq!(standin.refresh_calls(), 1, "the sign-in's token was dated and found due");
+    let expires_at = token["expires_at"].as_i64().unwrap();
+    assert!((expires_at - chrono::Utc::now().timestamp() - 3600).abs() < 30, "{token}");
+}

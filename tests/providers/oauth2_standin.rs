@@ -36,6 +36,8 @@ struct State {
     refresh_calls: usize,
     /// `expires_in` of the next tokens (code grant, refresh grant); 3600 by default.
     expires_in: Option<(u64, u64)>,
+    /// Send `expires_in` as a string (`"3600"`), as Azure AD v1.0 and Entra B2C do.
+    expires_in_as_text: bool,
     /// Answer every refresh with this OAuth error: `invalid_grant` as after the person revoked
     /// the app, `temporarily_unavailable` as a provider having a bad moment.
     refresh_error: Option<&'static str>,
@@ -87,6 +89,11 @@ impl OAuth2StandIn {
     /// seconds (refresh grant).
     pub fn expires_in(&self, code: u64, refresh: u64) {
         self.state.lock().unwrap().expires_in = Some((code, refresh));
+    }
+
+    /// From now on `expires_in` is sent as a string of digits.
+    pub fn expires_in_as_text(&self) {
+        self.state.lock().unwrap().expires_in_as_text = true;
     }
 
     pub fn refuse_refresh(&self, refuse: bool) {
@@ -190,6 +197,8 @@ fn issue(s: &mut State, expires_in: u64) -> serde_json::Value {
     let (token, refresh) = (format!("o2token{}", s.counter), format!("o2refresh{}", s.counter));
     s.tokens.push(token.clone());
     s.refresh_tokens.push(refresh.clone());
+    let expires_in =
+        if s.expires_in_as_text { expires_in.to_string().into() } else { serde_json::Value::from(expires_in) };
     serde_json::json!({"access_token": token, "token_type": "bearer", "expires_in": expires_in, "refresh_token": refresh})
 }
 
