@@ -3,12 +3,14 @@
 //! configuration reads it, and `crate::providers` builds a provider from it.
 
 mod apple;
+mod auth0;
 mod demo;
 mod discord;
 mod facebook;
 mod github;
 mod gitlab;
 mod google;
+mod keycloak;
 mod microsoft;
 mod oauth2;
 mod oidc;
@@ -80,6 +82,9 @@ pub struct Preset {
     pub issuer: Option<&'static str>,
     /// Default tenant, for presets whose issuer has `{tenant}`.
     pub tenant: Option<&'static str>,
+    /// The issuer has `{domain}`, filled from `OAUTH_{NAME}_DOMAIN` (a host name such as
+    /// `acme.eu.auth0.com`) unless `OAUTH_{NAME}_ISSUER` gives the whole issuer.
+    pub domain: bool,
     pub auth_url: Option<&'static str>,
     pub token_url: Option<&'static str>,
     /// OAuth2 kinds: the profile endpoint (`USERINFO_URL`).
@@ -106,6 +111,8 @@ pub const PRESETS: &[&Preset] = &[
     &apple::PRESET,
     &facebook::PRESET,
     &discord::PRESET,
+    &keycloak::PRESET,
+    &auth0::PRESET,
     &oidc::PRESET,
     &oauth2::PRESET,
     &demo::PRESET,

@@ -192,10 +192,28 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
     match preset.protocol {
         Protocol::Oidc => {
             let tenant = tenant(r, &var("TENANT"), preset);
+            let explicit = r.is_set(&var("ISSUER"));
             let default = preset.issuer.map(|i| i.replace("{tenant}", tenant.as_deref().unwrap_or_default()));
-            // Validated as a URL, kept as written: the url crate would add a `/` to a bare host.
-            let raw = r.get(&var("ISSUER")).or(default.as_deref()).map(str::to_string);
-            issuer = url_var(r, "ISSUER", default.as_deref()).and(raw);
+            let default = match (preset.domain, default) {
+                (true, Some(template)) => {
+                    domain(r, &prefix, preset, explicit).map(|d| template.replace("{domain}", &d))
+                }
+                (_, default) => {
+                    if r.is_set(&var("DOMAIN")) {
+                        r.problem(format!(
+                            "{} applies only to kinds whose issuer is on a domain: auth0",
+                            var("DOMAIN")
+                        ));
+                    }
+                    default
+                }
+            };
+            // A missing DOMAIN was reported with what to set instead; ISSUER is not asked for too.
+            if explicit || default.is_some() || !preset.domain {
+                // Validated as a URL, kept as written: the url crate would add a `/` to a bare host.
+                let raw = r.get(&var("ISSUER")).or(default.as_deref()).map(str::to_string);
+                issuer = url_var(r, "ISSUER", default.as_deref()).and(raw);
+            }
         }
         Protocol::OAuth2 | Protocol::Github => {
             auth_url = url_var(r, "AUTH_URL", preset.auth_url);
@@ -438,6 +456,37 @@ fn tenant(r: &mut Reader, var: &str, preset: &Preset) -> Option<String> {
         return None;
     }
     Some(value)
+}
+
+/// `OAUTH_{NAME}_DOMAIN` of a preset whose issuer is on it: a host name, lowercased; reported
+/// when missing (unless `ISSUER` is set, which replaces it) or not a host name.
+fn domain(r: &mut Reader, prefix: &str, preset: &Preset, explicit_issuer: bool) -> Option<String> {
+    let (var, issuer_var) = (format!("{prefix}DOMAIN"), format!("{prefix}ISSUER"));
+    let Some(raw) = r.get(&var).map(str::to_ascii_lowercase) else {
+        if !explicit_issuer {
+            r.problem(format!(
+                "{var} is required for a {} provider: the tenant's domain, such as acme.eu.auth0.com (or set {issuer_var} to the whole issuer)",
+                preset.kind
+            ));
+        }
+        return None;
+    };
+    if explicit_issuer {
+        r.problem(format!("{var} and {issuer_var} are both set; set one"));
+        return None;
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if raw.len() > 253 || !raw.contains('.') || !raw.split('.').all(label_ok) {
+        r.problem(format!("{var}={raw:?} must be a host name such as acme.eu.auth0.com (no https://, no path)"));
+        return None;
+    }
+    Some(raw)
 }
 
 fn claim_map(r: &mut Reader, prefix: &str, preset: &Preset) -> ClaimMap {

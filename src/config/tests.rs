@@ -554,3 +554,56 @@ fn trusted_audiences_are_for_openid_connect_and_name_real_audiences() {
         "{found:?}"
     );
 }
+
+#[test]
+fn auth0_takes_its_domain_and_keeps_the_trailing_slash_of_its_issuer() {
+    let auth0 = [("OAUTH_PROVIDERS", "auth0"), ("OAUTH_AUTH0_CLIENT_ID", "c"), ("OAUTH_AUTH0_CLIENT_SECRET", "s")];
+    let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        auth0.iter().chain(extra).copied().collect()
+    };
+    let s = Settings::from_vars(&vars(&with(&[("OAUTH_AUTH0_DOMAIN", "Acme.EU.auth0.com")]))).unwrap();
+    assert_eq!(s.providers[0].issuer.as_deref(), Some("https://acme.eu.auth0.com/"));
+    assert_eq!(s.providers[0].label, "Auth0");
+    let s = Settings::from_vars(&vars(&with(&[("OAUTH_AUTH0_ISSUER", "https://login.acme.com/")]))).unwrap();
+    assert_eq!(s.providers[0].issuer.as_deref(), Some("https://login.acme.com/"), "a custom domain as the issuer");
+
+    let found = problems(&with(&[]));
+    assert_eq!(found.len(), 1, "one problem, not DOMAIN and ISSUER both: {found:?}");
+    assert!(found[0].starts_with("OAUTH_AUTH0_DOMAIN is required for a auth0 provider"), "{found:?}");
+    for bad in ["https://acme.auth0.com", "acme.auth0.com/", "acme", "acme..auth0.com", "-acme.auth0.com"] {
+        let found = problems(&with(&[("OAUTH_AUTH0_DOMAIN", bad)]));
+        assert!(found.iter().any(|p| p.contains("must be a host name")), "{bad}: {found:?}");
+    }
+    let found =
+        problems(&with(&[("OAUTH_AUTH0_DOMAIN", "acme.auth0.com"), ("OAUTH_AUTH0_ISSUER", "https://x.example/")]));
+    assert!(found.iter().any(|p| p == "OAUTH_AUTH0_DOMAIN and OAUTH_AUTH0_ISSUER are both set; set one"), "{found:?}");
+    let found = problems(&[
+        ("OAUTH_PROVIDERS", "corp"),
+        ("OAUTH_CORP_KIND", "oidc"),
+        ("OAUTH_CORP_ISSUER", "https://id.example.com"),
+        ("OAUTH_CORP_CLIENT_ID", "c"),
+        ("OAUTH_CORP_CLIENT_SECRET", "s"),
+        ("OAUTH_CORP_DOMAIN", "id.example.com"),
+    ]);
+    assert!(found.iter().any(|p| p.starts_with("OAUTH_CORP_DOMAIN applies only to")), "{found:?}");
+}
+
+#[test]
+fn keycloak_needs_its_realms_issuer_and_reads_groups() {
+    let found = problems(&[
+        ("OAUTH_PROVIDERS", "keycloak"),
+        ("OAUTH_KEYCLOAK_CLIENT_ID", "c"),
+        ("OAUTH_KEYCLOAK_CLIENT_SECRET", "s"),
+    ]);
+    assert!(found.iter().any(|p| p.starts_with("OAUTH_KEYCLOAK_ISSUER is required")), "{found:?}");
+    let s = Settings::from_vars(&vars(&[
+        ("OAUTH_PROVIDERS", "keycloak"),
+        ("OAUTH_KEYCLOAK_ISSUER", "https://sso.example.com/realms/acme"),
+        ("OAUTH_KEYCLOAK_CLIENT_ID", "c"),
+        ("OAUTH_KEYCLOAK_CLIENT_SECRET", "s"),
+        ("OAUTH_KEYCLOAK_ALLOWED_GROUPS", "/staff"),
+    ]))
+    .unwrap();
+    assert_eq!(s.providers[0].claims.groups.as_deref(), Some("/groups"));
+    assert_eq!(s.providers[0].allowed_groups, ["/staff"]);
+}

@@ -12,6 +12,7 @@ pub const PRESET: Preset = Preset {
     label: Some("Apple"),
     issuer: Some("https://appleid.apple.com"),
     tenant: None,
+    domain: false,
     auth_url: None,
     token_url: None,
     userinfo_url: None,

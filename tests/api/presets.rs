@@ -209,3 +209,91 @@ async fn an_issuer_ending_in_a_slash_signs_in() {
     op.plan(|p| p.claims = vec![("iss", serde_json::json!(op.issuer.clone()))]);
     assert_eq!(sign_in_auto(&app.new_browser(), "auth0").await.status(), 400);
 }
+
+/// Keycloak as its documentation shows it: the issuer is the realm (`/realms/acme`), the token
+/// answer carries Keycloak's own fields (`refresh_expires_in`, `not-before-policy`,
+/// `session_state`), and the ID token `typ: ID`, `azp`, `sid`, `acr` and, with a Group Membership
+/// mapper (full group path on, its default), `groups` as paths.
+#[actix_web::test]
+async fn keycloak_signs_in_through_its_realm_with_groups_from_the_mapper() {
+    let op = ScriptedOp::start().issuer_at("/realms/acme");
+    op.plan(|p| {
+        p.token_fields = vec![
+            ("refresh_token", "eyJhbGciOiJIUzUxMiIsInR5cCIgOiAiSldUIn0.e30.kc-refresh".into()),
+            ("refresh_expires_in", 1800.into()),
+            ("not-before-policy", 0.into()),
+            ("session_state", "2f0c6d7e-5b7a-4d33-9e4b-6b1f0c7c9a11".into()),
+            ("scope", "openid email profile".into()),
+        ];
+        p.claims = vec![
+            ("typ", "ID".into()),
+            ("azp", crate::scripted_op::CLIENT_ID.into()),
+            ("sid", "2f0c6d7e-5b7a-4d33-9e4b-6b1f0c7c9a11".into()),
+            ("session_state", "2f0c6d7e-5b7a-4d33-9e4b-6b1f0c7c9a11".into()),
+            ("acr", "1".into()),
+            ("auth_time", chrono::Utc::now().timestamp().into()),
+            ("jti", "1b6c3e6a-0d54-4b8e-a0f4-3a1f3f2e8e77".into()),
+            ("preferred_username", "kim".into()),
+            ("given_name", "Kim".into()),
+            ("family_name", "Lee".into()),
+            ("name", "Kim Lee".into()),
+            ("groups", serde_json::json!(["/staff", "/staff/ops"])),
+        ];
+    });
+    let env = set_var(op.env("keycloak"), "OAUTH_KEYCLOAK_KIND", "keycloak");
+    assert!(env.iter().any(|(k, v)| k == "OAUTH_KEYCLOAK_ISSUER" && v.ends_with("/realms/acme")));
+    let env = set_var(env, "OAUTH_KEYCLOAK_ALLOWED_GROUPS", "/staff");
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
+    let page = app.browser.get("/login").await.text().await.unwrap();
+    assert!(page.contains("Sign in with Keycloak"), "{page}");
+
+    let browser = app.new_browser();
+    assert_eq!(sign_in_auto(&browser, "keycloak").await.status(), 303);
+    let me = browser.me().await.unwrap();
+    assert_eq!(me["groups"], serde_json::json!(["keycloak:/staff", "keycloak:/staff/ops"]));
+
+    // Not in /staff: refused by the provider's group rule.
+    op.plan(|p| p.claims.retain(|(k, _)| *k != "groups"));
+    op.plan(|p| p.claims.push(("groups", serde_json::json!(["/contractors"]))));
+    op.subject("someone-else");
+    let outsider = app.new_browser();
+    assert_eq!(sign_in_auto(&outsider, "keycloak").await.status(), 403);
+    assert_eq!(outsider.me().await, Err(401));
+}
+
+/// Auth0 as its documentation shows it: the issuer ends in `/` (`https://acme.eu.auth0.com/`),
+/// subjects are `connection|id`, the token answer lasts a day, and the ID token carries
+/// `nickname`, `picture` and `updated_at` as a timestamp string.
+#[actix_web::test]
+async fn auth0_signs_in_with_the_trailing_slash_of_its_issuer() {
+    let op = ScriptedOp::start().issuer_at("/");
+    op.subject("auth0|64f1c0ffee0123456789abcd");
+    op.plan(|p| {
+        p.token_fields = vec![("expires_in", 86400.into()), ("scope", "openid profile email".into())];
+        p.claims = vec![
+            ("nickname", "ana".into()),
+            ("name", "Ana Silva".into()),
+            (
+                "picture",
+                "https://s.gravatar.com/avatar/0?s=480&r=pg&d=https%3A%2F%2Fcdn.auth0.com%2Favatars%2Fas.png".into(),
+            ),
+            ("updated_at", "2026-12-01T10:00:00.000Z".into()),
+            ("sid", "pQ7vLr2-nK3sYh8Zx1BcD4eF5gH6iJ7k".into()),
+        ];
+    });
+    let env = set_var(op.env("auth0"), "OAUTH_AUTH0_KIND", "auth0");
+    assert!(env.iter().any(|(k, v)| k == "OAUTH_AUTH0_ISSUER" && v.ends_with('/')), "{env:?}");
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
+    let browser = app.new_browser();
+    assert_eq!(sign_in_auto(&browser, "auth0").await.status(), 303);
+    let me = browser.me().await.unwrap();
+    assert_eq!(me["identities"][0]["provider"], "auth0");
+    assert_eq!(me["identities"][0]["subject"], "auth0|64f1c0ffee0123456789abcd");
+
+    // Configured without its slash, the issuer is another one than discovery names: no sign-in
+    // starts (OpenID Connect Discovery 4.3).
+    let env = set_var(op.env("auth0"), "OAUTH_AUTH0_ISSUER", op.issuer.trim_end_matches('/'));
+    let env = set_var(env, "OAUTH_AUTH0_KIND", "auth0");
+    let strict = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
+    assert_eq!(strict.new_browser().get("/authorize/auth0").await.status(), 503);
+}

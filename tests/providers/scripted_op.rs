@@ -136,6 +136,9 @@ struct Grant {
 }
 
 struct State {
+    /// Where the provider listens; its endpoints are here.
+    root: String,
+    /// The issuer: the root, or a path under it ([`ScriptedOp::issuer_at`]).
     issuer: String,
     script: Script,
     /// Is key 2 in the JWKS?
@@ -173,6 +176,7 @@ impl ScriptedOp {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let state = Arc::new(Mutex::new(State {
+            root: issuer.clone(),
             issuer: issuer.clone(),
             script: Script::Good,
             publish_key_2: false,
@@ -193,6 +197,7 @@ impl ScriptedOp {
                 .app_data(data.clone())
                 .route("/.well-known/openid-configuration", web::get().to(discovery))
                 .route("/{tenant}/v2.0/.well-known/openid-configuration", web::get().to(discovery))
+                .route("/{issuer_path:.+}/.well-known/openid-configuration", web::get().to(discovery))
                 .route("/jwks", web::get().to(jwks))
                 .route("/authorize", web::get().to(authorize))
                 .route("/token", web::post().to(token))
@@ -204,6 +209,17 @@ impl ScriptedOp {
         .run();
         actix_web::rt::spawn(server);
         ScriptedOp { issuer, state }
+    }
+
+    /// The issuer is `path` under the provider's root, as Keycloak's `/realms/NAME` or Auth0's
+    /// `/` (a trailing slash): discovery is served at `{issuer without /}/.well-known/...`,
+    /// the endpoints stay at the root.
+    pub fn issuer_at(mut self, path: &str) -> ScriptedOp {
+        let mut s = self.state.lock().unwrap();
+        s.issuer = format!("{}{path}", s.root);
+        self.issuer = s.issuer.clone();
+        drop(s);
+        self
     }
 
     pub fn script(&self, script: Script) {
@@ -318,11 +334,11 @@ async fn discovery(req: HttpRequest, state: Shared) -> HttpResponse {
     if s.metadata_down {
         return HttpResponse::ServiceUnavailable().finish();
     }
-    let base = s.issuer.clone();
+    let base = s.root.clone();
     let issuer = match (&s.plan.discovery_issuer, &s.tenant) {
         (Some(lie), _) => lie.clone(),
         (None, Some(_)) => format!("{base}/{{tenantid}}/v2.0"),
-        (None, None) => base.clone(),
+        (None, None) => s.issuer.clone(),
     };
     let metadata = CoreProviderMetadata::new(
         IssuerUrl::new(issuer).unwrap(),
@@ -439,7 +455,7 @@ fn mint(s: &State, script: Script, nonce: &str, access: &str) -> String {
         return raw.clone();
     }
     let now = Utc::now().timestamp();
-    let tenant_issuer = |tid: &str| format!("{}/{tid}/v2.0", s.issuer);
+    let tenant_issuer = |tid: &str| format!("{}/{tid}/v2.0", s.root);
     let issuer = match (&s.tenant, script) {
         (_, Script::WrongIssuer) => format!("{}/other", s.issuer),
         (Some(_), Script::WrongTenant) => tenant_issuer("ffffffff-0000-0000-0000-000000000000"),

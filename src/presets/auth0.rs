@@ -1,0 +1,23 @@
+use super::{Preset, Protocol, ResponseMode, STANDARD_CLAIMS};
+
+/// Auth0: OpenID Connect on the tenant's domain (`OAUTH_{NAME}_DOMAIN` = `acme.eu.auth0.com`, or a
+/// custom domain). Its issuer ends in `/`, which is part of it. Auth0 marks an email verified
+/// only for some connections (and a database connection's sign-up can set it), so emails do not
+/// link accounts by default.
+pub const PRESET: Preset = Preset {
+    kind: "auth0",
+    protocol: Protocol::Oidc,
+    label: Some("Auth0"),
+    issuer: Some("https://{domain}/"),
+    tenant: None,
+    domain: true,
+    auth_url: None,
+    token_url: None,
+    userinfo_url: None,
+    api_base: None,
+    scopes: "openid email profile",
+    response_mode: ResponseMode::Query,
+    trust_email: false,
+    claims: STANDARD_CLAIMS,
+    console: "https://manage.auth0.com/#/applications",
+};
