@@ -4,6 +4,7 @@
 
 mod apple;
 mod auth0;
+mod authentik;
 mod demo;
 mod discord;
 mod facebook;
@@ -113,6 +114,7 @@ pub const PRESETS: &[&Preset] = &[
     &discord::PRESET,
     &keycloak::PRESET,
     &auth0::PRESET,
+    &authentik::PRESET,
     &oidc::PRESET,
     &oauth2::PRESET,
     &demo::PRESET,

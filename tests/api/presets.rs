@@ -297,3 +297,38 @@ async fn auth0_signs_in_with_the_trailing_slash_of_its_issuer() {
     let strict = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
     assert_eq!(strict.new_browser().get("/authorize/auth0").await.status(), 503);
 }
+
+/// authentik as its documentation shows it: one issuer per application, under
+/// `/application/o/SLUG/` with a trailing slash; `acr` and `amr` of its own; group names in
+/// `groups`; and `email_verified` true from its default mapping whatever the truth, which is why
+/// its emails link nothing by default.
+#[actix_web::test]
+async fn authentik_signs_in_through_its_application_issuer_with_groups() {
+    let op = ScriptedOp::start().issuer_at("/application/o/gatehouse/");
+    op.subject("5f0e9b0c3a7d4e1f8a2b6c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f");
+    op.plan(|p| {
+        p.token_fields = vec![
+            ("scope", "openid email profile".into()),
+            ("refresh_token", "uYpDc0JmJ5ftqMvN5hQ0fK1dP3xRr7b2".into()),
+        ];
+        p.claims = vec![
+            ("auth_time", chrono::Utc::now().timestamp().into()),
+            ("acr", "goauthentik.io/providers/oauth2/default".into()),
+            ("amr", serde_json::json!(["pwd"])),
+            ("name", "Ada Admin".into()),
+            ("given_name", "Ada Admin".into()),
+            ("preferred_username", "akadmin".into()),
+            ("nickname", "akadmin".into()),
+            ("groups", serde_json::json!(["authentik Admins", "staff"])),
+        ];
+    });
+    assert!(op.issuer.ends_with("/application/o/gatehouse/"));
+    let env = set_var(op.env("authentik"), "OAUTH_AUTHENTIK_KIND", "authentik");
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
+    let browser = app.new_browser();
+    assert_eq!(sign_in_auto(&browser, "authentik").await.status(), 303);
+    assert!(op.seen().iter().any(|r| r.path == "/application/o/gatehouse/.well-known/openid-configuration"));
+    let me = browser.me().await.unwrap();
+    assert_eq!(me["groups"], serde_json::json!(["authentik:authentik Admins", "authentik:staff"]));
+    assert_eq!(me["email_verified"], false, "authentik's email_verified is not trusted by default");
+}
