@@ -15,6 +15,7 @@ mod keycloak;
 mod microsoft;
 mod oauth2;
 mod oidc;
+mod okta;
 
 /// How gatehouse talks to a provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +116,7 @@ pub const PRESETS: &[&Preset] = &[
     &keycloak::PRESET,
     &auth0::PRESET,
     &authentik::PRESET,
+    &okta::PRESET,
     &oidc::PRESET,
     &oauth2::PRESET,
     &demo::PRESET,

@@ -196,15 +196,17 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
             let default = preset.issuer.map(|i| i.replace("{tenant}", tenant.as_deref().unwrap_or_default()));
             let default = match (preset.domain, default) {
                 (true, Some(template)) => {
-                    domain(r, &prefix, preset, explicit).map(|d| template.replace("{domain}", &d))
+                    let server = auth_server(r, &var("AUTH_SERVER"), preset, explicit);
+                    domain(r, &prefix, preset, explicit).map(|d| template.replace("{domain}", &d) + &server)
                 }
                 (_, default) => {
                     if r.is_set(&var("DOMAIN")) {
                         r.problem(format!(
-                            "{} applies only to kinds whose issuer is on a domain: auth0",
+                            "{} applies only to kinds whose issuer is on a domain: auth0, okta",
                             var("DOMAIN")
                         ));
                     }
+                    auth_server(r, &var("AUTH_SERVER"), preset, explicit);
                     default
                 }
             };
@@ -458,6 +460,22 @@ fn tenant(r: &mut Reader, var: &str, preset: &Preset) -> Option<String> {
     Some(value)
 }
 
+/// Okta's `OAUTH_{NAME}_AUTH_SERVER`: a custom authorization server's id (`default`,
+/// `aus…`), which puts the issuer at `/oauth2/{id}`; empty when unset (the org server).
+fn auth_server(r: &mut Reader, var: &str, preset: &Preset, explicit_issuer: bool) -> String {
+    let Some(id) = r.get(var).map(str::to_string) else { return String::new() };
+    if preset.kind != "okta" {
+        r.problem(format!("{var} applies only to the okta kind"));
+    } else if explicit_issuer {
+        r.problem(format!("{var} is part of the issuer: with ISSUER set, write it there"));
+    } else if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        r.problem(format!("{var}={id:?} must be an authorization server id such as default or aus1a2b3c4d5E6f7g8h9"));
+    } else {
+        return format!("/oauth2/{id}");
+    }
+    String::new()
+}
+
 /// `OAUTH_{NAME}_DOMAIN` of a preset whose issuer is on it: a host name, lowercased; reported
 /// when missing (unless `ISSUER` is set, which replaces it) or not a host name.
 fn domain(r: &mut Reader, prefix: &str, preset: &Preset, explicit_issuer: bool) -> Option<String> {
@@ -465,7 +483,7 @@ fn domain(r: &mut Reader, prefix: &str, preset: &Preset, explicit_issuer: bool) 
     let Some(raw) = r.get(&var).map(str::to_ascii_lowercase) else {
         if !explicit_issuer {
             r.problem(format!(
-                "{var} is required for a {} provider: the tenant's domain, such as acme.eu.auth0.com (or set {issuer_var} to the whole issuer)",
+                "{var} is required for a {} provider: its domain, such as acme.eu.auth0.com or acme.okta.com (or set {issuer_var} to the whole issuer)",
                 preset.kind
             ));
         }

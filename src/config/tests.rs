@@ -607,3 +607,33 @@ fn keycloak_needs_its_realms_issuer_and_reads_groups() {
     assert_eq!(s.providers[0].claims.groups.as_deref(), Some("/groups"));
     assert_eq!(s.providers[0].allowed_groups, ["/staff"]);
 }
+
+#[test]
+fn okta_takes_its_domain_and_an_optional_authorization_server() {
+    let okta = [("OAUTH_PROVIDERS", "okta"), ("OAUTH_OKTA_CLIENT_ID", "c"), ("OAUTH_OKTA_CLIENT_SECRET", "s")];
+    let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        okta.iter().chain(extra).copied().collect()
+    };
+    let issuer = |extra: &[(&'static str, &'static str)]| {
+        Settings::from_vars(&vars(&with(extra))).unwrap().providers[0].issuer.clone().unwrap()
+    };
+    assert_eq!(issuer(&[("OAUTH_OKTA_DOMAIN", "acme.okta.com")]), "https://acme.okta.com");
+    assert_eq!(
+        issuer(&[("OAUTH_OKTA_DOMAIN", "acme.okta.com"), ("OAUTH_OKTA_AUTH_SERVER", "default")]),
+        "https://acme.okta.com/oauth2/default"
+    );
+    for bad in ["../x", "default/", "aus 1"] {
+        let found = problems(&with(&[("OAUTH_OKTA_DOMAIN", "acme.okta.com"), ("OAUTH_OKTA_AUTH_SERVER", bad)]));
+        assert!(found.iter().any(|p| p.contains("must be an authorization server id")), "{bad:?}: {found:?}");
+    }
+    let found = problems(&with(&[("OAUTH_OKTA_ISSUER", "https://id.acme.com"), ("OAUTH_OKTA_AUTH_SERVER", "default")]));
+    assert!(found.iter().any(|p| p.contains("is part of the issuer")), "{found:?}");
+    let found = problems(&[
+        ("OAUTH_PROVIDERS", "auth0"),
+        ("OAUTH_AUTH0_DOMAIN", "acme.auth0.com"),
+        ("OAUTH_AUTH0_CLIENT_ID", "c"),
+        ("OAUTH_AUTH0_CLIENT_SECRET", "s"),
+        ("OAUTH_AUTH0_AUTH_SERVER", "default"),
+    ]);
+    assert!(found.iter().any(|p| p == "OAUTH_AUTH0_AUTH_SERVER applies only to the okta kind"), "{found:?}");
+}

@@ -332,3 +332,33 @@ async fn authentik_signs_in_through_its_application_issuer_with_groups() {
     assert_eq!(me["groups"], serde_json::json!(["authentik:authentik Admins", "authentik:staff"]));
     assert_eq!(me["email_verified"], false, "authentik's email_verified is not trusted by default");
 }
+
+/// Okta as its documentation shows it, through a custom authorization server
+/// (`/oauth2/default`): subjects `00u…`, ID tokens with `ver`, `jti` `ID.…`, `idp`, `amr` and a
+/// groups claim; an hour-long token answer.
+#[actix_web::test]
+async fn okta_signs_in_through_its_authorization_server_with_groups() {
+    let op = ScriptedOp::start().issuer_at("/oauth2/default");
+    op.subject("00u1a2b3c4d5E6f7g8h9");
+    op.plan(|p| {
+        p.token_fields = vec![("expires_in", 3600.into()), ("scope", "openid email profile".into())];
+        p.claims = vec![
+            ("ver", 1.into()),
+            ("jti", "ID.4eAWJOCMB3SX8XewDfVR1XY6yo5W3H8Bm2QG5gXGyZE".into()),
+            ("amr", serde_json::json!(["pwd"])),
+            ("idp", "00o1a2b3c4d5E6f7g8h9".into()),
+            ("auth_time", chrono::Utc::now().timestamp().into()),
+            ("preferred_username", "scripted@example.test".into()),
+            ("groups", serde_json::json!(["Everyone", "Engineering"])),
+        ];
+    });
+    let env = set_var(op.env("okta"), "OAUTH_OKTA_KIND", "okta");
+    let env = set_var(env, "OAUTH_OKTA_ALLOWED_GROUPS", "Engineering");
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
+    let browser = app.new_browser();
+    assert_eq!(sign_in_auto(&browser, "okta").await.status(), 303);
+    assert!(op.seen().iter().any(|r| r.path == "/oauth2/default/.well-known/openid-configuration"));
+    let me = browser.me().await.unwrap();
+    assert_eq!(me["identities"][0]["subject"], "00u1a2b3c4d5E6f7g8h9");
+    assert_eq!(me["groups"], serde_json::json!(["okta:Engineering", "okta:Everyone"]));
+}

@@ -1,0 +1,24 @@
+use super::{Claims, Preset, Protocol, ResponseMode, STANDARD_CLAIMS};
+
+/// Okta: OpenID Connect on the org's domain (`OAUTH_{NAME}_DOMAIN` = `acme.okta.com`); with
+/// `OAUTH_{NAME}_AUTH_SERVER` (`default`, or a custom server's `aus…` id) the issuer is that
+/// authorization server's, `https://{DOMAIN}/oauth2/{AUTH_SERVER}`. Groups come from the
+/// `groups` claim once the app or the authorization server has a groups claim. Emails do not
+/// link accounts by default: an Okta admin can set any address on a profile.
+pub const PRESET: Preset = Preset {
+    kind: "okta",
+    protocol: Protocol::Oidc,
+    label: Some("Okta"),
+    issuer: Some("https://{domain}"),
+    tenant: None,
+    domain: true,
+    auth_url: None,
+    token_url: None,
+    userinfo_url: None,
+    api_base: None,
+    scopes: "openid email profile",
+    response_mode: ResponseMode::Query,
+    trust_email: false,
+    claims: Claims { groups: Some("/groups"), ..STANDARD_CLAIMS },
+    console: "your Okta Admin Console, `https://acme-admin.okta.com/` → Applications → Create App Integration",
+};
