@@ -5,6 +5,7 @@
 mod apple;
 mod auth0;
 mod authentik;
+mod cognito;
 mod demo;
 mod discord;
 mod facebook;
@@ -73,6 +74,25 @@ impl ResponseMode {
     }
 }
 
+/// A value a preset's issuer is built from: `OAUTH_{NAME}_{var}` fills `{var}` in lower case.
+#[derive(Clone, Copy, Debug)]
+pub struct IssuerParam {
+    pub var: &'static str,
+    pub shape: Shape,
+    /// A value as it looks, for error messages: `acme.eu.auth0.com`.
+    pub example: &'static str,
+}
+
+/// What an issuer parameter may hold: never anything that could change the issuer URL's
+/// structure (no `/`, `:`, `@`, `?`, `#`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// A DNS host name: labels of letters, digits and `-`, at least two.
+    HostName,
+    /// An identifier: letters, digits, `-` and `_`.
+    Id,
+}
+
 #[derive(Debug)]
 pub struct Preset {
     /// The `OAUTH_{NAME}_KIND` value.
@@ -84,9 +104,9 @@ pub struct Preset {
     pub issuer: Option<&'static str>,
     /// Default tenant, for presets whose issuer has `{tenant}`.
     pub tenant: Option<&'static str>,
-    /// The issuer has `{domain}`, filled from `OAUTH_{NAME}_DOMAIN` (a host name such as
-    /// `acme.eu.auth0.com`) unless `OAUTH_{NAME}_ISSUER` gives the whole issuer.
-    pub domain: bool,
+    /// The values the issuer is built from (`{domain}` from `OAUTH_{NAME}_DOMAIN`, …), unless
+    /// `OAUTH_{NAME}_ISSUER` gives the whole issuer.
+    pub issuer_params: &'static [IssuerParam],
     pub auth_url: Option<&'static str>,
     pub token_url: Option<&'static str>,
     /// OAuth2 kinds: the profile endpoint (`USERINFO_URL`).
@@ -117,6 +137,7 @@ pub const PRESETS: &[&Preset] = &[
     &auth0::PRESET,
     &authentik::PRESET,
     &okta::PRESET,
+    &cognito::PRESET,
     &oidc::PRESET,
     &oauth2::PRESET,
     &demo::PRESET,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use url::Url;
 
 use super::{Reader, Secret, urls};
-use crate::presets::{self, Preset, Protocol};
+use crate::presets::{self, IssuerParam, Preset, Protocol, Shape};
 use crate::providers::apple::{self, ClientSecretMinter};
 
 /// Where an OAuth2 profile keeps each field (see [`presets::Claims`]); owned, so
@@ -187,31 +187,32 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         }
     };
 
+    unused_issuer_params(r, &prefix, preset);
     let (mut issuer, mut auth_url, mut token_url) = (None, None, None);
     let (mut userinfo_url, mut api_base) = (None, None);
     match preset.protocol {
         Protocol::Oidc => {
             let tenant = tenant(r, &var("TENANT"), preset);
-            let explicit = r.is_set(&var("ISSUER"));
+            // Set and not empty: an empty variable (compose's `${X}` with X unset) is no issuer.
+            let explicit = r.get(&var("ISSUER")).is_some();
             let default = preset.issuer.map(|i| i.replace("{tenant}", tenant.as_deref().unwrap_or_default()));
-            let default = match (preset.domain, default) {
-                (true, Some(template)) => {
-                    let server = auth_server(r, &var("AUTH_SERVER"), preset, explicit);
-                    domain(r, &prefix, preset, explicit).map(|d| template.replace("{domain}", &d) + &server)
+            let server = auth_server(r, &var("AUTH_SERVER"), preset, explicit);
+            let default = match default {
+                Some(template) if !preset.issuer_params.is_empty() => {
+                    issuer_from_params(r, &prefix, preset, explicit, &template).map(|issuer| issuer + &server)
                 }
-                (_, default) => {
-                    if r.is_set(&var("DOMAIN")) {
-                        r.problem(format!(
-                            "{} applies only to kinds whose issuer is on a domain: auth0, okta",
-                            var("DOMAIN")
-                        ));
-                    }
-                    auth_server(r, &var("AUTH_SERVER"), preset, explicit);
-                    default
-                }
+                default => default,
             };
-            // A missing DOMAIN was reported with what to set instead; ISSUER is not asked for too.
-            if explicit || default.is_some() || !preset.domain {
+            // Auth0's issuers, on its domains or a custom one, end in `/`: without it, discovery
+            // would name another issuer and no sign-in could start.
+            if preset.kind == "auth0" && r.get(&var("ISSUER")).is_some_and(|i| !i.ends_with('/')) {
+                r.problem(format!(
+                    "{} must end in / as Auth0's issuers do (https://login.example.com/)",
+                    var("ISSUER")
+                ));
+            }
+            // A missing parameter was reported with what to set instead; ISSUER is not asked for too.
+            if explicit || default.is_some() || preset.issuer_params.is_empty() {
                 // Validated as a URL, kept as written: the url crate would add a `/` to a bare host.
                 let raw = r.get(&var("ISSUER")).or(default.as_deref()).map(str::to_string);
                 issuer = url_var(r, "ISSUER", default.as_deref()).and(raw);
@@ -465,7 +466,7 @@ fn tenant(r: &mut Reader, var: &str, preset: &Preset) -> Option<String> {
 fn auth_server(r: &mut Reader, var: &str, preset: &Preset, explicit_issuer: bool) -> String {
     let Some(id) = r.get(var).map(str::to_string) else { return String::new() };
     if preset.kind != "okta" {
-        r.problem(format!("{var} applies only to the okta kind"));
+        // Reported by `unused_issuer_params`, for every kind.
     } else if explicit_issuer {
         r.problem(format!("{var} is part of the issuer: with ISSUER set, write it there"));
     } else if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -476,35 +477,95 @@ fn auth_server(r: &mut Reader, var: &str, preset: &Preset, explicit_issuer: bool
     String::new()
 }
 
-/// `OAUTH_{NAME}_DOMAIN` of a preset whose issuer is on it: a host name, lowercased; reported
-/// when missing (unless `ISSUER` is set, which replaces it) or not a host name.
-fn domain(r: &mut Reader, prefix: &str, preset: &Preset, explicit_issuer: bool) -> Option<String> {
-    let (var, issuer_var) = (format!("{prefix}DOMAIN"), format!("{prefix}ISSUER"));
-    let Some(raw) = r.get(&var).map(str::to_ascii_lowercase) else {
-        if !explicit_issuer {
-            r.problem(format!(
-                "{var} is required for a {} provider: its domain, such as acme.eu.auth0.com or acme.okta.com (or set {issuer_var} to the whole issuer)",
-                preset.kind
-            ));
+/// A preset's issuer template filled from its parameters (`OAUTH_{NAME}_DOMAIN` → `{domain}`);
+/// `None` with every missing or malformed one reported, or when `ISSUER` replaces them (then
+/// none may be set).
+fn issuer_from_params(
+    r: &mut Reader,
+    prefix: &str,
+    preset: &Preset,
+    explicit_issuer: bool,
+    template: &str,
+) -> Option<String> {
+    let issuer_var = format!("{prefix}ISSUER");
+    let mut issuer = Some(template.to_string());
+    for param in preset.issuer_params {
+        let var = format!("{prefix}{}", param.var);
+        let value = match (r.get(&var).map(str::to_string), explicit_issuer) {
+            (Some(_), true) => {
+                r.problem(format!("{var} and {issuer_var} are both set; set one"));
+                None
+            }
+            (None, true) => None,
+            (None, false) => {
+                r.problem(format!(
+                    "{var} is required for a {} provider, such as {} (or set {issuer_var} to the whole issuer)",
+                    preset.kind, param.example
+                ));
+                None
+            }
+            (Some(raw), false) => checked_param(r, &var, param, raw),
+        };
+        issuer = match (issuer, value) {
+            (Some(issuer), Some(value)) => {
+                Some(issuer.replace(&format!("{{{}}}", param.var.to_ascii_lowercase()), &value))
+            }
+            _ => None,
+        };
+    }
+    issuer.filter(|_| !explicit_issuer)
+}
+
+fn checked_param(r: &mut Reader, var: &str, param: &IssuerParam, raw: String) -> Option<String> {
+    let ok = match param.shape {
+        Shape::HostName => {
+            let label_ok = |l: &str| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            };
+            // The last label has a letter: `127.0.0.1` or `acme.123` is no host name.
+            let tld_ok = raw.rsplit('.').next().is_some_and(|l| l.bytes().any(|b| b.is_ascii_alphabetic()));
+            raw.len() <= 253 && raw.contains('.') && raw.split('.').all(label_ok) && tld_ok
         }
-        return None;
+        Shape::Id => {
+            !raw.is_empty()
+                && raw.len() <= 64
+                && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        }
     };
-    if explicit_issuer {
-        r.problem(format!("{var} and {issuer_var} are both set; set one"));
+    if !ok {
+        let what = match param.shape {
+            Shape::HostName => "a host name (no https://, no path)",
+            Shape::Id => "letters, digits, - and _",
+        };
+        r.problem(format!("{var}={raw:?} must be {what}, such as {}", param.example));
         return None;
     }
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
-    if raw.len() > 253 || !raw.contains('.') || !raw.split('.').all(label_ok) {
-        r.problem(format!("{var}={raw:?} must be a host name such as acme.eu.auth0.com (no https://, no path)"));
-        return None;
+    Some(if param.shape == Shape::HostName { raw.to_ascii_lowercase() } else { raw })
+}
+
+/// An issuer parameter set for a kind that has no use for it.
+fn unused_issuer_params(r: &mut Reader, prefix: &str, preset: &Preset) {
+    if preset.kind != "okta" && r.is_set(&format!("{prefix}AUTH_SERVER")) {
+        r.problem(format!("{prefix}AUTH_SERVER applies only to the okta kind"));
     }
-    Some(raw)
+    let mut vars: Vec<&str> = presets::PRESETS.iter().flat_map(|p| p.issuer_params.iter().map(|q| q.var)).collect();
+    vars.sort_unstable();
+    vars.dedup();
+    for var in vars.into_iter().filter(|v| !preset.issuer_params.iter().any(|q| q.var == *v)) {
+        let name = format!("{prefix}{var}");
+        if r.is_set(&name) {
+            let kinds: Vec<&str> = presets::PRESETS
+                .iter()
+                .filter(|p| p.issuer_params.iter().any(|q| q.var == var))
+                .map(|p| p.kind)
+                .collect();
+            r.problem(format!("{name} applies only to the {} kinds", kinds.join(", ")));
+        }
+    }
 }
 
 fn claim_map(r: &mut Reader, prefix: &str, preset: &Preset) -> ClaimMap {

@@ -606,6 +606,7 @@ fn keycloak_needs_its_realms_issuer_and_reads_groups() {
     .unwrap();
     assert_eq!(s.providers[0].claims.groups.as_deref(), Some("/groups"));
     assert_eq!(s.providers[0].allowed_groups, ["/staff"]);
+    assert!(!s.providers[0].trust_email, "the realm decides what verified means");
 }
 
 #[test]
@@ -636,4 +637,67 @@ fn okta_takes_its_domain_and_an_optional_authorization_server() {
         ("OAUTH_AUTH0_AUTH_SERVER", "default"),
     ]);
     assert!(found.iter().any(|p| p == "OAUTH_AUTH0_AUTH_SERVER applies only to the okta kind"), "{found:?}");
+}
+
+#[test]
+fn issuer_parameters_are_checked_and_belong_to_their_kinds() {
+    let auth0 = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        [("OAUTH_PROVIDERS", "auth0"), ("OAUTH_AUTH0_CLIENT_ID", "c"), ("OAUTH_AUTH0_CLIENT_SECRET", "s")]
+            .iter()
+            .chain(extra)
+            .copied()
+            .collect()
+    };
+    // An empty ISSUER (compose's `${X}` with X unset) is no issuer: DOMAIN builds it.
+    let s = Settings::from_vars(&vars(&auth0(&[("OAUTH_AUTH0_ISSUER", ""), ("OAUTH_AUTH0_DOMAIN", "acme.auth0.com")])))
+        .unwrap();
+    assert_eq!(s.providers[0].issuer.as_deref(), Some("https://acme.auth0.com/"));
+    assert!(!s.providers[0].trust_email);
+    let found = problems(&auth0(&[("OAUTH_AUTH0_ISSUER", "")]));
+    assert_eq!(found.len(), 1, "{found:?}");
+    let found = problems(&auth0(&[("OAUTH_AUTH0_ISSUER", "https://login.acme.com")]));
+    assert!(found.iter().any(|p| p.contains("must end in /")), "{found:?}");
+    for bad in ["127.0.0.1", "acme.123", "user@acme.auth0.com", "acme.auth0.com:443", "acme.auth0.com."] {
+        let found = problems(&auth0(&[("OAUTH_AUTH0_DOMAIN", bad)]));
+        assert!(found.iter().any(|p| p.contains("must be a host name")), "{bad}: {found:?}");
+    }
+
+    let cognito = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        [("OAUTH_PROVIDERS", "cognito"), ("OAUTH_COGNITO_CLIENT_ID", "c"), ("OAUTH_COGNITO_CLIENT_SECRET", "s")]
+            .iter()
+            .chain(extra)
+            .copied()
+            .collect()
+    };
+    let s = Settings::from_vars(&vars(&cognito(&[
+        ("OAUTH_COGNITO_REGION", "eu-west-1"),
+        ("OAUTH_COGNITO_USER_POOL_ID", "eu-west-1_AbCdEf123"),
+    ])))
+    .unwrap();
+    assert_eq!(
+        s.providers[0].issuer.as_deref(),
+        Some("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123")
+    );
+    assert_eq!(s.providers[0].claims.groups.as_deref(), Some("/cognito:groups"));
+    let found = problems(&cognito(&[]));
+    assert!(found.iter().any(|p| p.starts_with("OAUTH_COGNITO_REGION is required")), "{found:?}");
+    assert!(found.iter().any(|p| p.starts_with("OAUTH_COGNITO_USER_POOL_ID is required")), "{found:?}");
+    let found = problems(&cognito(&[("OAUTH_COGNITO_REGION", "eu-west-1/x"), ("OAUTH_COGNITO_USER_POOL_ID", "p")]));
+    assert!(found.iter().any(|p| p.contains("OAUTH_COGNITO_REGION=\"eu-west-1/x\" must be letters")), "{found:?}");
+
+    let found = problems(&[
+        ("OAUTH_PROVIDERS", "github"),
+        ("OAUTH_GITHUB_CLIENT_ID", "c"),
+        ("OAUTH_GITHUB_CLIENT_SECRET", "s"),
+        ("OAUTH_GITHUB_DOMAIN", "acme.okta.com"),
+        ("OAUTH_GITHUB_REGION", "eu-west-1"),
+        ("OAUTH_GITHUB_AUTH_SERVER", "default"),
+    ]);
+    for expected in [
+        "OAUTH_GITHUB_DOMAIN applies only to the auth0, okta kinds",
+        "OAUTH_GITHUB_REGION applies only to the cognito kinds",
+        "OAUTH_GITHUB_AUTH_SERVER applies only to the okta kind",
+    ] {
+        assert!(found.iter().any(|p| p == expected), "{expected}: {found:?}");
+    }
 }

@@ -12,7 +12,7 @@ pub const PRESET: Preset = Preset {
     label: Some("Apple"),
     issuer: Some("https://appleid.apple.com"),
     tenant: None,
-    domain: false,
+    issuer_params: &[],
     auth_url: None,
     token_url: None,
     userinfo_url: None,

@@ -1,4 +1,4 @@
-use super::{Preset, Protocol, ResponseMode, STANDARD_CLAIMS};
+use super::{IssuerParam, Preset, Protocol, ResponseMode, STANDARD_CLAIMS, Shape};
 
 /// Auth0: OpenID Connect on the tenant's domain (`OAUTH_{NAME}_DOMAIN` = `acme.eu.auth0.com`, or a
 /// custom domain). Its issuer ends in `/`, which is part of it. Auth0 marks an email verified
@@ -10,7 +10,7 @@ pub const PRESET: Preset = Preset {
     label: Some("Auth0"),
     issuer: Some("https://{domain}/"),
     tenant: None,
-    domain: true,
+    issuer_params: &[IssuerParam { var: "DOMAIN", shape: Shape::HostName, example: "acme.eu.auth0.com" }],
     auth_url: None,
     token_url: None,
     userinfo_url: None,

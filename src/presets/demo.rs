@@ -10,7 +10,7 @@ pub const PRESET: Preset = Preset {
     // `{PUBLIC_URL}/demo-idp`, filled in with PUBLIC_URL.
     issuer: None,
     tenant: None,
-    domain: false,
+    issuer_params: &[],
     auth_url: None,
     token_url: None,
     userinfo_url: None,

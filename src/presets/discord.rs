@@ -7,7 +7,7 @@ pub const PRESET: Preset = Preset {
     label: Some("Discord"),
     issuer: None,
     tenant: None,
-    domain: false,
+    issuer_params: &[],
     auth_url: Some("https://discord.com/oauth2/authorize"),
     token_url: Some("https://discord.com/api/oauth2/token"),
     userinfo_url: Some("https://discord.com/api/users/@me"),

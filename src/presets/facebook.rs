@@ -7,7 +7,7 @@ pub const PRESET: Preset = Preset {
     label: Some("Facebook"),
     issuer: None,
     tenant: None,
-    domain: false,
+    issuer_params: &[],
     auth_url: Some("https://www.facebook.com/v21.0/dialog/oauth"),
     token_url: Some("https://graph.facebook.com/v21.0/oauth/access_token"),
     userinfo_url: Some("https://graph.facebook.com/v21.0/me?fields=id,name,email,picture"),

@@ -7,7 +7,7 @@ pub const PRESET: Preset = Preset {
     label: Some("GitHub"),
     issuer: None,
     tenant: None,
-    domain: false,
+    issuer_params: &[],
     auth_url: Some("https://github.com/login/oauth/authorize"),
     token_url: Some("https://github.com/login/oauth/access_token"),
     userinfo_url: None,

@@ -7,7 +7,7 @@ pub const PRESET: Preset = Preset {
     label: Some("GitLab"),
     issuer: Some("https://gitlab.com"),
     tenant: None,
-    domain: false,
+    issuer_params: &[],
     auth_url: None,
     token_url: None,
     userinfo_url: None,

@@ -11,7 +11,7 @@ pub const PRESET: Preset = Preset {
     label: Some("Microsoft"),
     issuer: Some("https://login.microsoftonline.com/{tenant}/v2.0"),
     tenant: Some("common"),
-    domain: false,
+    issuer_params: &[],
     auth_url: None,
     token_url: None,
     userinfo_url: None,

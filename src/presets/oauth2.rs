@@ -8,7 +8,7 @@ pub const PRESET: Preset = Preset {
     label: None,
     issuer: None,
     tenant: None,
-    domain: false,
+    issuer_params: &[],
     auth_url: None,
     token_url: None,
     userinfo_url: None,

@@ -1,4 +1,4 @@
-use super::{Claims, Preset, Protocol, ResponseMode, STANDARD_CLAIMS};
+use super::{Claims, IssuerParam, Preset, Protocol, ResponseMode, STANDARD_CLAIMS, Shape};
 
 /// Okta: OpenID Connect on the org's domain (`OAUTH_{NAME}_DOMAIN` = `acme.okta.com`); with
 /// `OAUTH_{NAME}_AUTH_SERVER` (`default`, or a custom server's `aus…` id) the issuer is that
@@ -11,7 +11,7 @@ pub const PRESET: Preset = Preset {
     label: Some("Okta"),
     issuer: Some("https://{domain}"),
     tenant: None,
-    domain: true,
+    issuer_params: &[IssuerParam { var: "DOMAIN", shape: Shape::HostName, example: "acme.okta.com" }],
     auth_url: None,
     token_url: None,
     userinfo_url: None,

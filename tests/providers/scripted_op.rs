@@ -89,6 +89,9 @@ pub struct Plan {
     pub discovery_issuer: Option<String>,
     /// Wait this long before answering the token request (then answer as planned).
     pub token_delay: Option<Duration>,
+    /// Where discovery says the endpoints are, when not at the provider's root: another host
+    /// name for the same server (Cognito's endpoints are on the pool's domain, not the issuer's).
+    pub endpoint_root: Option<String>,
 }
 
 impl Default for Plan {
@@ -106,6 +109,7 @@ impl Default for Plan {
             iss_parameter: false,
             pkce_unchecked: false,
             discovery_issuer: None,
+            endpoint_root: None,
             token_delay: None,
         }
     }
@@ -334,10 +338,16 @@ async fn discovery(req: HttpRequest, state: Shared) -> HttpResponse {
     if s.metadata_down {
         return HttpResponse::ServiceUnavailable().finish();
     }
-    let base = s.root.clone();
+    // Served only where the issuer's discovery document lives (or a tenant's, in tenant mode), so
+    // a client that derives the address wrongly finds nothing.
+    let issuer_path = s.issuer.strip_prefix(&s.root).unwrap_or_default().trim_end_matches('/').to_string();
+    if s.tenant.is_none() && req.path() != format!("{issuer_path}/.well-known/openid-configuration") {
+        return HttpResponse::NotFound().finish();
+    }
+    let base = s.plan.endpoint_root.clone().unwrap_or_else(|| s.root.clone());
     let issuer = match (&s.plan.discovery_issuer, &s.tenant) {
         (Some(lie), _) => lie.clone(),
-        (None, Some(_)) => format!("{base}/{{tenantid}}/v2.0"),
+        (None, Some(_)) => format!("{}/{{tenantid}}/v2.0", s.root),
         (None, None) => s.issuer.clone(),
     };
     let metadata = CoreProviderMetadata::new(

@@ -98,6 +98,27 @@ on_both_backends! {
             ("18 sub with NUL", claim("sub", json!("a\u{0}b"))),
         ]).await;
     }
+
+    /// Times as RFC 3339 strings (accepted for Auth0's `updated_at`, and so for `exp`, `iat` and
+    /// `auth_time` too) are held to the same rules as seconds, in UTC whatever their offset.
+    async fn case_16_times_as_dates_are_checked_like_seconds(backend: Backend) {
+        let rig = rig(backend).await;
+        let at = |offset: i64| (chrono::Utc::now() + chrono::Duration::seconds(offset)).to_rfc3339();
+        let now = chrono::Utc::now();
+        // 10 minutes ago in UTC, written at +14:00: its local time reads as the future.
+        let past_in_kiribati = (now - chrono::Duration::minutes(10))
+            .with_timezone(&chrono::FixedOffset::east_opt(14 * 3600).unwrap())
+            .to_rfc3339();
+        refused(&rig, vec![
+            ("16 exp a past date", claim("exp", json!(at(-600)))),
+            ("16 exp a past date at +14:00", claim("exp", json!(past_in_kiribati))),
+            ("16 iat a date an hour ahead", claim("iat", json!(at(3600)))),
+            ("16 nbf a date", claim("nbf", json!(at(-60)))),
+            ("16 exp not a date", claim("exp", json!("2026-13-45T25:61:00Z"))),
+        ]).await;
+        rig.op.plan(|p| p.claims = vec![("exp", json!(at(300))), ("iat", json!(at(0))), ("updated_at", json!(at(-86_400)))]);
+        assert_eq!(rig.attempt().await.1.status(), 303, "dates in range sign in");
+    }
 }
 
 #[actix_web::test]
