@@ -17,6 +17,7 @@ mod microsoft;
 mod oauth2;
 mod oidc;
 mod okta;
+mod zitadel;
 
 /// How gatehouse talks to a provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,6 +139,7 @@ pub const PRESETS: &[&Preset] = &[
     &authentik::PRESET,
     &okta::PRESET,
     &cognito::PRESET,
+    &zitadel::PRESET,
     &oidc::PRESET,
     &oauth2::PRESET,
     &demo::PRESET,

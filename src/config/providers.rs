@@ -295,7 +295,22 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
     };
     // OIDC Core 3.1.3.7 step 3: an audience the client does not trust is refused; with any
     // other audience, `azp` must be the client id (checked with the ID token).
-    let trusted_audiences = list(r, "TRUSTED_AUDIENCES");
+    let mut trusted_audiences = list(r, "TRUSTED_AUDIENCES");
+    // ZITADEL names the project beside the client in every ID token's `aud`.
+    match (preset.kind, r.get(&var("PROJECT_ID")).map(str::to_string)) {
+        ("zitadel", Some(id)) if !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_digit()) => {
+            trusted_audiences.push(id)
+        }
+        ("zitadel", Some(id)) => {
+            r.problem(format!("{}={id:?} must be the project's Resource Id, digits only", var("PROJECT_ID")))
+        }
+        ("zitadel", None) => r.problem(format!(
+            "{} is required for a zitadel provider: the Resource Id of the project the app is in (its ID tokens name it in aud)",
+            var("PROJECT_ID")
+        )),
+        (_, Some(_)) => r.problem(format!("{} applies only to the zitadel kind", var("PROJECT_ID"))),
+        (_, None) => {}
+    }
     if !trusted_audiences.is_empty() && preset.protocol != Protocol::Oidc {
         r.problem(format!("{} applies only to OpenID Connect providers", var("TRUSTED_AUDIENCES")));
     }

@@ -694,10 +694,40 @@ fn issuer_parameters_are_checked_and_belong_to_their_kinds() {
         ("OAUTH_GITHUB_AUTH_SERVER", "default"),
     ]);
     for expected in [
-        "OAUTH_GITHUB_DOMAIN applies only to the auth0, okta kinds",
+        "OAUTH_GITHUB_DOMAIN applies only to the auth0, okta, zitadel kinds",
         "OAUTH_GITHUB_REGION applies only to the cognito kinds",
         "OAUTH_GITHUB_AUTH_SERVER applies only to the okta kind",
     ] {
         assert!(found.iter().any(|p| p == expected), "{expected}: {found:?}");
     }
+}
+
+#[test]
+fn zitadel_needs_its_project_which_it_trusts_as_an_audience() {
+    let zitadel = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        [
+            ("OAUTH_PROVIDERS", "zitadel"),
+            ("OAUTH_ZITADEL_DOMAIN", "acme-a1b2c3.zitadel.cloud"),
+            ("OAUTH_ZITADEL_CLIENT_ID", "170086824411201793@gatehouse"),
+            ("OAUTH_ZITADEL_CLIENT_SECRET", "s"),
+        ]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect()
+    };
+    let s = Settings::from_vars(&vars(&zitadel(&[("OAUTH_ZITADEL_PROJECT_ID", "170086774599581953")]))).unwrap();
+    assert_eq!(s.providers[0].issuer.as_deref(), Some("https://acme-a1b2c3.zitadel.cloud"));
+    assert_eq!(s.providers[0].trusted_audiences, ["170086774599581953"]);
+    let found = problems(&zitadel(&[]));
+    assert!(found.iter().any(|p| p.starts_with("OAUTH_ZITADEL_PROJECT_ID is required")), "{found:?}");
+    let found = problems(&zitadel(&[("OAUTH_ZITADEL_PROJECT_ID", "gatehouse")]));
+    assert!(found.iter().any(|p| p.contains("must be the project's Resource Id")), "{found:?}");
+    let found = problems(&[
+        ("OAUTH_PROVIDERS", "google"),
+        ("OAUTH_GOOGLE_CLIENT_ID", "c"),
+        ("OAUTH_GOOGLE_CLIENT_SECRET", "s"),
+        ("OAUTH_GOOGLE_PROJECT_ID", "1"),
+    ]);
+    assert!(found.iter().any(|p| p == "OAUTH_GOOGLE_PROJECT_ID applies only to the zitadel kind"), "{found:?}");
 }

@@ -395,3 +395,39 @@ async fn cognito_signs_in_with_endpoints_on_another_host_and_its_groups() {
     let me = browser.me().await.unwrap();
     assert_eq!(me["groups"], serde_json::json!(["cognito:admins", "cognito:eu-west-1_AbCdEf123_Google"]));
 }
+
+/// ZITADEL as its documentation shows it: client ids `{id}@{project}`, numeric subjects, and
+/// ID tokens whose `aud` names the project's Resource Id beside the client (`azp` the client),
+/// with the project roles as an object. Without PROJECT_ID the preset does not start.
+#[actix_web::test]
+async fn zitadel_signs_in_with_its_project_in_the_audience() {
+    let op = ScriptedOp::start();
+    op.subject("170086904795562241");
+    op.plan(|p| {
+        p.token_fields = vec![("expires_in", 43199.into())];
+        p.claims = vec![
+            ("aud", serde_json::json!([crate::scripted_op::CLIENT_ID, "170086774599581953"])),
+            ("azp", crate::scripted_op::CLIENT_ID.into()),
+            ("amr", serde_json::json!(["password", "pwd"])),
+            ("sid", "V1_170086905312345678".into()),
+            ("auth_time", chrono::Utc::now().timestamp().into()),
+            ("preferred_username", "zoe@acme.zitadel.cloud".into()),
+            ("locale", "en".into()),
+            ("updated_at", chrono::Utc::now().timestamp().into()),
+            (
+                "urn:zitadel:iam:org:project:roles",
+                serde_json::json!({"admin": {"170086363054473473": "acme.zitadel.cloud"}}),
+            ),
+        ];
+    });
+    let env = set_var(op.env("zitadel"), "OAUTH_ZITADEL_KIND", "zitadel");
+    let env = set_var(env, "OAUTH_ZITADEL_PROJECT_ID", "170086774599581953");
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
+    let browser = app.new_browser();
+    assert_eq!(sign_in_auto(&browser, "zitadel").await.status(), 303);
+    assert_eq!(browser.me().await.unwrap()["identities"][0]["subject"], "170086904795562241");
+
+    // Another project in `aud` is not this one's: refused.
+    op.plan(|p| p.claims[0] = ("aud", serde_json::json!([crate::scripted_op::CLIENT_ID, "999999999999999999"])));
+    assert_eq!(sign_in_auto(&app.new_browser(), "zitadel").await.status(), 400);
+}
