@@ -92,6 +92,8 @@ pub enum Shape {
     HostName,
     /// An identifier: letters, digits, `-` and `_`.
     Id,
+    /// A cloud region: lower-case letters, digits and `-` (`eu-west-1`), as it appears in host names.
+    Region,
 }
 
 #[derive(Debug)]
@@ -160,6 +162,14 @@ pub fn kinds() -> String {
 
 #[cfg(test)]
 mod tests {
+    /// Only Google, GitHub and Apple verify the emails they vouch for: every other preset starts
+    /// with its emails untrusted (README, "TRUST_EMAIL").
+    #[test]
+    fn only_providers_that_verify_emails_are_trusted_by_default() {
+        let trusted: Vec<&str> = super::PRESETS.iter().filter(|p| p.trust_email).map(|p| p.kind).collect();
+        assert_eq!(trusted, ["google", "github", "apple"]);
+    }
+
     /// The README's preset table lists every kind with its console URL.
     #[test]
     fn readme_lists_every_preset() {

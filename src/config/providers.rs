@@ -203,13 +203,17 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
                 }
                 default => default,
             };
-            // Auth0's issuers, on its domains or a custom one, end in `/`: without it, discovery
-            // would name another issuer and no sign-in could start.
-            if preset.kind == "auth0" && r.get(&var("ISSUER")).is_some_and(|i| !i.ends_with('/')) {
-                r.problem(format!(
-                    "{} must end in / as Auth0's issuers do (https://login.example.com/)",
-                    var("ISSUER")
-                ));
+            // Auth0's and authentik's issuers end in `/`: without it, discovery would name
+            // another issuer and no sign-in could start.
+            let slash_example = match preset.kind {
+                "auth0" => Some("https://login.example.com/"),
+                "authentik" => Some("https://auth.example.com/application/o/SLUG/"),
+                _ => None,
+            };
+            if let Some(example) = slash_example
+                && r.get(&var("ISSUER")).is_some_and(|i| !i.ends_with('/'))
+            {
+                r.problem(format!("{} must end in / as {}'s issuers do ({example})", var("ISSUER"), preset.kind));
             }
             // A missing parameter was reported with what to set instead; ISSUER is not asked for too.
             if explicit || default.is_some() || preset.issuer_params.is_empty() {
@@ -298,7 +302,7 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
     let mut trusted_audiences = list(r, "TRUSTED_AUDIENCES");
     // ZITADEL names the project beside the client in every ID token's `aud`.
     match (preset.kind, r.get(&var("PROJECT_ID")).map(str::to_string)) {
-        ("zitadel", Some(id)) if !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_digit()) => {
+        ("zitadel", Some(id)) if id.len() <= 32 && id.bytes().all(|b| b.is_ascii_digit()) => {
             trusted_audiences.push(id)
         }
         ("zitadel", Some(id)) => {
@@ -308,8 +312,10 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
             "{} is required for a zitadel provider: the Resource Id of the project the app is in (its ID tokens name it in aud)",
             var("PROJECT_ID")
         )),
-        (_, Some(_)) => r.problem(format!("{} applies only to the zitadel kind", var("PROJECT_ID"))),
-        (_, None) => {}
+        _ if r.is_set(&var("PROJECT_ID")) => {
+            r.problem(format!("{} applies only to the zitadel kind", var("PROJECT_ID")))
+        }
+        _ => {}
     }
     if !trusted_audiences.is_empty() && preset.protocol != Protocol::Oidc {
         r.problem(format!("{} applies only to OpenID Connect providers", var("TRUSTED_AUDIENCES")));
@@ -483,8 +489,9 @@ fn auth_server(r: &mut Reader, var: &str, preset: &Preset, explicit_issuer: bool
     if preset.kind != "okta" {
         // Reported by `unused_issuer_params`, for every kind.
     } else if explicit_issuer {
-        r.problem(format!("{var} is part of the issuer: with ISSUER set, write it there"));
-    } else if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        let issuer_var = var.replace("AUTH_SERVER", "ISSUER");
+        r.problem(format!("{var} is part of the issuer: with {issuer_var} set, write it there and remove {var}"));
+    } else if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         r.problem(format!("{var}={id:?} must be an authorization server id such as default or aus1a2b3c4d5E6f7g8h9"));
     } else {
         return format!("/oauth2/{id}");
@@ -503,15 +510,19 @@ fn issuer_from_params(
     template: &str,
 ) -> Option<String> {
     let issuer_var = format!("{prefix}ISSUER");
+    if explicit_issuer {
+        let set: Vec<String> =
+            preset.issuer_params.iter().map(|p| format!("{prefix}{}", p.var)).filter(|v| r.is_set(v)).collect();
+        if !set.is_empty() {
+            r.problem(format!("{} and {issuer_var} are both set; set one or the other", set.join(" and ")));
+        }
+        return None;
+    }
     let mut issuer = Some(template.to_string());
     for param in preset.issuer_params {
         let var = format!("{prefix}{}", param.var);
         let value = match (r.get(&var).map(str::to_string), explicit_issuer) {
-            (Some(_), true) => {
-                r.problem(format!("{var} and {issuer_var} are both set; set one"));
-                None
-            }
-            (None, true) => None,
+            (_, true) => None,
             (None, false) => {
                 r.problem(format!(
                     "{var} is required for a {} provider, such as {} (or set {issuer_var} to the whole issuer)",
@@ -550,11 +561,17 @@ fn checked_param(r: &mut Reader, var: &str, param: &IssuerParam, raw: String) ->
                 && raw.len() <= 64
                 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         }
+        Shape::Region => {
+            !raw.is_empty()
+                && raw.len() <= 32
+                && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        }
     };
     if !ok {
         let what = match param.shape {
             Shape::HostName => "a host name (no https://, no path)",
             Shape::Id => "letters, digits, - and _",
+            Shape::Region => "lower-case letters, digits and -",
         };
         r.problem(format!("{var}={raw:?} must be {what}, such as {}", param.example));
         return None;
@@ -578,7 +595,9 @@ fn unused_issuer_params(r: &mut Reader, prefix: &str, preset: &Preset) {
                 .filter(|p| p.issuer_params.iter().any(|q| q.var == var))
                 .map(|p| p.kind)
                 .collect();
-            r.problem(format!("{name} applies only to the {} kinds", kinds.join(", ")));
+            let kinds =
+                if kinds.len() == 1 { format!("{} kind", kinds[0]) } else { format!("{} kinds", kinds.join(", ")) };
+            r.problem(format!("{name} applies only to the {kinds}"));
         }
     }
 }

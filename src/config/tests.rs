@@ -576,7 +576,7 @@ fn auth0_takes_its_domain_and_keeps_the_trailing_slash_of_its_issuer() {
     }
     let found =
         problems(&with(&[("OAUTH_AUTH0_DOMAIN", "acme.auth0.com"), ("OAUTH_AUTH0_ISSUER", "https://x.example/")]));
-    assert!(found.iter().any(|p| p == "OAUTH_AUTH0_DOMAIN and OAUTH_AUTH0_ISSUER are both set; set one"), "{found:?}");
+    assert_eq!(found, ["OAUTH_AUTH0_DOMAIN and OAUTH_AUTH0_ISSUER are both set; set one or the other"]);
     let found = problems(&[
         ("OAUTH_PROVIDERS", "corp"),
         ("OAUTH_CORP_KIND", "oidc"),
@@ -682,8 +682,21 @@ fn issuer_parameters_are_checked_and_belong_to_their_kinds() {
     let found = problems(&cognito(&[]));
     assert!(found.iter().any(|p| p.starts_with("OAUTH_COGNITO_REGION is required")), "{found:?}");
     assert!(found.iter().any(|p| p.starts_with("OAUTH_COGNITO_USER_POOL_ID is required")), "{found:?}");
-    let found = problems(&cognito(&[("OAUTH_COGNITO_REGION", "eu-west-1/x"), ("OAUTH_COGNITO_USER_POOL_ID", "p")]));
-    assert!(found.iter().any(|p| p.contains("OAUTH_COGNITO_REGION=\"eu-west-1/x\" must be letters")), "{found:?}");
+    for region in ["eu-west-1/x", "EU-WEST-1", "eu.west"] {
+        let found = problems(&cognito(&[("OAUTH_COGNITO_REGION", region), ("OAUTH_COGNITO_USER_POOL_ID", "p")]));
+        assert!(found.iter().any(|p| p.contains("must be lower-case letters, digits and -")), "{region}: {found:?}");
+    }
+    let found = problems(&cognito(&[
+        ("OAUTH_COGNITO_ISSUER", "https://cognito-idp.eu-west-1.amazonaws.com/p"),
+        ("OAUTH_COGNITO_REGION", "eu-west-1"),
+        ("OAUTH_COGNITO_USER_POOL_ID", "p"),
+    ]));
+    assert_eq!(
+        found,
+        [
+            "OAUTH_COGNITO_REGION and OAUTH_COGNITO_USER_POOL_ID and OAUTH_COGNITO_ISSUER are both set; set one or the other"
+        ]
+    );
 
     let found = problems(&[
         ("OAUTH_PROVIDERS", "github"),
@@ -695,7 +708,7 @@ fn issuer_parameters_are_checked_and_belong_to_their_kinds() {
     ]);
     for expected in [
         "OAUTH_GITHUB_DOMAIN applies only to the auth0, okta, zitadel kinds",
-        "OAUTH_GITHUB_REGION applies only to the cognito kinds",
+        "OAUTH_GITHUB_REGION applies only to the cognito kind",
         "OAUTH_GITHUB_AUTH_SERVER applies only to the okta kind",
     ] {
         assert!(found.iter().any(|p| p == expected), "{expected}: {found:?}");
@@ -730,4 +743,21 @@ fn zitadel_needs_its_project_which_it_trusts_as_an_audience() {
         ("OAUTH_GOOGLE_PROJECT_ID", "1"),
     ]);
     assert!(found.iter().any(|p| p == "OAUTH_GOOGLE_PROJECT_ID applies only to the zitadel kind"), "{found:?}");
+    let found = problems(&[
+        ("OAUTH_PROVIDERS", "google"),
+        ("OAUTH_GOOGLE_CLIENT_ID", "c"),
+        ("OAUTH_GOOGLE_CLIENT_SECRET", "s"),
+        ("OAUTH_GOOGLE_PROJECT_ID", ""),
+    ]);
+    assert!(
+        found.iter().any(|p| p == "OAUTH_GOOGLE_PROJECT_ID applies only to the zitadel kind"),
+        "set but empty: {found:?}"
+    );
+    let found = problems(&[
+        ("OAUTH_PROVIDERS", "authentik"),
+        ("OAUTH_AUTHENTIK_ISSUER", "https://auth.example.com/application/o/gatehouse"),
+        ("OAUTH_AUTHENTIK_CLIENT_ID", "c"),
+        ("OAUTH_AUTHENTIK_CLIENT_SECRET", "s"),
+    ]);
+    assert!(found.iter().any(|p| p.contains("must end in / as authentik's issuers do")), "{found:?}");
 }

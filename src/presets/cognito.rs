@@ -11,7 +11,7 @@ pub const PRESET: Preset = Preset {
     issuer: Some("https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"),
     tenant: None,
     issuer_params: &[
-        IssuerParam { var: "REGION", shape: Shape::Id, example: "eu-west-1" },
+        IssuerParam { var: "REGION", shape: Shape::Region, example: "eu-west-1" },
         IssuerParam { var: "USER_POOL_ID", shape: Shape::Id, example: "eu-west-1_AbCdEf123" },
     ],
     auth_url: None,

@@ -427,7 +427,18 @@ async fn zitadel_signs_in_with_its_project_in_the_audience() {
     assert_eq!(sign_in_auto(&browser, "zitadel").await.status(), 303);
     assert_eq!(browser.me().await.unwrap()["identities"][0]["subject"], "170086904795562241");
 
-    // Another project in `aud` is not this one's: refused.
-    op.plan(|p| p.claims[0] = ("aud", serde_json::json!([crate::scripted_op::CLIENT_ID, "999999999999999999"])));
-    assert_eq!(sign_in_auto(&app.new_browser(), "zitadel").await.status(), 400);
+    // Another project in `aud` is not this one's, and another app of the same project is not
+    // trusted unless named: both refused.
+    for aud in [
+        serde_json::json!([crate::scripted_op::CLIENT_ID, "999999999999999999"]),
+        serde_json::json!([crate::scripted_op::CLIENT_ID, "170086851234567890@spa", "170086774599581953"]),
+    ] {
+        op.plan(move |p| p.claims[0] = ("aud", aud));
+        assert_eq!(sign_in_auto(&app.new_browser(), "zitadel").await.status(), 400);
+    }
+    let env = set_var(op.env("zitadel"), "OAUTH_ZITADEL_KIND", "zitadel");
+    let env = set_var(env, "OAUTH_ZITADEL_PROJECT_ID", "170086774599581953");
+    let env = set_var(env, "OAUTH_ZITADEL_TRUSTED_AUDIENCES", "170086851234567890@spa");
+    let sharing = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
+    assert_eq!(sign_in_auto(&sharing.new_browser(), "zitadel").await.status(), 303, "the sibling app named");
 }

@@ -341,7 +341,11 @@ async fn discovery(req: HttpRequest, state: Shared) -> HttpResponse {
     // Served only where the issuer's discovery document lives (or a tenant's, in tenant mode), so
     // a client that derives the address wrongly finds nothing.
     let issuer_path = s.issuer.strip_prefix(&s.root).unwrap_or_default().trim_end_matches('/').to_string();
-    if s.tenant.is_none() && req.path() != format!("{issuer_path}/.well-known/openid-configuration") {
+    let right_place = match &s.tenant {
+        Some(_) => req.match_info().get("tenant").is_some(),
+        None => req.path() == format!("{issuer_path}/.well-known/openid-configuration"),
+    };
+    if !right_place {
         return HttpResponse::NotFound().finish();
     }
     let base = s.plan.endpoint_root.clone().unwrap_or_else(|| s.root.clone());
