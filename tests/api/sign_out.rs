@@ -202,6 +202,11 @@ async fn bad_logout_tokens_are_refused_and_a_good_one_works_once() {
     type Change = fn(&mut Value, &mut Value);
     let bad: Vec<(&str, Change, Signer)> = vec![
         ("another audience", |_, c| c["aud"] = json!("someone-else"), Signer::Normal),
+        (
+            "this client and an untrusted one",
+            |_, c| c["aud"] = json!([crate::scripted_op::CLIENT_ID, "sibling-app"]),
+            Signer::Normal,
+        ),
         ("another issuer", |_, c| c["iss"] = json!("http://127.0.0.1:1/other"), Signer::Normal),
         ("a nonce", |_, c| c["nonce"] = json!("n-1"), Signer::Normal),
         ("no event", |_, c| c["events"] = Value::Null, Signer::Normal),
@@ -321,4 +326,24 @@ async fn a_logout_token_never_ends_the_sessions_of_another_provider() {
     assert_eq!(res.status(), 200);
     assert_eq!(through_op.me().await, Err(401), "the OP's session stayed");
     assert!(through_github.me().await.is_ok(), "the GitHub session was ended by the OP's logout");
+}
+
+/// An audience the provider is trusted for (ZITADEL's project) counts in a logout token as in
+/// an ID token: `aud` = [this client, a trusted audience] ends the session.
+#[actix_web::test]
+async fn a_logout_token_naming_a_trusted_audience_beside_this_client_works() {
+    use crate::scripted_op::{CLIENT_ID, ScriptedOp, Signer};
+    let op = ScriptedOp::start();
+    let env = set_var(op.env("op"), "OAUTH_OP_TRUSTED_AUDIENCES", "project-1");
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env).session_store("database")).await;
+    assert_eq!(sign_in_auto(&app.browser, "op").await.status(), 303);
+    let token = op.logout_token(|_, c| c["aud"] = serde_json::json!([CLIENT_ID, "project-1"]), Signer::Normal);
+    let res = reqwest::Client::new()
+        .post(format!("{}/backchannel-logout/op", app.addr))
+        .form(&[("logout_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.browser.me().await, Err(401));
 }

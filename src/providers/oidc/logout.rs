@@ -31,9 +31,16 @@ fn invalid(why: &str) -> Refusal {
 }
 
 /// Checks `token` against the provider's metadata and our `client_id` at time `now` (Unix
-/// seconds): signature by a published asymmetric key, `iss`, `aud`, `iat`, `exp` when present,
-/// `jti`, the back-channel logout event, no `nonce`, and a `sub` and/or `sid`.
-pub(super) fn check(m: &Metadata, client_id: &str, token: &str, now: i64) -> Result<LogoutRequest, Refusal> {
+/// seconds): signature by a published asymmetric key, `iss`, `aud` (as for ID tokens: this
+/// client, and any other audience only when `trusted`), `iat`, `exp` when present, `jti`, the
+/// back-channel logout event, no `nonce`, and a `sub` and/or `sid`.
+pub(super) fn check(
+    m: &Metadata,
+    client_id: &str,
+    trusted: &[String],
+    token: &str,
+    now: i64,
+) -> Result<LogoutRequest, Refusal> {
     if token.len() > MAX_ID_TOKEN_LEN || token.split('.').count() != 3 {
         return Err(invalid("not a compact JWS"));
     }
@@ -45,9 +52,14 @@ pub(super) fn check(m: &Metadata, client_id: &str, token: &str, now: i64) -> Res
     if text(&claims, "iss").as_deref() != Some(m.issuer.as_str()) || m.tenant_template() {
         return Err(invalid("iss is not the provider's issuer"));
     }
+    // Back-Channel Logout 1.0 §2.6: `aud` is validated as for ID tokens (OIDC Core 3.1.3.7): a
+    // token for a sibling app that merely also names this client ends nothing here.
     let audience_ok = match claims.get("aud") {
         Some(Value::String(aud)) => aud == client_id,
-        Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(client_id)),
+        Some(Value::Array(auds)) => {
+            auds.iter().any(|a| a.as_str() == Some(client_id))
+                && auds.iter().all(|a| a.as_str().is_some_and(|a| a == client_id || trusted.iter().any(|t| t == a)))
+        }
         _ => false,
     };
     if !audience_ok {
