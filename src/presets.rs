@@ -8,6 +8,7 @@ mod authentik;
 mod cognito;
 mod demo;
 mod discord;
+mod entra_b2c;
 mod facebook;
 mod github;
 mod gitlab;
@@ -75,7 +76,7 @@ impl ResponseMode {
     }
 }
 
-/// A value a preset's issuer is built from: `OAUTH_{NAME}_{var}` fills `{var}` in lower case.
+/// A value a preset's issuer (and discovery URL) is built from: `OAUTH_{NAME}_{VAR}` fills `{var}`.
 #[derive(Clone, Copy, Debug)]
 pub struct IssuerParam {
     pub var: &'static str,
@@ -94,6 +95,10 @@ pub enum Shape {
     Id,
     /// A cloud region: lower-case letters, digits and `-` (`eu-west-1`), as it appears in host names.
     Region,
+    /// One DNS label (letters, digits, `-`), kept in lower case: a tenant name such as `contoso`.
+    Label,
+    /// A GUID (`8-4-4-4-12` hex digits), kept in lower case as Microsoft's issuers spell them.
+    Guid,
 }
 
 #[derive(Debug)]
@@ -103,9 +108,14 @@ pub struct Preset {
     pub protocol: Protocol,
     /// Button text unless `OAUTH_{NAME}_LABEL` says otherwise; `None`: the name, capitalised.
     pub label: Option<&'static str>,
-    /// OIDC issuer; `{tenant}` is replaced by `OAUTH_{NAME}_TENANT`. `None`: ISSUER is required.
+    /// OIDC issuer, a template filled from `issuer_params`, or from `OAUTH_{NAME}_TENANT` for a
+    /// preset with a default `tenant`. `None`: ISSUER is required.
     pub issuer: Option<&'static str>,
-    /// Default tenant, for presets whose issuer has `{tenant}`.
+    /// Where the discovery document is, when not at `{issuer}/.well-known/openid-configuration`
+    /// (Azure AD B2C's is under the policy), filled from `issuer_params` like the issuer.
+    pub discovery: Option<&'static str>,
+    /// Microsoft Entra: the default `OAUTH_{NAME}_TENANT`, which fills `{tenant}` and may name a
+    /// tenant by id, domain or audience (`common`).
     pub tenant: Option<&'static str>,
     /// The values the issuer is built from (`{domain}` from `OAUTH_{NAME}_DOMAIN`, …), unless
     /// `OAUTH_{NAME}_ISSUER` gives the whole issuer.
@@ -142,6 +152,7 @@ pub const PRESETS: &[&Preset] = &[
     &okta::PRESET,
     &cognito::PRESET,
     &zitadel::PRESET,
+    &entra_b2c::PRESET,
     &oidc::PRESET,
     &oauth2::PRESET,
     &demo::PRESET,

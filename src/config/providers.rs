@@ -30,8 +30,10 @@ pub(crate) struct ProviderSettings {
     pub(crate) client_id: String,
     pub(crate) client_secret: ClientCredential,
     /// OIDC: the issuer exactly as configured (a trailing `/` is part of it: Auth0's has one).
-    /// Discovery happens at `{issuer without trailing /}/.well-known/openid-configuration`.
     pub(crate) issuer: Option<String>,
+    /// OIDC: where the discovery document is (`DISCOVERY_URL`, or the preset's: Azure AD B2C's
+    /// is under the policy); `None`: `{issuer without trailing /}/.well-known/openid-configuration`.
+    pub(crate) discovery_url: Option<Url>,
     pub(crate) auth_url: Option<Url>,
     pub(crate) token_url: Option<Url>,
     /// OAuth2 kinds: the profile endpoint (`USERINFO_URL`).
@@ -181,7 +183,7 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         match r.get(&v).or(default) {
             Some(raw) => urls::endpoint(r, &v, raw),
             None => {
-                r.problem(format!("{v} is required for a {} provider", preset.kind));
+                r.problem(format!("{v} is required for {} provider", a_kind(preset)));
                 None
             }
         }
@@ -189,19 +191,20 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
 
     unused_issuer_params(r, &prefix, preset);
     let (mut issuer, mut auth_url, mut token_url) = (None, None, None);
-    let (mut userinfo_url, mut api_base) = (None, None);
+    let (mut userinfo_url, mut api_base, mut discovery_url) = (None, None, None);
     match preset.protocol {
         Protocol::Oidc => {
-            let tenant = tenant(r, &var("TENANT"), preset);
             // Set and not empty: an empty variable (compose's `${X}` with X unset) is no issuer.
             let explicit = r.get(&var("ISSUER")).is_some();
-            let default = preset.issuer.map(|i| i.replace("{tenant}", tenant.as_deref().unwrap_or_default()));
             let server = auth_server(r, &var("AUTH_SERVER"), preset, explicit);
-            let default = match default {
-                Some(template) if !preset.issuer_params.is_empty() => {
-                    issuer_from_params(r, &prefix, preset, explicit, &template).map(|issuer| issuer + &server)
+            let params = issuer_params(r, &prefix, preset, explicit);
+            let default = match (preset.issuer, &params) {
+                (Some(template), _) if preset.tenant.is_some() => {
+                    tenant(r, &var("TENANT"), preset).map(|t| template.replace("{tenant}", &t))
                 }
-                default => default,
+                (Some(_), _) if explicit => None,
+                (Some(template), Some(params)) => Some(fill(template, params) + &server),
+                (template, _) => template.map(str::to_string),
             };
             // Auth0's and authentik's issuers end in `/`: without it, discovery would name
             // another issuer and no sign-in could start.
@@ -216,15 +219,19 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
                 r.problem(format!("{} must end in / as {}'s issuers do ({example})", var("ISSUER"), preset.kind));
             }
             // A missing parameter was reported with what to set instead; ISSUER is not asked for too.
-            if explicit || default.is_some() || preset.issuer_params.is_empty() {
+            if explicit || default.is_some() || preset.issuer.is_none() {
                 // Validated as a URL, kept as written: the url crate would add a `/` to a bare host.
                 let raw = r.get(&var("ISSUER")).or(default.as_deref()).map(str::to_string);
                 issuer = url_var(r, "ISSUER", default.as_deref()).and(raw);
             }
+            discovery_url = discovery(r, &prefix, preset, explicit, params.as_deref());
         }
         Protocol::OAuth2 | Protocol::Github => {
             auth_url = url_var(r, "AUTH_URL", preset.auth_url);
             token_url = url_var(r, "TOKEN_URL", preset.token_url);
+            if r.is_set(&var("DISCOVERY_URL")) {
+                r.problem(format!("{} applies only to OpenID Connect providers", var("DISCOVERY_URL")));
+            }
             if preset.protocol == Protocol::Github {
                 api_base = url_var(r, "API_URL", preset.api_base);
             } else {
@@ -368,6 +375,7 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         client_id: client_id?,
         client_secret: client_secret?,
         issuer,
+        discovery_url,
         auth_url,
         token_url,
         userinfo_url,
@@ -394,6 +402,7 @@ pub(crate) fn demo(name: &str) -> ProviderSettings {
         client_id: "gatehouse-demo".into(),
         client_secret: ClientCredential::Fixed(Secret::new(oauth2::CsrfToken::new_random_len(32).secret().clone())),
         issuer: None,
+        discovery_url: None,
         auth_url: None,
         token_url: None,
         userinfo_url: None,
@@ -460,16 +469,9 @@ fn apple_key(
     Some(ClientSecretMinter::new(key?, &team_id?, &key_id?, client_id?, issuer?))
 }
 
-/// `OAUTH_{NAME}_TENANT` for presets whose issuer has `{tenant}`: a tenant id or name.
+/// Microsoft Entra's `OAUTH_{NAME}_TENANT`: a tenant id or domain, or `common` and the like.
 fn tenant(r: &mut Reader, var: &str, preset: &Preset) -> Option<String> {
-    let raw = r.get(var);
-    if preset.tenant.is_none() {
-        if raw.is_some() {
-            r.problem(format!("{var} applies only to the microsoft kind"));
-        }
-        return None;
-    }
-    let value = raw.or(preset.tenant)?.to_string();
+    let value = r.get(var).or(preset.tenant)?.to_string();
     if value.is_empty()
         || value.len() > 64
         || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
@@ -499,16 +501,15 @@ fn auth_server(r: &mut Reader, var: &str, preset: &Preset, explicit_issuer: bool
     String::new()
 }
 
-/// A preset's issuer template filled from its parameters (`OAUTH_{NAME}_DOMAIN` → `{domain}`);
-/// `None` with every missing or malformed one reported, or when `ISSUER` replaces them (then
-/// none may be set).
-fn issuer_from_params(
+/// A preset's parameters (`OAUTH_{NAME}_DOMAIN` → `{domain}`), to fill its issuer and discovery
+/// templates; `None` with every missing or malformed one reported, or when `ISSUER` replaces
+/// them (then none may be set).
+fn issuer_params(
     r: &mut Reader,
     prefix: &str,
     preset: &Preset,
     explicit_issuer: bool,
-    template: &str,
-) -> Option<String> {
+) -> Option<Vec<(String, String)>> {
     let issuer_var = format!("{prefix}ISSUER");
     if explicit_issuer {
         let set: Vec<String> =
@@ -518,28 +519,66 @@ fn issuer_from_params(
         }
         return None;
     }
-    let mut issuer = Some(template.to_string());
+    let instead = match preset.discovery {
+        Some(_) => format!("{issuer_var} and {prefix}DISCOVERY_URL"),
+        None => format!("{issuer_var} to the whole issuer"),
+    };
+    let mut values = Some(Vec::new());
     for param in preset.issuer_params {
         let var = format!("{prefix}{}", param.var);
-        let value = match (r.get(&var).map(str::to_string), explicit_issuer) {
-            (_, true) => None,
-            (None, false) => {
+        let value = match r.get(&var).map(str::to_string) {
+            None => {
                 r.problem(format!(
-                    "{var} is required for a {} provider, such as {} (or set {issuer_var} to the whole issuer)",
-                    preset.kind, param.example
+                    "{var} is required for {} provider, such as {} (or set {instead})",
+                    a_kind(preset),
+                    param.example
                 ));
                 None
             }
-            (Some(raw), false) => checked_param(r, &var, param, raw),
+            Some(raw) => checked_param(r, &var, param, raw),
         };
-        issuer = match (issuer, value) {
-            (Some(issuer), Some(value)) => {
-                Some(issuer.replace(&format!("{{{}}}", param.var.to_ascii_lowercase()), &value))
-            }
-            _ => None,
-        };
+        values = values.zip(value).map(|(mut values, value)| {
+            values.push((format!("{{{}}}", param.var.to_ascii_lowercase()), value));
+            values
+        });
     }
-    issuer.filter(|_| !explicit_issuer)
+    values
+}
+
+/// A template with its `{param}`s replaced.
+fn fill(template: &str, params: &[(String, String)]) -> String {
+    params.iter().fold(template.to_string(), |filled, (placeholder, value)| filled.replace(placeholder, value))
+}
+
+/// `OAUTH_{NAME}_DISCOVERY_URL`, or the preset's discovery template filled in; `None` for the
+/// usual place under the issuer. The document found there must still name the configured issuer.
+fn discovery(
+    r: &mut Reader,
+    prefix: &str,
+    preset: &Preset,
+    explicit_issuer: bool,
+    params: Option<&[(String, String)]>,
+) -> Option<Url> {
+    let var = format!("{prefix}DISCOVERY_URL");
+    if let Some(raw) = r.get(&var).map(str::to_string) {
+        let url = urls::endpoint(r, &var, &raw)?;
+        if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+            r.problem(format!("{var}={raw:?} must be a plain URL, without credentials or #fragment"));
+            return None;
+        }
+        return Some(url);
+    }
+    match (preset.discovery, params) {
+        (Some(template), Some(params)) => Url::parse(&fill(template, params)).ok(),
+        (Some(_), None) if explicit_issuer => {
+            r.problem(format!(
+                "{var} is required with {prefix}ISSUER for {} provider: its discovery document is not under the issuer",
+                a_kind(preset)
+            ));
+            None
+        }
+        _ => None,
+    }
 }
 
 fn checked_param(r: &mut Reader, var: &str, param: &IssuerParam, raw: String) -> Option<String> {
@@ -566,17 +605,36 @@ fn checked_param(r: &mut Reader, var: &str, param: &IssuerParam, raw: String) ->
                 && raw.len() <= 32
                 && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         }
+        Shape::Label => {
+            !raw.is_empty()
+                && raw.len() <= 63
+                && !raw.starts_with('-')
+                && !raw.ends_with('-')
+                && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        }
+        Shape::Guid => {
+            raw.len() == 36
+                && raw
+                    .bytes()
+                    .enumerate()
+                    .all(|(i, b)| if [8, 13, 18, 23].contains(&i) { b == b'-' } else { b.is_ascii_hexdigit() })
+        }
     };
     if !ok {
         let what = match param.shape {
             Shape::HostName => "a host name (no https://, no path)",
             Shape::Id => "letters, digits, - and _",
             Shape::Region => "lower-case letters, digits and -",
+            Shape::Label => "one name of letters, digits and - (no dots)",
+            Shape::Guid => "a GUID (8-4-4-4-12 hex digits)",
         };
         r.problem(format!("{var}={raw:?} must be {what}, such as {}", param.example));
         return None;
     }
-    Some(if param.shape == Shape::HostName { raw.to_ascii_lowercase() } else { raw })
+    Some(match param.shape {
+        Shape::HostName | Shape::Label | Shape::Guid => raw.to_ascii_lowercase(),
+        Shape::Id | Shape::Region => raw,
+    })
 }
 
 /// An issuer parameter set for a kind that has no use for it.
@@ -584,17 +642,17 @@ fn unused_issuer_params(r: &mut Reader, prefix: &str, preset: &Preset) {
     if preset.kind != "okta" && r.is_set(&format!("{prefix}AUTH_SERVER")) {
         r.problem(format!("{prefix}AUTH_SERVER applies only to the okta kind"));
     }
+    // Entra's TENANT is no issuer parameter (it has a default and is checked on its own).
+    let uses =
+        |p: &Preset, var: &str| p.issuer_params.iter().any(|q| q.var == var) || (var == "TENANT" && p.tenant.is_some());
     let mut vars: Vec<&str> = presets::PRESETS.iter().flat_map(|p| p.issuer_params.iter().map(|q| q.var)).collect();
+    vars.push("TENANT");
     vars.sort_unstable();
     vars.dedup();
-    for var in vars.into_iter().filter(|v| !preset.issuer_params.iter().any(|q| q.var == *v)) {
+    for var in vars.into_iter().filter(|v| !uses(preset, v)) {
         let name = format!("{prefix}{var}");
         if r.is_set(&name) {
-            let kinds: Vec<&str> = presets::PRESETS
-                .iter()
-                .filter(|p| p.issuer_params.iter().any(|q| q.var == var))
-                .map(|p| p.kind)
-                .collect();
+            let kinds: Vec<&str> = presets::PRESETS.iter().filter(|p| uses(p, var)).map(|p| p.kind).collect();
             let kinds =
                 if kinds.len() == 1 { format!("{} kind", kinds[0]) } else { format!("{} kinds", kinds.join(", ")) };
             r.problem(format!("{name} applies only to the {kinds}"));
@@ -641,6 +699,12 @@ fn required(r: &mut Reader, var: &str) -> Option<String> {
         r.problem(format!("{var} is required (from the provider's developer console)"));
     }
     value
+}
+
+/// "a cognito", "an okta": the kind with its article, for messages.
+fn a_kind(preset: &Preset) -> String {
+    let vowel = preset.kind.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {}", if vowel { "an" } else { "a" }, preset.kind)
 }
 
 fn capitalise(name: &str) -> String {

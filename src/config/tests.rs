@@ -569,7 +569,7 @@ fn auth0_takes_its_domain_and_keeps_the_trailing_slash_of_its_issuer() {
 
     let found = problems(&with(&[]));
     assert_eq!(found.len(), 1, "one problem, not DOMAIN and ISSUER both: {found:?}");
-    assert!(found[0].starts_with("OAUTH_AUTH0_DOMAIN is required for a auth0 provider"), "{found:?}");
+    assert!(found[0].starts_with("OAUTH_AUTH0_DOMAIN is required for an auth0 provider"), "{found:?}");
     for bad in ["https://acme.auth0.com", "acme.auth0.com/", "acme", "acme..auth0.com", "-acme.auth0.com"] {
         let found = problems(&with(&[("OAUTH_AUTH0_DOMAIN", bad)]));
         assert!(found.iter().any(|p| p.contains("must be a host name")), "{bad}: {found:?}");
@@ -713,6 +713,119 @@ fn issuer_parameters_are_checked_and_belong_to_their_kinds() {
     ] {
         assert!(found.iter().any(|p| p == expected), "{expected}: {found:?}");
     }
+}
+
+#[test]
+fn entra_b2c_finds_its_discovery_document_under_the_policy() {
+    let b2c = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        [("OAUTH_PROVIDERS", "entra-b2c"), ("OAUTH_ENTRA_B2C_CLIENT_ID", "c"), ("OAUTH_ENTRA_B2C_CLIENT_SECRET", "s")]
+            .iter()
+            .chain(extra)
+            .copied()
+            .collect()
+    };
+    let s = Settings::from_vars(&vars(&b2c(&[
+        ("OAUTH_ENTRA_B2C_TENANT", "Contoso"),
+        ("OAUTH_ENTRA_B2C_TENANT_ID", "775527FF-9a37-4307-8b3d-cc311f58d925"),
+        ("OAUTH_ENTRA_B2C_POLICY", "B2C_1_signupsignin1"),
+    ])))
+    .unwrap();
+    let p = &s.providers[0];
+    assert_eq!(p.issuer.as_deref(), Some("https://contoso.b2clogin.com/775527ff-9a37-4307-8b3d-cc311f58d925/v2.0/"));
+    assert_eq!(
+        p.discovery_url.as_ref().map(|u| u.as_str()),
+        Some(
+            "https://contoso.b2clogin.com/contoso.onmicrosoft.com/B2C_1_signupsignin1/v2.0/.well-known/openid-configuration"
+        )
+    );
+    assert!(!p.trust_email);
+
+    let found = problems(&b2c(&[]));
+    for var in ["TENANT", "TENANT_ID", "POLICY"] {
+        let expected = format!("OAUTH_ENTRA_B2C_{var} is required for an entra-b2c provider");
+        assert!(found.iter().any(|p| p.starts_with(&expected)), "{var}: {found:?}");
+    }
+    assert!(found[0].ends_with("(or set OAUTH_ENTRA_B2C_ISSUER and OAUTH_ENTRA_B2C_DISCOVERY_URL)"), "{found:?}");
+    let found = problems(&b2c(&[
+        ("OAUTH_ENTRA_B2C_TENANT", "contoso.onmicrosoft.com"),
+        ("OAUTH_ENTRA_B2C_TENANT_ID", "contoso"),
+        ("OAUTH_ENTRA_B2C_POLICY", "B2C_1/x"),
+    ]));
+    assert_eq!(
+        found,
+        [
+            "OAUTH_ENTRA_B2C_TENANT=\"contoso.onmicrosoft.com\" must be one name of letters, digits and - (no dots), such as contoso",
+            "OAUTH_ENTRA_B2C_TENANT_ID=\"contoso\" must be a GUID (8-4-4-4-12 hex digits), such as 775527ff-9a37-4307-8b3d-cc311f58d925",
+            "OAUTH_ENTRA_B2C_POLICY=\"B2C_1/x\" must be letters, digits, - and _, such as B2C_1_signupsignin1",
+        ]
+    );
+
+    // A custom domain: the whole issuer, and the document's address beside it.
+    let issuer = ("OAUTH_ENTRA_B2C_ISSUER", "https://login.contoso.com/775527ff-9a37-4307-8b3d-cc311f58d925/v2.0/");
+    let found = problems(&b2c(&[issuer]));
+    assert_eq!(
+        found,
+        [
+            "OAUTH_ENTRA_B2C_DISCOVERY_URL is required with OAUTH_ENTRA_B2C_ISSUER for an entra-b2c provider: its discovery document is not under the issuer"
+        ]
+    );
+    let discovery =
+        "https://login.contoso.com/contoso.onmicrosoft.com/B2C_1A_signup_signin/v2.0/.well-known/openid-configuration";
+    let s = Settings::from_vars(&vars(&b2c(&[issuer, ("OAUTH_ENTRA_B2C_DISCOVERY_URL", discovery)]))).unwrap();
+    assert_eq!(s.providers[0].issuer.as_deref(), Some(issuer.1));
+    assert_eq!(s.providers[0].discovery_url.as_ref().map(|u| u.as_str()), Some(discovery));
+}
+
+#[test]
+fn discovery_url_is_a_plain_https_url_for_openid_connect_providers() {
+    let oidc = |url: &'static str| {
+        [
+            ("OAUTH_PROVIDERS", "idp"),
+            ("OAUTH_IDP_KIND", "oidc"),
+            ("OAUTH_IDP_ISSUER", "https://idp.example.com"),
+            ("OAUTH_IDP_CLIENT_ID", "c"),
+            ("OAUTH_IDP_CLIENT_SECRET", "s"),
+            ("OAUTH_IDP_DISCOVERY_URL", url),
+        ]
+    };
+    let s = Settings::from_vars(&vars(&oidc("https://meta.example.com/idp/openid-configuration?p=x"))).unwrap();
+    assert_eq!(
+        s.providers[0].discovery_url.as_ref().map(|u| u.as_str()),
+        Some("https://meta.example.com/idp/openid-configuration?p=x")
+    );
+    let unset = Settings::from_vars(&vars(&oidc("https://x.example")[..5])).unwrap();
+    assert_eq!(unset.providers[0].discovery_url, None, "the usual place under the issuer");
+    for (bad, why) in [
+        ("http://idp.example.com/.well-known/openid-configuration", "uses plain http on a non-loopback host"),
+        ("idp.example.com/.well-known/openid-configuration", "is not an absolute URL"),
+        ("https://user:pw@idp.example.com/.well-known/openid-configuration", "without credentials or #fragment"),
+        ("https://idp.example.com/.well-known/openid-configuration#x", "without credentials or #fragment"),
+    ] {
+        let found = problems(&oidc(bad));
+        assert!(found.iter().any(|p| p.starts_with("OAUTH_IDP_DISCOVERY_URL=") && p.contains(why)), "{bad}: {found:?}");
+    }
+    let found = problems(&[
+        ("OAUTH_PROVIDERS", "github"),
+        ("OAUTH_GITHUB_CLIENT_ID", "c"),
+        ("OAUTH_GITHUB_CLIENT_SECRET", "s"),
+        ("OAUTH_GITHUB_DISCOVERY_URL", "https://github.com/.well-known/openid-configuration"),
+        ("OAUTH_GITHUB_TENANT", "contoso"),
+    ]);
+    for expected in [
+        "OAUTH_GITHUB_DISCOVERY_URL applies only to OpenID Connect providers",
+        "OAUTH_GITHUB_TENANT applies only to the microsoft, entra-b2c kinds",
+    ] {
+        assert!(found.iter().any(|p| p == expected), "{expected}: {found:?}");
+    }
+    // Microsoft's TENANT is its own, and B2C's POLICY is not Microsoft's.
+    let found = problems(&[
+        ("OAUTH_PROVIDERS", "microsoft"),
+        ("OAUTH_MICROSOFT_CLIENT_ID", "c"),
+        ("OAUTH_MICROSOFT_CLIENT_SECRET", "s"),
+        ("OAUTH_MICROSOFT_TENANT", "contoso.onmicrosoft.com"),
+        ("OAUTH_MICROSOFT_POLICY", "B2C_1_x"),
+    ]);
+    assert_eq!(found, ["OAUTH_MICROSOFT_POLICY applies only to the entra-b2c kind"]);
 }
 
 #[test]

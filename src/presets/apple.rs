@@ -11,6 +11,7 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::Oidc,
     label: Some("Apple"),
     issuer: Some("https://appleid.apple.com"),
+    discovery: None,
     tenant: None,
     issuer_params: &[],
     auth_url: None,

@@ -9,6 +9,7 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::Oidc,
     label: Some("Auth0"),
     issuer: Some("https://{domain}/"),
+    discovery: None,
     tenant: None,
     issuer_params: &[IssuerParam { var: "DOMAIN", shape: Shape::HostName, example: "acme.eu.auth0.com" }],
     auth_url: None,

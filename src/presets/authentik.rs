@@ -9,6 +9,7 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::Oidc,
     label: Some("authentik"),
     issuer: None,
+    discovery: None,
     tenant: None,
     issuer_params: &[],
     auth_url: None,

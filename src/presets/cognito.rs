@@ -9,6 +9,7 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::Oidc,
     label: Some("Amazon Cognito"),
     issuer: Some("https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"),
+    discovery: None,
     tenant: None,
     issuer_params: &[
         IssuerParam { var: "REGION", shape: Shape::Region, example: "eu-west-1" },

@@ -9,6 +9,7 @@ pub const PRESET: Preset = Preset {
     label: Some("Demo"),
     // `{PUBLIC_URL}/demo-idp`, filled in with PUBLIC_URL.
     issuer: None,
+    discovery: None,
     tenant: None,
     issuer_params: &[],
     auth_url: None,

@@ -6,6 +6,7 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::OAuth2,
     label: Some("Discord"),
     issuer: None,
+    discovery: None,
     tenant: None,
     issuer_params: &[],
     auth_url: Some("https://discord.com/oauth2/authorize"),

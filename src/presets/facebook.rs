@@ -6,6 +6,7 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::OAuth2,
     label: Some("Facebook"),
     issuer: None,
+    discovery: None,
     tenant: None,
     issuer_params: &[],
     auth_url: Some("https://www.facebook.com/v21.0/dialog/oauth"),

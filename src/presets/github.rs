@@ -6,6 +6,7 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::Github,
     label: Some("GitHub"),
     issuer: None,
+    discovery: None,
     tenant: None,
     issuer_params: &[],
     auth_url: Some("https://github.com/login/oauth/authorize"),

@@ -6,6 +6,7 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::Oidc,
     label: Some("GitLab"),
     issuer: Some("https://gitlab.com"),
+    discovery: None,
     tenant: None,
     issuer_params: &[],
     auth_url: None,

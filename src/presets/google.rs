@@ -7,6 +7,7 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::Oidc,
     label: Some("Google"),
     issuer: Some("https://accounts.google.com"),
+    discovery: None,
     tenant: None,
     issuer_params: &[],
     auth_url: None,

@@ -9,6 +9,7 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::Oidc,
     label: Some("Keycloak"),
     issuer: None,
+    discovery: None,
     tenant: None,
     issuer_params: &[],
     auth_url: None,

@@ -10,6 +10,7 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::Oidc,
     label: Some("Microsoft"),
     issuer: Some("https://login.microsoftonline.com/{tenant}/v2.0"),
+    discovery: None,
     tenant: Some("common"),
     issuer_params: &[],
     auth_url: None,

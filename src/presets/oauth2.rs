@@ -7,6 +7,7 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::OAuth2,
     label: None,
     issuer: None,
+    discovery: None,
     tenant: None,
     issuer_params: &[],
     auth_url: None,

@@ -10,6 +10,7 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::Oidc,
     label: Some("Okta"),
     issuer: Some("https://{domain}"),
+    discovery: None,
     tenant: None,
     issuer_params: &[IssuerParam { var: "DOMAIN", shape: Shape::HostName, example: "acme.okta.com" }],
     auth_url: None,

@@ -11,6 +11,7 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::Oidc,
     label: Some("ZITADEL"),
     issuer: Some("https://{domain}"),
+    discovery: None,
     tenant: None,
     issuer_params: &[IssuerParam { var: "DOMAIN", shape: Shape::HostName, example: "acme-a1b2c3.zitadel.cloud" }],
     auth_url: None,

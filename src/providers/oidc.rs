@@ -85,7 +85,11 @@ impl OidcProvider {
     }
 
     fn configured(&self) -> metadata::Configured<'_> {
-        metadata::Configured { issuer: &self.issuer, entra: self.settings.preset.kind == "microsoft" }
+        metadata::Configured {
+            issuer: &self.issuer,
+            entra: self.settings.preset.kind == "microsoft",
+            discovery: self.settings.discovery_url.as_ref(),
+        }
     }
 
     fn in_memory(&self) -> Option<Arc<Metadata>> {
@@ -117,7 +121,7 @@ impl OidcProvider {
         match metadata::fetch(http, &self.configured()).await {
             Ok(m) => {
                 self.persist(&m).await;
-                log::info!("provider={name} metadata fetched from {}", self.issuer);
+                log::info!("provider={name} metadata fetched from {}", self.configured().discovery_url());
                 Ok(self.remember(m))
             }
             Err(e) => {
@@ -151,7 +155,7 @@ impl OidcProvider {
 
     async fn persist(&self, m: &Metadata) {
         let Some(db) = &self.db else { return };
-        let row = m.to_row(&self.settings.name, &self.issuer);
+        let row = m.to_row(&self.settings.name, &self.configured());
         if let Err(e) = db.run(move |c| CachedMetadata::store(c, &row).map_err(DbError::from)).await {
             log::warn!("provider={} could not cache its metadata: {e}", self.settings.name);
         }

@@ -442,3 +442,70 @@ async fn zitadel_signs_in_with_its_project_in_the_audience() {
     let sharing = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
     assert_eq!(sign_in_auto(&sharing.new_browser(), "zitadel").await.status(), 303, "the sibling app named");
 }
+
+/// Azure AD B2C as its documentation shows it: the discovery document lives under the policy
+/// (`/{tenant}.onmicrosoft.com/{policy}/v2.0/.well-known/...`), not under the issuer
+/// (`/{tenant id}/v2.0/`, with its trailing slash); user flows have no userinfo endpoint; the
+/// token answer gives its numbers as strings; and the ID token lists the addresses in `emails`.
+#[actix_web::test]
+async fn entra_b2c_finds_its_document_under_the_policy_and_reads_its_token_answer() {
+    const TID: &str = "775527ff-9a37-4307-8b3d-cc311f58d925";
+    const POLICY_DOCUMENT: &str = "/contoso.onmicrosoft.com/B2C_1_signupsignin1/v2.0/.well-known/openid-configuration";
+    let op = ScriptedOp::start().issuer_at(&format!("/{TID}/v2.0/"));
+    let oid = "5b2a7c1e-4d3f-4a6b-9c8d-0e1f2a3b4c5d";
+    op.subject(oid);
+    op.plan(|p| {
+        p.discovery_path = Some(POLICY_DOCUMENT.into());
+        p.without_userinfo = true;
+        p.token_fields = vec![
+            ("not_before", "1442340812".into()),
+            ("expires_in", "3600".into()),
+            ("expires_on", "1644254945".into()),
+            ("id_token_expires_in", "3600".into()),
+            ("profile_info", "eyJ2ZXIiOiIxLjAiLCJ0aWQiOiI3NzU1MjdmZiJ9".into()),
+            ("scope", "openid".into()),
+            ("refresh_token", "eyJraWQiOiJjcGltY29yZV8wOTI1MjAxNSIsInZlciI6IjEuMCIsInppcCI6IkRlZmxhdGUifQ.b2c".into()),
+            ("refresh_token_expires_in", "1209600".into()),
+        ];
+        let now = chrono::Utc::now().timestamp();
+        p.claims = vec![
+            ("email", serde_json::Value::Null),
+            ("email_verified", serde_json::Value::Null),
+            ("ver", "1.0".into()),
+            ("nbf", now.into()),
+            ("auth_time", now.into()),
+            ("oid", oid.into()),
+            ("emails", serde_json::json!(["bea@contoso.example", "bea.alt@contoso.example"])),
+            ("name", "Bea Contoso".into()),
+            ("given_name", "Bea".into()),
+            ("family_name", "Contoso".into()),
+            ("tfp", "B2C_1_signupsignin1".into()),
+        ];
+    });
+    let env = set_var(op.env("entra-b2c"), "OAUTH_ENTRA_B2C_KIND", "entra-b2c");
+    let root = op.issuer.trim_end_matches(&format!("/{TID}/v2.0/")).to_string();
+    let env = set_var(env, "OAUTH_ENTRA_B2C_DISCOVERY_URL", format!("{root}{POLICY_DOCUMENT}"));
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env.clone())).await;
+    assert!(app.browser.get("/login").await.text().await.unwrap().contains("Sign in with Azure AD B2C"));
+    let browser = app.new_browser();
+    assert_eq!(sign_in_auto(&browser, "entra-b2c").await.status(), 303);
+    let me = browser.me().await.unwrap();
+    assert_eq!(me["identities"][0]["subject"], oid);
+    assert_eq!(me["name"], "Bea Contoso");
+    assert_eq!(me["email"], "bea@contoso.example", "the first of `emails`");
+    assert_eq!(me["email_verified"], false, "B2C never says an address is verified");
+    let seen = op.seen();
+    assert!(seen.iter().any(|r| r.path == POLICY_DOCUMENT));
+    assert!(!seen.iter().any(|r| r.path.starts_with(&format!("/{TID}/"))), "nothing asked under the issuer");
+    assert_eq!(op.calls().userinfo, 0);
+
+    // Wherever the document is, it must name the configured issuer: another tenant's is refused.
+    op.plan(|p| p.discovery_issuer = Some(format!("{root}/ffffffff-0000-0000-0000-000000000000/v2.0/")));
+    let authorizations = || op.seen().iter().filter(|r| r.path == "/authorize").count();
+    let before = authorizations();
+    let elsewhere = spawn_app(AppOptions::new(Backend::Sqlite).provider_env(env)).await;
+    let res = elsewhere.browser.get("/authorize/entra-b2c").await;
+    // 502 when this request ran the failing discovery, 503 when the background one just did.
+    assert!(matches!(res.status().as_u16(), 502 | 503), "{}", res.status());
+    assert_eq!(authorizations(), before, "never sent to the authorization endpoint");
+}

@@ -92,6 +92,11 @@ pub struct Plan {
     /// Where discovery says the endpoints are, when not at the provider's root: another host
     /// name for the same server (Cognito's endpoints are on the pool's domain, not the issuer's).
     pub endpoint_root: Option<String>,
+    /// Where the discovery document lives, when not under the issuer (Azure AD B2C: under the
+    /// policy); the issuer's usual address then finds nothing.
+    pub discovery_path: Option<String>,
+    /// Discovery names no userinfo endpoint (B2C user flows have none).
+    pub without_userinfo: bool,
 }
 
 impl Default for Plan {
@@ -110,6 +115,8 @@ impl Default for Plan {
             pkce_unchecked: false,
             discovery_issuer: None,
             endpoint_root: None,
+            discovery_path: None,
+            without_userinfo: false,
             token_delay: None,
         }
     }
@@ -341,9 +348,10 @@ async fn discovery(req: HttpRequest, state: Shared) -> HttpResponse {
     // Served only where the issuer's discovery document lives (or a tenant's, in tenant mode), so
     // a client that derives the address wrongly finds nothing.
     let issuer_path = s.issuer.strip_prefix(&s.root).unwrap_or_default().trim_end_matches('/').to_string();
-    let right_place = match &s.tenant {
-        Some(_) => req.match_info().get("tenant").is_some(),
-        None => req.path() == format!("{issuer_path}/.well-known/openid-configuration"),
+    let right_place = match (&s.plan.discovery_path, &s.tenant) {
+        (Some(path), _) => req.path() == path,
+        (None, Some(_)) => req.match_info().get("tenant").is_some(),
+        (None, None) => req.path() == format!("{issuer_path}/.well-known/openid-configuration"),
     };
     if !right_place {
         return HttpResponse::NotFound().finish();
@@ -364,7 +372,9 @@ async fn discovery(req: HttpRequest, state: Shared) -> HttpResponse {
         EmptyAdditionalProviderMetadata {},
     )
     .set_token_endpoint(Some(TokenUrl::new(format!("{base}/token")).unwrap()))
-    .set_userinfo_endpoint(Some(UserInfoUrl::new(format!("{base}/userinfo")).unwrap()));
+    .set_userinfo_endpoint(
+        Some(UserInfoUrl::new(format!("{base}/userinfo")).unwrap()).filter(|_| !s.plan.without_userinfo),
+    );
     let mut doc = serde_json::to_value(metadata).unwrap();
     if s.plan.iss_parameter {
         doc["authorization_response_iss_parameter_supported"] = true.into();

@@ -1,4 +1,4 @@
-//! Discovery documents and JWKS: fetched from the issuer, validated, kept in memory and in the
+//! Discovery documents and JWKS: fetched from the issuer (or the configured discovery URL), validated, kept in memory and in the
 //! database (last-known values, used when the issuer cannot be reached), and refreshed in the
 //! background before they expire.
 
@@ -53,10 +53,10 @@ impl Metadata {
         }
     }
 
-    pub fn to_row(&self, provider: &str, configured_issuer: &str) -> CachedMetadata {
+    pub fn to_row(&self, provider: &str, configured: &Configured<'_>) -> CachedMetadata {
         CachedMetadata {
             provider: provider.to_string(),
-            issuer: configured_issuer.to_string(),
+            issuer: configured.cache_key(),
             discovery: self.discovery_json.clone(),
             jwks: self.jwks_json.clone(),
             fetched_at: now(),
@@ -66,7 +66,7 @@ impl Metadata {
 
     /// Rebuilds metadata from the database row, if it was stored for this issuer.
     pub fn from_row(row: &CachedMetadata, configured: &Configured<'_>) -> Result<Metadata, ProviderError> {
-        if row.issuer != configured.issuer {
+        if row.issuer != configured.cache_key() {
             return Err(ProviderError::BadAnswer("cached metadata belongs to another issuer".into()));
         }
         let mut m = parse(row.discovery.as_bytes(), configured)?;
@@ -85,13 +85,35 @@ pub struct Configured<'a> {
     /// Microsoft Entra: a tenant named by domain (`contoso.onmicrosoft.com`) is served a
     /// document naming the tenant's id; that issuer is then the one tokens must carry.
     pub entra: bool,
+    /// Where the document is, when not under the issuer (Azure AD B2C: under the policy).
+    pub discovery: Option<&'a Url>,
 }
 
-/// Fetches and validates the discovery document and its JWKS. The document lives at
-/// `{issuer without its trailing /}/.well-known/openid-configuration` (OIDC Discovery §4).
+impl Configured<'_> {
+    /// `{issuer without its trailing /}/.well-known/openid-configuration` (OIDC Discovery §4),
+    /// unless configured elsewhere.
+    pub fn discovery_url(&self) -> String {
+        match self.discovery {
+            Some(url) => url.to_string(),
+            None => format!("{}/.well-known/openid-configuration", self.issuer.trim_end_matches('/')),
+        }
+    }
+
+    /// What a database copy is stored under: the issuer, and the document's address when it is
+    /// not the usual one (two B2C policies share an issuer but not their documents). A space
+    /// cannot be part of either.
+    fn cache_key(&self) -> String {
+        match self.discovery {
+            Some(url) => format!("{} {url}", self.issuer),
+            None => self.issuer.to_string(),
+        }
+    }
+}
+
+/// Fetches and validates the discovery document and its JWKS; the document must name the
+/// configured issuer wherever it was found.
 pub async fn fetch(http: &HttpClient, configured: &Configured<'_>) -> Result<Metadata, ProviderError> {
-    let url = format!("{}/.well-known/openid-configuration", configured.issuer.trim_end_matches('/'));
-    let (body, discovery_ttl) = http.get_document(&url).await?;
+    let (body, discovery_ttl) = http.get_document(&configured.discovery_url()).await?;
     let mut m = parse(&body, configured)?;
     let (jwks_body, jwks_ttl) = http.get_document(m.provider.jwks_uri().as_str()).await?;
     let jwks = parse_jwks(&jwks_body)?;
@@ -240,8 +262,40 @@ fn check_endpoints(m: &CoreProviderMetadata) -> Result<(), ProviderError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{check_capabilities, issuer_matches, names_domain_tenant};
+    use super::{Configured, Metadata, check_capabilities, issuer_matches, names_domain_tenant};
+    use crate::db::models::{CachedMetadata, now};
     use serde_json::json;
+    use url::Url;
+
+    /// Two B2C policies share an issuer, not a document: a database copy serves only the
+    /// address it was fetched from. Copies stored before discovery URLs existed still serve.
+    #[test]
+    fn a_stored_copy_serves_only_the_document_address_it_came_from() {
+        let issuer = "https://contoso.b2clogin.com/775527ff-9a37-4307-8b3d-cc311f58d925/v2.0/";
+        let policy = |p: &str| {
+            Url::parse(&format!(
+                "https://contoso.b2clogin.com/contoso.onmicrosoft.com/{p}/v2.0/.well-known/openid-configuration"
+            ))
+            .unwrap()
+        };
+        let (a, b) = (policy("B2C_1_a"), policy("B2C_1_b"));
+        let at = |discovery| Configured { issuer, entra: false, discovery };
+        assert_eq!(at(None).cache_key(), issuer);
+        assert_ne!(at(Some(&a)).cache_key(), at(Some(&b)).cache_key());
+        assert_ne!(at(Some(&a)).cache_key(), at(None).cache_key());
+        let row = CachedMetadata {
+            provider: "b2c".into(),
+            issuer: at(Some(&a)).cache_key(),
+            discovery: "{}".into(),
+            jwks: "{}".into(),
+            fetched_at: now(),
+            expires_at: now(),
+        };
+        let refused = Metadata::from_row(&row, &at(Some(&b))).unwrap_err().to_string();
+        assert!(refused.contains("another issuer"), "{refused}");
+        let read = Metadata::from_row(&row, &at(Some(&a))).unwrap_err().to_string();
+        assert!(read.contains("no issuer"), "read, then found wanting: {read}");
+    }
 
     #[test]
     fn a_domain_tenant_may_become_its_id_and_nothing_else() {

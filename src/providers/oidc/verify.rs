@@ -150,11 +150,15 @@ pub(super) fn from_claims(c: &CoreIdTokenClaims, raw: &serde_json::Value, groups
     // Entra marks a verified email domain owner with `xms_edov`. openidconnect (feature
     // `accept-string-booleans`) already reads `"email_verified": "true"` as true.
     let verified = c.email_verified() == Some(true) || raw.get("xms_edov").and_then(flag) == Some(true);
+    // Azure AD B2C's user flows send no `email`, but a list, `emails`: the first is the address,
+    // never verified (`email_verified` speaks of `email`).
+    let listed = || raw.get("emails")?.as_array()?.first()?.as_str().filter(|e| !e.is_empty()).map(str::to_string);
+    let email = c.email().map(|e| e.to_string()).or_else(listed);
     ProviderUser {
         subject: c.subject().to_string(),
         name: c.name().and_then(|n| n.get(None)).map(|n| n.to_string()),
-        email: c.email().map(|e| e.to_string()),
         email_verified: c.email().is_some() && verified,
+        email,
         avatar_url: c.picture().and_then(|p| p.get(None)).map(|p| p.to_string()),
         groups: groups.map(|p| crate::providers::oauth2::groups_at(raw, p)).unwrap_or_default(),
         at_provider: None,
