@@ -126,6 +126,7 @@ pub struct Preset {
     pub userinfo_url: Option<&'static str>,
     /// GitHub: the REST API base (`API_URL`), for GitHub Enterprise Server.
     pub api_base: Option<&'static str>,
+    /// Space-separated; `{client_id}` stands for `OAUTH_{NAME}_CLIENT_ID`.
     pub scopes: &'static str,
     /// How the provider sends its answer back.
     pub response_mode: ResponseMode,

@@ -204,7 +204,8 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
                 }
                 (Some(_), _) if explicit => None,
                 (Some(template), Some(params)) => Some(fill(template, params) + &server),
-                (template, _) => template.map(str::to_string),
+                // No template (ISSUER is required), or a parameter is missing or malformed (reported).
+                _ => None,
             };
             // Auth0's and authentik's issuers end in `/`: without it, discovery would name
             // another issuer and no sign-in could start.
@@ -240,8 +241,13 @@ fn parse_one(r: &mut Reader, name: &str) -> Option<ProviderSettings> {
         }
     }
 
-    let mut scopes: Vec<String> =
-        r.get(&var("SCOPES")).unwrap_or(preset.scopes).split_whitespace().map(str::to_string).collect();
+    let client_id_scope = client_id.as_deref().unwrap_or_default();
+    let mut scopes: Vec<String> = r
+        .get(&var("SCOPES"))
+        .unwrap_or(preset.scopes)
+        .split_whitespace()
+        .map(|s| s.replace("{client_id}", client_id_scope))
+        .collect();
     if preset.protocol == Protocol::Oidc && !scopes.iter().any(|s| s == "openid") {
         r.problem(format!("{} must include \"openid\" for an OpenID Connect provider", var("SCOPES")));
     }
@@ -569,7 +575,14 @@ fn discovery(
         return Some(url);
     }
     match (preset.discovery, params) {
-        (Some(template), Some(params)) => Url::parse(&fill(template, params)).ok(),
+        (Some(template), Some(params)) => {
+            let filled = fill(template, params);
+            let url = Url::parse(&filled);
+            if url.is_err() {
+                r.problem(format!("{var}: the {} discovery address {filled:?} is not a URL", preset.kind));
+            }
+            url.ok()
+        }
         (Some(_), None) if explicit_issuer => {
             r.problem(format!(
                 "{var} is required with {prefix}ISSUER for {} provider: its discovery document is not under the issuer",

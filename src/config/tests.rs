@@ -739,6 +739,7 @@ fn entra_b2c_finds_its_discovery_document_under_the_policy() {
         )
     );
     assert!(!p.trust_email);
+    assert_eq!(p.scopes, ["openid", "c"], "the client id: B2C sends an access token only for a scope besides openid");
 
     let found = problems(&b2c(&[]));
     for var in ["TENANT", "TENANT_ID", "POLICY"] {

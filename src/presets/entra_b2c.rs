@@ -5,7 +5,9 @@ use super::{IssuerParam, Preset, Protocol, ResponseMode, STANDARD_CLAIMS, Shape}
 /// `contoso.b2clogin.com`). The discovery document lives under the policy, not the issuer, and
 /// names the issuer by the tenant's id (`OAUTH_{NAME}_TENANT_ID`). User flows have no userinfo
 /// endpoint; the ID token carries the profile, its addresses as a list in `emails`, never said
-/// to be verified, so they link nothing by default. Token answers give `expires_in` as a string.
+/// to be verified, so they link nothing by default. Token answers give `expires_in` as a string,
+/// and hold an access token only when a scope besides `openid` asks for one: the client id,
+/// which names the app itself.
 pub const PRESET: Preset = Preset {
     kind: "entra-b2c",
     protocol: Protocol::Oidc,
@@ -24,7 +26,7 @@ pub const PRESET: Preset = Preset {
     token_url: None,
     userinfo_url: None,
     api_base: None,
-    scopes: "openid",
+    scopes: "openid {client_id}",
     response_mode: ResponseMode::Query,
     trust_email: false,
     claims: STANDARD_CLAIMS,

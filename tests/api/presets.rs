@@ -446,7 +446,8 @@ async fn zitadel_signs_in_with_its_project_in_the_audience() {
 /// Azure AD B2C as its documentation shows it: the discovery document lives under the policy
 /// (`/{tenant}.onmicrosoft.com/{policy}/v2.0/.well-known/...`), not under the issuer
 /// (`/{tenant id}/v2.0/`, with its trailing slash); user flows have no userinfo endpoint; the
-/// token answer gives its numbers as strings; and the ID token lists the addresses in `emails`.
+/// token answer gives its numbers as strings, and an access token only for a scope besides
+/// `openid` (the preset asks for the client id); the ID token lists the addresses in `emails`.
 #[actix_web::test]
 async fn entra_b2c_finds_its_document_under_the_policy_and_reads_its_token_answer() {
     const TID: &str = "775527ff-9a37-4307-8b3d-cc311f58d925";
@@ -457,13 +458,14 @@ async fn entra_b2c_finds_its_document_under_the_policy_and_reads_its_token_answe
     op.plan(|p| {
         p.discovery_path = Some(POLICY_DOCUMENT.into());
         p.without_userinfo = true;
+        p.access_token_only_for_a_resource_scope = true;
         p.token_fields = vec![
             ("not_before", "1442340812".into()),
             ("expires_in", "3600".into()),
             ("expires_on", "1644254945".into()),
             ("id_token_expires_in", "3600".into()),
             ("profile_info", "eyJ2ZXIiOiIxLjAiLCJ0aWQiOiI3NzU1MjdmZiJ9".into()),
-            ("scope", "openid".into()),
+            ("scope", format!("{} openid", crate::scripted_op::CLIENT_ID).into()),
             ("refresh_token", "eyJraWQiOiJjcGltY29yZV8wOTI1MjAxNSIsInZlciI6IjEuMCIsInppcCI6IkRlZmxhdGUifQ.b2c".into()),
             ("refresh_token_expires_in", "1209600".into()),
         ];
@@ -493,11 +495,32 @@ async fn entra_b2c_finds_its_document_under_the_policy_and_reads_its_token_answe
     assert_eq!(me["identities"][0]["subject"], oid);
     assert_eq!(me["name"], "Bea Contoso");
     assert_eq!(me["email"], "bea@contoso.example", "the first of `emails`");
-    assert_eq!(me["email_verified"], false, "B2C never says an address is verified");
+    assert_eq!(me["identities"][0]["email_verified"], false, "B2C never says an address is verified");
     let seen = op.seen();
     assert!(seen.iter().any(|r| r.path == POLICY_DOCUMENT));
+    let authorization = seen.iter().find(|r| r.path == "/authorize").unwrap();
+    let scope = url::form_urlencoded::parse(authorization.query.as_bytes()).find(|(k, _)| k == "scope").unwrap().1;
+    assert_eq!(scope, format!("openid {}", crate::scripted_op::CLIENT_ID), "the client id asks for an access token");
     assert!(!seen.iter().any(|r| r.path.starts_with(&format!("/{TID}/"))), "nothing asked under the issuer");
     assert_eq!(op.calls().userinfo, 0);
+
+    // `email_verified` speaks of `email`: with only `emails`, nothing is verified; with both,
+    // `email` is the address.
+    for (sub, email, expected) in
+        [("b2c-2", None, "bea@contoso.example"), ("b2c-3", Some("c@contoso.example"), "c@contoso.example")]
+    {
+        op.subject(sub);
+        op.plan(|p| {
+            p.claims.retain(|(k, _)| !["email", "email_verified"].contains(k));
+            p.claims.push(("email_verified", true.into()));
+            p.claims.push(("email", email.map_or(serde_json::Value::Null, |e| e.into())));
+        });
+        let browser = app.new_browser();
+        assert_eq!(sign_in_auto(&browser, "entra-b2c").await.status(), 303);
+        let me = browser.me().await.unwrap();
+        assert_eq!(me["email"], expected);
+        assert_eq!(me["identities"][0]["email_verified"], email.is_some(), "{sub}: as the provider said it");
+    }
 
     // Wherever the document is, it must name the configured issuer: another tenant's is refused.
     op.plan(|p| p.discovery_issuer = Some(format!("{root}/ffffffff-0000-0000-0000-000000000000/v2.0/")));

@@ -97,6 +97,9 @@ pub struct Plan {
     pub discovery_path: Option<String>,
     /// Discovery names no userinfo endpoint (B2C user flows have none).
     pub without_userinfo: bool,
+    /// B2C: the token answer holds no `access_token` unless the authorization asked for a scope
+    /// besides `openid` and `offline_access`.
+    pub access_token_only_for_a_resource_scope: bool,
 }
 
 impl Default for Plan {
@@ -117,6 +120,7 @@ impl Default for Plan {
             endpoint_root: None,
             discovery_path: None,
             without_userinfo: false,
+            access_token_only_for_a_resource_scope: false,
             token_delay: None,
         }
     }
@@ -144,6 +148,7 @@ struct Grant {
     nonce: String,
     challenge: String,
     redirect_uri: String,
+    scope: String,
 }
 
 struct State {
@@ -408,7 +413,12 @@ async fn authorize(req: HttpRequest, state: Shared, q: web::Query<HashMap<String
     let code = format!("scripted-code-{}", s.counter);
     s.codes.insert(
         code.clone(),
-        Grant { nonce: get("nonce"), challenge: get("code_challenge"), redirect_uri: get("redirect_uri") },
+        Grant {
+            nonce: get("nonce"),
+            challenge: get("code_challenge"),
+            redirect_uri: get("redirect_uri"),
+            scope: get("scope"),
+        },
     );
     let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
     let mut location = format!("{}?code={code}&state={}", get("redirect_uri"), enc(&get("state")));
@@ -463,6 +473,10 @@ async fn token(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpRespons
     let mut body = serde_json::json!({"access_token": access, "token_type": "Bearer", "expires_in": 300});
     if script != Script::NoIdToken {
         body["id_token"] = serde_json::Value::String(id_token);
+    }
+    let resource_scope = grant.scope.split(' ').any(|s| !s.is_empty() && s != "openid" && s != "offline_access");
+    if s.plan.access_token_only_for_a_resource_scope && !resource_scope {
+        body.as_object_mut().unwrap().remove("access_token");
     }
     for (k, v) in &s.plan.token_fields {
         match v {

@@ -9,6 +9,7 @@ use crate::db::schema::provider_metadata;
 #[diesel(table_name = provider_metadata)]
 pub struct CachedMetadata {
     pub provider: String,
+    /// The configured issuer, followed by ` {discovery URL}` when discovery is not under it.
     pub issuer: String,
     pub discovery: String,
     pub jwks: String,

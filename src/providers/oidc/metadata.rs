@@ -99,9 +99,9 @@ impl Configured<'_> {
         }
     }
 
-    /// What a database copy is stored under: the issuer, and the document's address when it is
-    /// not the usual one (two B2C policies share an issuer but not their documents). A space
-    /// cannot be part of either.
+    /// What a database copy is stored under (the `issuer` column): the issuer, and the
+    /// document's address when it is not the usual one (two B2C policies share an issuer but
+    /// not their documents). A copy read back is checked against the issuer again, exactly.
     fn cache_key(&self) -> String {
         match self.discovery {
             Some(url) => format!("{} {url}", self.issuer),
