@@ -1,4 +1,4 @@
-use super::{Preset, Protocol, ResponseMode, STANDARD_CLAIMS};
+use super::{DEFAULTS, Preset, ResponseMode};
 
 /// Sign in with Apple: OpenID Connect with three quirks. The client secret is an ES256 JWT
 /// gatehouse mints from the `.p8` key (`TEAM_ID`, `KEY_ID`, `PRIVATE_KEY_FILE`; see
@@ -8,19 +8,11 @@ use super::{Preset, Protocol, ResponseMode, STANDARD_CLAIMS};
 /// (`…@privaterelay.appleid.com`) never links accounts.
 pub const PRESET: Preset = Preset {
     kind: "apple",
-    protocol: Protocol::Oidc,
     label: Some("Apple"),
     issuer: Some("https://appleid.apple.com"),
-    discovery: None,
-    tenant: None,
-    issuer_params: &[],
-    auth_url: None,
-    token_url: None,
-    userinfo_url: None,
-    api_base: None,
     scopes: "openid name email",
     response_mode: ResponseMode::FormPost,
     trust_email: true,
-    claims: STANDARD_CLAIMS,
     console: "https://developer.apple.com/account/resources/identifiers/list/serviceId",
+    ..DEFAULTS
 };

@@ -1,4 +1,4 @@
-use super::{IssuerParam, Preset, Protocol, ResponseMode, STANDARD_CLAIMS, Shape};
+use super::{DEFAULTS, IssuerParam, Preset, Shape};
 
 /// Auth0: OpenID Connect on the tenant's domain (`OAUTH_{NAME}_DOMAIN` = `acme.eu.auth0.com`, or a
 /// custom domain). Its issuer ends in `/`, which is part of it. Auth0 marks an email verified
@@ -6,19 +6,9 @@ use super::{IssuerParam, Preset, Protocol, ResponseMode, STANDARD_CLAIMS, Shape}
 /// link accounts by default.
 pub const PRESET: Preset = Preset {
     kind: "auth0",
-    protocol: Protocol::Oidc,
     label: Some("Auth0"),
     issuer: Some("https://{domain}/"),
-    discovery: None,
-    tenant: None,
     issuer_params: &[IssuerParam { var: "DOMAIN", shape: Shape::HostName, example: "acme.eu.auth0.com" }],
-    auth_url: None,
-    token_url: None,
-    userinfo_url: None,
-    api_base: None,
-    scopes: "openid email profile",
-    response_mode: ResponseMode::Query,
-    trust_email: false,
-    claims: STANDARD_CLAIMS,
     console: "https://manage.auth0.com/#/applications",
+    ..DEFAULTS
 };

@@ -1,4 +1,4 @@
-use super::{Claims, IssuerParam, Preset, Protocol, ResponseMode, STANDARD_CLAIMS, Shape};
+use super::{Claims, DEFAULTS, IssuerParam, Preset, STANDARD_CLAIMS, Shape};
 
 /// Amazon Cognito user pools: the issuer is the pool's, on `cognito-idp.{REGION}.amazonaws.com`
 /// (`OAUTH_{NAME}_REGION`, `OAUTH_{NAME}_USER_POOL_ID`); discovery there names the endpoints on the
@@ -6,22 +6,13 @@ use super::{Claims, IssuerParam, Preset, Protocol, ResponseMode, STANDARD_CLAIMS
 /// do not link accounts by default: an administrator can mark any address verified.
 pub const PRESET: Preset = Preset {
     kind: "cognito",
-    protocol: Protocol::Oidc,
     label: Some("Amazon Cognito"),
     issuer: Some("https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"),
-    discovery: None,
-    tenant: None,
     issuer_params: &[
         IssuerParam { var: "REGION", shape: Shape::Region, example: "eu-west-1" },
         IssuerParam { var: "USER_POOL_ID", shape: Shape::Id, example: "eu-west-1_AbCdEf123" },
     ],
-    auth_url: None,
-    token_url: None,
-    userinfo_url: None,
-    api_base: None,
-    scopes: "openid email profile",
-    response_mode: ResponseMode::Query,
-    trust_email: false,
     claims: Claims { groups: Some("/cognito:groups"), ..STANDARD_CLAIMS },
     console: "https://console.aws.amazon.com/cognito/v2/idp/user-pools",
+    ..DEFAULTS
 };

@@ -1,21 +1,14 @@
-use super::{Claims, Preset, Protocol, ResponseMode};
+use super::{Claims, DEFAULTS, Preset, Protocol};
 
 /// Discord: OAuth2 plus `/users/@me`, whose `verified` flag covers the email.
 pub const PRESET: Preset = Preset {
     kind: "discord",
     protocol: Protocol::OAuth2,
     label: Some("Discord"),
-    issuer: None,
-    discovery: None,
-    tenant: None,
-    issuer_params: &[],
     auth_url: Some("https://discord.com/oauth2/authorize"),
     token_url: Some("https://discord.com/api/oauth2/token"),
     userinfo_url: Some("https://discord.com/api/users/@me"),
-    api_base: None,
     scopes: "identify email",
-    response_mode: ResponseMode::Query,
-    trust_email: false,
     claims: Claims {
         id: "/id",
         email: "/email",
@@ -25,4 +18,5 @@ pub const PRESET: Preset = Preset {
         groups: None,
     },
     console: "https://discord.com/developers/applications",
+    ..DEFAULTS
 };

@@ -1,4 +1,4 @@
-use super::{IssuerParam, Preset, Protocol, ResponseMode, STANDARD_CLAIMS, Shape};
+use super::{DEFAULTS, IssuerParam, Preset, Shape};
 
 /// Azure AD B2C (Microsoft Entra External ID's predecessor): one user flow or custom policy
 /// (`OAUTH_{NAME}_POLICY`) of the tenant `OAUTH_{NAME}_TENANT` (`contoso` of
@@ -10,25 +10,17 @@ use super::{IssuerParam, Preset, Protocol, ResponseMode, STANDARD_CLAIMS, Shape}
 /// which names the app itself.
 pub const PRESET: Preset = Preset {
     kind: "entra-b2c",
-    protocol: Protocol::Oidc,
     label: Some("Azure AD B2C"),
     issuer: Some("https://{tenant}.b2clogin.com/{tenant_id}/v2.0/"),
     discovery: Some(
         "https://{tenant}.b2clogin.com/{tenant}.onmicrosoft.com/{policy}/v2.0/.well-known/openid-configuration",
     ),
-    tenant: None,
     issuer_params: &[
         IssuerParam { var: "TENANT", shape: Shape::Label, example: "contoso" },
         IssuerParam { var: "TENANT_ID", shape: Shape::Guid, example: "775527ff-9a37-4307-8b3d-cc311f58d925" },
         IssuerParam { var: "POLICY", shape: Shape::Id, example: "B2C_1_signupsignin1" },
     ],
-    auth_url: None,
-    token_url: None,
-    userinfo_url: None,
-    api_base: None,
     scopes: "openid {client_id}",
-    response_mode: ResponseMode::Query,
-    trust_email: false,
-    claims: STANDARD_CLAIMS,
     console: "https://portal.azure.com/#view/Microsoft_AAD_B2CAdmin/TenantManagementMenuBlade/~/registeredApps",
+    ..DEFAULTS
 };

@@ -1,21 +1,14 @@
-use super::{Claims, Preset, Protocol, ResponseMode};
+use super::{Claims, DEFAULTS, Preset, Protocol};
 
 /// Facebook Login: OAuth2 plus the Graph API's `/me`. Graph never says an email is verified.
 pub const PRESET: Preset = Preset {
     kind: "facebook",
     protocol: Protocol::OAuth2,
     label: Some("Facebook"),
-    issuer: None,
-    discovery: None,
-    tenant: None,
-    issuer_params: &[],
     auth_url: Some("https://www.facebook.com/v21.0/dialog/oauth"),
     token_url: Some("https://graph.facebook.com/v21.0/oauth/access_token"),
     userinfo_url: Some("https://graph.facebook.com/v21.0/me?fields=id,name,email,picture"),
-    api_base: None,
     scopes: "email public_profile",
-    response_mode: ResponseMode::Query,
-    trust_email: false,
     claims: Claims {
         id: "/id",
         email: "/email",
@@ -25,4 +18,5 @@ pub const PRESET: Preset = Preset {
         groups: None,
     },
     console: "https://developers.facebook.com/apps/",
+    ..DEFAULTS
 };

@@ -1,4 +1,4 @@
-use super::{Claims, Preset, Protocol, ResponseMode, STANDARD_CLAIMS};
+use super::{Claims, DEFAULTS, Preset, STANDARD_CLAIMS};
 
 /// Keycloak: OpenID Connect, one realm per issuer (`OAUTH_{NAME}_ISSUER` =
 /// `https://host/realms/NAME`; before Keycloak 17, `https://host/auth/realms/NAME`). Groups come
@@ -6,19 +6,8 @@ use super::{Claims, Preset, Protocol, ResponseMode, STANDARD_CLAIMS};
 /// email is verified is the realm's own setting, so emails do not link accounts by default.
 pub const PRESET: Preset = Preset {
     kind: "keycloak",
-    protocol: Protocol::Oidc,
     label: Some("Keycloak"),
-    issuer: None,
-    discovery: None,
-    tenant: None,
-    issuer_params: &[],
-    auth_url: None,
-    token_url: None,
-    userinfo_url: None,
-    api_base: None,
-    scopes: "openid email profile",
-    response_mode: ResponseMode::Query,
-    trust_email: false,
     claims: Claims { groups: Some("/groups"), ..STANDARD_CLAIMS },
     console: "your Keycloak's admin console, `https://host/admin/` → the realm → Clients",
+    ..DEFAULTS
 };

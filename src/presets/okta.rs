@@ -1,4 +1,4 @@
-use super::{Claims, IssuerParam, Preset, Protocol, ResponseMode, STANDARD_CLAIMS, Shape};
+use super::{Claims, DEFAULTS, IssuerParam, Preset, STANDARD_CLAIMS, Shape};
 
 /// Okta: OpenID Connect on the org's domain (`OAUTH_{NAME}_DOMAIN` = `acme.okta.com`); with
 /// `OAUTH_{NAME}_AUTH_SERVER` (`default`, or a custom server's `aus…` id) the issuer is that
@@ -7,19 +7,10 @@ use super::{Claims, IssuerParam, Preset, Protocol, ResponseMode, STANDARD_CLAIMS
 /// link accounts by default: an Okta admin can set any address on a profile.
 pub const PRESET: Preset = Preset {
     kind: "okta",
-    protocol: Protocol::Oidc,
     label: Some("Okta"),
     issuer: Some("https://{domain}"),
-    discovery: None,
-    tenant: None,
     issuer_params: &[IssuerParam { var: "DOMAIN", shape: Shape::HostName, example: "acme.okta.com" }],
-    auth_url: None,
-    token_url: None,
-    userinfo_url: None,
-    api_base: None,
-    scopes: "openid email profile",
-    response_mode: ResponseMode::Query,
-    trust_email: false,
     claims: Claims { groups: Some("/groups"), ..STANDARD_CLAIMS },
     console: "your Okta Admin Console, `https://acme-admin.okta.com/` → Applications → Create App Integration",
+    ..DEFAULTS
 };

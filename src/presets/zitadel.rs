@@ -1,4 +1,4 @@
-use super::{IssuerParam, Preset, Protocol, ResponseMode, STANDARD_CLAIMS, Shape};
+use super::{DEFAULTS, IssuerParam, Preset, Shape};
 
 /// ZITADEL: OpenID Connect on the instance's domain (`OAUTH_{NAME}_DOMAIN` =
 /// `acme-a1b2c3.zitadel.cloud`, or a self-hosted one). Every ID token names the project beside
@@ -8,19 +8,9 @@ use super::{IssuerParam, Preset, Protocol, ResponseMode, STANDARD_CLAIMS, Shape}
 /// link accounts by default.
 pub const PRESET: Preset = Preset {
     kind: "zitadel",
-    protocol: Protocol::Oidc,
     label: Some("ZITADEL"),
     issuer: Some("https://{domain}"),
-    discovery: None,
-    tenant: None,
     issuer_params: &[IssuerParam { var: "DOMAIN", shape: Shape::HostName, example: "acme-a1b2c3.zitadel.cloud" }],
-    auth_url: None,
-    token_url: None,
-    userinfo_url: None,
-    api_base: None,
-    scopes: "openid email profile",
-    response_mode: ResponseMode::Query,
-    trust_email: false,
-    claims: STANDARD_CLAIMS,
     console: "your ZITADEL Console, `https://DOMAIN/ui/console/` → Projects → the project → New application",
+    ..DEFAULTS
 };
