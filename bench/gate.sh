@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SMOKE=0; [ "${1:-}" = "--smoke" ] && SMOKE=1
-DURATION=10s; USERS=100; ROUNDS=3
+DURATION=10s; USERS=100; ROUNDS=${ROUNDS:-5}
 [ "$SMOKE" = 1 ] && { DURATION=1s; USERS=5; ROUNDS=1; }
 CONNECTIONS=64
 SESSION_KEY=$(head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -67,7 +67,7 @@ env -i PATH="$PATH" DATABASE_URL="sqlite://$WORK/gatehouse.db" BIND_ADDR="127.0.
   OAUTH_PROVIDERS=op OAUTH_OP_KIND=oidc OAUTH_OP_ISSUER="http://127.0.0.1:$OP_PORT" OAUTH_OP_TRUST_EMAIL=true \
   OAUTH_OP_CLIENT_ID=bench OAUTH_OP_CLIENT_SECRET=bench-secret-0123456789 \
   target/release/gatehouse >"$WORK/gatehouse.log" 2>&1 &
-PIDS+=($!)
+PIDS+=($!); GH_PID=$!
 
 # nginx: the static upstream, the ceiling (a plain proxy to it) and the gate (the same proxy
 # asking gatehouse first, as docs/deploy/nginx.conf does, with keep-alive to both).
@@ -122,7 +122,7 @@ http {
 }
 EOF
 "$NGINX" -p "$WORK/" -c "$WORK/nginx.conf" 2>>"$WORK/nginx-error.log" &
-PIDS+=($!)
+PIDS+=($!); NGINX_PID=$!
 
 # Apache + mod_auth_openidc, guarding the same upstream (sessions in shared memory, its default).
 RUN_AS=""; [ "$(id -u)" = 0 ] && RUN_AS="User www-data
@@ -195,7 +195,10 @@ load() {
   local args=(-t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/gate.lua "$url")
   [ -n "$cookies" ] && args+=(-- "$cookies")
   [ "$SMOKE" = 1 ] || wrk "${args[@]/#-d$DURATION/-d2s}" >/dev/null
-  wrk "${args[@]}" | awk -v url="$url" '
+  ticks >"$WORK/ticks.before"
+  wrk "${args[@]}" >"$WORK/wrk.out"
+  ticks >"$WORK/ticks.after"
+  awk -v url="$url" '
     function ms(v) { if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 } if (v ~ /ms$/) { sub(/ms$/, "", v); return v } sub(/s$/, "", v); return v * 1000 }
     /Requests\/sec/ { rps = $2 }
     /^ +99%/ { p99 = ms($2) }
@@ -205,18 +208,51 @@ load() {
       if (bad > 0) { print "bench: " bad " answers from " url " were not 200" > "/dev/stderr"; exit 1 }
       if (errors != "") { print "bench: " url ": " errors > "/dev/stderr"; exit 1 }
       printf "%.0f %.2f\n", rps, p99
-    }'
+    }' "$WORK/wrk.out"
 }
 
-# Interleaved rounds (the machine is shared and noisy); each path's figure is its median.
+# Where a path's CPU goes: ticks (1/100 s) of gatehouse (all, and in the kernel), of nginx's
+# workers, and of the whole machine (busy: every process and the kernel), sampled around its
+# load; "GH GH_KERNEL NGINX ALL".
+ticks() {
+  local gh nginx all
+  gh=$(awk '{print $14 + $15, $15}' "/proc/$GH_PID/stat")
+  nginx=$(for w in $(pgrep -P "$NGINX_PID"); do awk '{print $14 + $15}' "/proc/$w/stat"; done | awk '{s += $1} END {print s + 0}')
+  all=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat)
+  echo "$gh $nginx $all"
+}
+# CPU milliseconds per 1,000 requests of one load: "GH GH_KERNEL NGINX OTHER" (OTHER: wrk, and
+# the kernel's loopback work not charged to a process).
+per_thousand() {
+  local before=$1 after=$2 rps=$3
+  python3 -c "
+import sys
+b, a = [list(map(int, x.split())) for x in sys.argv[1:3]]
+n = float(sys.argv[3]) * $SECONDS_PER_LOAD / 1000
+d = [(y - x) * 10 / n for x, y in zip(b, a)]
+print(f'{d[0]:.1f} {d[1]:.1f} {d[2]:.1f} {d[3] - d[0] - d[2]:.1f}')
+" "$before" "$after" "$rps"
+}
+SECONDS_PER_LOAD=${DURATION%s}
+# Loads a path: sets OUT (the load's "REQ_PER_SEC P99_MS") and CPU (its split, per_thousand).
+measured() {
+  OUT=$(load "$@")
+  CPU=$(per_thousand "$(cat "$WORK/ticks.before")" "$(cat "$WORK/ticks.after")" "${OUT%% *}")
+}
+CEIL_CPU=(); GATE_CPU=()
+
+# Interleaved rounds (the machine is shared and noisy); each path's figure is its median. The
+# gate runs right beside the ceiling, first in every other round, so each round also gives a
+# ratio of two neighbouring measurements (the paired ratios below).
 CEIL=(); GATE=(); APACHE_RUNS=(); VERIFY=(); HOP=()
 for round in $(seq "$ROUNDS"); do
   say "round $round of $ROUNDS"
-  CEIL+=("$(load "http://127.0.0.1:$CEIL_PORT/")")
-  VERIFY+=("$(load "$GH/verify" "$WORK/gatehouse-cookies.txt")")
+  ceiling() { measured "http://127.0.0.1:$CEIL_PORT/"; CEIL+=("$OUT"); CEIL_CPU+=("$CPU"); }
+  gate() { measured "http://127.0.0.1:$GATE_PORT/" "$WORK/gatehouse-cookies.txt"; GATE+=("$OUT"); GATE_CPU+=("$CPU"); }
+  if (( round % 2 )); then ceiling; gate; else gate; ceiling; fi
   HOP+=("$(load "http://127.0.0.1:$HOP_PORT/" "$WORK/gatehouse-cookies.txt")")
-  GATE+=("$(load "http://127.0.0.1:$GATE_PORT/" "$WORK/gatehouse-cookies.txt")")
   APACHE_RUNS+=("$(load "$AP/" "$WORK/apache-cookies.txt")")
+  VERIFY+=("$(load "$GH/verify" "$WORK/gatehouse-cookies.txt")")
 done
 median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 all() { printf '%s\n' "$@" | awk '{printf "%s%d", sep, $1; sep=", "}'; }
@@ -226,6 +262,13 @@ read -r AP_RPS AP_P99 <<<"$(median "${APACHE_RUNS[@]}")"
 read -r VERIFY_RPS VERIFY_P99 <<<"$(median "${VERIFY[@]}")"
 read -r HOP_RPS HOP_P99 <<<"$(median "${HOP[@]}")"
 ratio() { python3 -c "print(f'{$1 / $2:.1%}')"; }
+# Each round's gate over the same round's ceiling, and their median.
+PAIRED=$(python3 -c "
+import statistics, sys
+g, c = sys.argv[1].split(), sys.argv[2].split()
+r = [int(a) / int(b) for a, b in zip(g, c)]
+print(', '.join(f'{x:.1%}' for x in r) + f'; median {statistics.median(r):.1%}')
+" "$(printf '%s\n' "${GATE[@]}" | awk '{print $1}' | xargs)" "$(printf '%s\n' "${CEIL[@]}" | awk '{print $1}' | xargs)")
 TABLE=$(
   echo "| path (signed-in GET of a static page) | req/s (median) | runs | ratio to the ceiling | p99 ms |"
   echo "|---|---:|---|---:|---:|"
@@ -235,8 +278,23 @@ TABLE=$(
   echo "| (nginx + auth_request to an empty 204 → upstream: the auth hop alone, the best any gate can do) | $HOP_RPS | $(all "${HOP[@]}") | $(ratio "$HOP_RPS" "$CEIL_RPS") | $HOP_P99 |"
   echo "| (gatehouse /verify alone, no proxy: what the gate costs gatehouse) | $VERIFY_RPS | $(all "${VERIFY[@]}") | - | $VERIFY_P99 |"
 )
-VERDICT="gatehouse behind nginx: $(ratio "$GATE_RPS" "$CEIL_RPS") of the no-auth ceiling (target ≥ 50%), $(python3 -c "print(f'{$GATE_RPS / $AP_RPS:.2f}')")× mod_auth_openidc (target ≥ 1), $(ratio "$GATE_RPS" "$HOP_RPS") of what the auth hop alone allows"
+VERDICT="gatehouse behind nginx: $(ratio "$GATE_RPS" "$CEIL_RPS") of the no-auth ceiling (target ≥ 50%; round by round: $PAIRED), $(python3 -c "print(f'{$GATE_RPS / $AP_RPS:.2f}')")× mod_auth_openidc (target ≥ 1), $(ratio "$GATE_RPS" "$HOP_RPS") of what the auth hop alone allows"
+# Median CPU split per 1,000 requests, ceiling and gate.
+cpu_median() { printf '%s\n' "$@" | python3 -c "
+import statistics, sys
+rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
+print(' '.join(f'{statistics.median(c):.1f}' for c in zip(*rows)))"; }
+read -r _ _ CEIL_NGINX CEIL_OTHER <<<"$(cpu_median "${CEIL_CPU[@]}")"
+read -r GATE_GH GATE_GH_KERNEL GATE_NGINX GATE_OTHER <<<"$(cpu_median "${GATE_CPU[@]}")"
+CPU_TABLE=$(
+  echo "| CPU ms per 1,000 requests (medians; \`/proc\` ticks around each load) | gatehouse (of it in the kernel) | nginx (workers, the static upstream included) | everything else (wrk, kernel work charged to no process) | total |"
+  echo "|---|---:|---:|---:|---:|"
+  echo "| ceiling | - | $CEIL_NGINX | $CEIL_OTHER | $(python3 -c "print(f'{$CEIL_NGINX + $CEIL_OTHER:.1f}')") |"
+  echo "| gate | $GATE_GH ($GATE_GH_KERNEL) | $GATE_NGINX | $GATE_OTHER | $(python3 -c "print(f'{$GATE_GH + $GATE_NGINX + $GATE_OTHER:.1f}')") |"
+)
 echo "$TABLE"
+echo
+echo "$CPU_TABLE"
 echo
 echo "$VERDICT"
 
@@ -246,7 +304,7 @@ else
   {
     echo "# Gate benchmark"
     echo
-    echo "Command: \`bench/gate.sh\` (wrk -t2 -c$CONNECTIONS -d$DURATION --latency, $ROUNDS interleaved rounds, medians; $USERS users signed in to each gate through the local OpenID Provider, a different user's cookie on every request)."
+    echo "Command: \`bench/gate.sh\` (wrk -t2 -c$CONNECTIONS -d$DURATION --latency, $ROUNDS interleaved rounds, medians, and each round's gate over its ceiling, measured one beside the other; $USERS users signed in to each gate through the local OpenID Provider, a different user's cookie on every request)."
     echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); run on $(date -u +%Y-%m-%d)."
     echo "nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///'), $("$APACHE" -v | sed -n 's/Server version: //p'), mod_auth_openidc $(dpkg-query -W -f='${Version}' libapache2-mod-auth-openidc 2>/dev/null || echo '?'); gatehouse release build with actix-web's default workers (one per available core), cookie sessions, SQLite (the hot path reads the account cache, not the database)."
     echo "Every path ends at the same nginx static upstream; nginx keeps connections to gatehouse and the upstream alive; mod_auth_openidc keeps its sessions in shared memory (its default) and proxies with mod_proxy."
@@ -254,6 +312,9 @@ else
     echo "$TABLE"
     echo
     echo "- $VERDICT."
-  } > bench/GATE.md
+    echo
+    echo "$CPU_TABLE"
+  } > "${GATE_OUT:-bench/GATE.md}"
+
   say "wrote bench/GATE.md"
 fi
