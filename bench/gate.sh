@@ -316,5 +316,5 @@ else
     echo "$CPU_TABLE"
   } > "${GATE_OUT:-bench/GATE.md}"
 
-  say "wrote bench/GATE.md"
+  say "wrote ${GATE_OUT:-bench/GATE.md}"
 fi
