@@ -23,10 +23,10 @@ say() { printf '==> %s\n' "$*" >&2; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 APACHE=$(command -v apache2 || echo /usr/sbin/apache2)
-if ! command -v wrk >/dev/null || [ ! -x "$NGINX" ] || [ ! -x "$APACHE" ] || [ ! -f /usr/lib/apache2/modules/mod_auth_openidc.so ]; then
-  say "installing wrk, nginx, apache2 and mod_auth_openidc (apt)"
+if ! command -v wrk >/dev/null || ! command -v pgrep >/dev/null || [ ! -x "$NGINX" ] || [ ! -x "$APACHE" ] || [ ! -f /usr/lib/apache2/modules/mod_auth_openidc.so ]; then
+  say "installing wrk, procps, nginx, apache2 and mod_auth_openidc (apt)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    wrk nginx-light apache2 libapache2-mod-auth-openidc >/dev/null
+    wrk procps nginx-light apache2 libapache2-mod-auth-openidc >/dev/null
   NGINX=$(command -v nginx || echo /usr/sbin/nginx); APACHE=$(command -v apache2 || echo /usr/sbin/apache2)
 fi
 [ -d tests/oidc-provider/node_modules/oidc-provider ] || npm ci --prefix tests/oidc-provider --no-audit --no-fund
@@ -194,12 +194,14 @@ load() {
   local url=$1 cookies=${2:-}
   local args=(-t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/gate.lua "$url")
   [ -n "$cookies" ] && args+=(-- "$cookies")
-  [ "$SMOKE" = 1 ] || wrk "${args[@]/#-d$DURATION/-d2s}" >/dev/null
+  # Inside $(...), where errexit is off: every failure returns by hand.
+  if [ "$SMOKE" != 1 ]; then wrk "${args[@]/#-d$DURATION/-d2s}" >/dev/null || { echo "bench: wrk failed on $url" >&2; return 1; }; fi
   ticks >"$WORK/ticks.before"
-  wrk "${args[@]}" >"$WORK/wrk.out"
+  wrk "${args[@]}" >"$WORK/wrk.out" || { echo "bench: wrk failed on $url" >&2; return 1; }
   ticks >"$WORK/ticks.after"
-  awk -v url="$url" '
+  awk -v url="$url" -v requests_file="$WORK/wrk.requests" '
     function ms(v) { if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 } if (v ~ /ms$/) { sub(/ms$/, "", v); return v } sub(/s$/, "", v); return v * 1000 }
+    / requests in / { requests = $1 }
     /Requests\/sec/ { rps = $2 }
     /^ +99%/ { p99 = ms($2) }
     /^Not 200:/ { bad = $3 }
@@ -207,37 +209,38 @@ load() {
     END {
       if (bad > 0) { print "bench: " bad " answers from " url " were not 200" > "/dev/stderr"; exit 1 }
       if (errors != "") { print "bench: " url ": " errors > "/dev/stderr"; exit 1 }
+      if (rps == "" || requests == "") { print "bench: no figures from wrk for " url > "/dev/stderr"; exit 1 }
+      print requests > requests_file
       printf "%.0f %.2f\n", rps, p99
     }' "$WORK/wrk.out"
 }
 
-# Where a path's CPU goes: ticks (1/100 s) of gatehouse (all, and in the kernel), of nginx's
-# workers, and of the whole machine (busy: every process and the kernel), sampled around its
-# load; "GH GH_KERNEL NGINX ALL".
+# Where a path's CPU goes: clock ticks of gatehouse (all, and in the kernel), of nginx's workers,
+# and of the whole machine (busy: every process and the kernel; not steal, which is other
+# guests'), sampled around its load; "GH GH_KERNEL NGINX ALL".
 ticks() {
   local gh nginx all
-  gh=$(awk '{print $14 + $15, $15}' "/proc/$GH_PID/stat")
-  nginx=$(for w in $(pgrep -P "$NGINX_PID"); do awk '{print $14 + $15}' "/proc/$w/stat"; done | awk '{s += $1} END {print s + 0}')
-  all=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat)
+  gh=$(awk '{printf "%.0f %.0f", $14 + $15, $15}' "/proc/$GH_PID/stat")
+  nginx=$(for w in $(pgrep -P "$NGINX_PID"); do awk '{printf "%.0f\n", $14 + $15}' "/proc/$w/stat"; done | awk '{s += $1} END {printf "%.0f", s}')
+  all=$(awk '/^cpu / {printf "%.0f", $2 + $3 + $4 + $7 + $8}' /proc/stat)
   echo "$gh $nginx $all"
 }
-# CPU milliseconds per 1,000 requests of one load: "GH GH_KERNEL NGINX OTHER" (OTHER: wrk, and
-# the kernel's loopback work not charged to a process).
+TICKS_PER_SECOND=$(getconf CLK_TCK)
+# CPU milliseconds per 1,000 requests of one load: "GH GH_KERNEL NGINX OTHER TOTAL" (OTHER: wrk,
+# the provider and any other process, and kernel work charged to no process).
 per_thousand() {
-  local before=$1 after=$2 rps=$3
   python3 -c "
 import sys
 b, a = [list(map(int, x.split())) for x in sys.argv[1:3]]
-n = float(sys.argv[3]) * $SECONDS_PER_LOAD / 1000
-d = [(y - x) * 10 / n for x, y in zip(b, a)]
-print(f'{d[0]:.1f} {d[1]:.1f} {d[2]:.1f} {d[3] - d[0] - d[2]:.1f}')
-" "$before" "$after" "$rps"
+ms_per_tick, thousands = 1000 / int(sys.argv[4]), int(sys.argv[3]) / 1000
+d = [(y - x) * ms_per_tick / thousands for x, y in zip(b, a)]
+print(f'{d[0]:.1f} {d[1]:.1f} {d[2]:.1f} {d[3] - d[0] - d[2]:.1f} {d[3]:.1f}')
+" "$1" "$2" "$3" "$TICKS_PER_SECOND"
 }
-SECONDS_PER_LOAD=${DURATION%s}
 # Loads a path: sets OUT (the load's "REQ_PER_SEC P99_MS") and CPU (its split, per_thousand).
 measured() {
   OUT=$(load "$@")
-  CPU=$(per_thousand "$(cat "$WORK/ticks.before")" "$(cat "$WORK/ticks.after")" "${OUT%% *}")
+  CPU=$(per_thousand "$(cat "$WORK/ticks.before")" "$(cat "$WORK/ticks.after")" "$(cat "$WORK/wrk.requests")")
 }
 CEIL_CPU=(); GATE_CPU=()
 
@@ -284,13 +287,13 @@ cpu_median() { printf '%s\n' "$@" | python3 -c "
 import statistics, sys
 rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
 print(' '.join(f'{statistics.median(c):.1f}' for c in zip(*rows)))"; }
-read -r _ _ CEIL_NGINX CEIL_OTHER <<<"$(cpu_median "${CEIL_CPU[@]}")"
-read -r GATE_GH GATE_GH_KERNEL GATE_NGINX GATE_OTHER <<<"$(cpu_median "${GATE_CPU[@]}")"
+read -r _ _ CEIL_NGINX CEIL_OTHER CEIL_TOTAL <<<"$(cpu_median "${CEIL_CPU[@]}")"
+read -r GATE_GH GATE_GH_KERNEL GATE_NGINX GATE_OTHER GATE_TOTAL <<<"$(cpu_median "${GATE_CPU[@]}")"
 CPU_TABLE=$(
-  echo "| CPU ms per 1,000 requests (medians; \`/proc\` ticks around each load) | gatehouse (of it in the kernel) | nginx (workers, the static upstream included) | everything else (wrk, kernel work charged to no process) | total |"
+  echo "| CPU ms per 1,000 requests (each column's median over the rounds; \`/proc\` ticks around each load) | gatehouse (of it in the kernel) | nginx (workers, the static upstream included) | everything else (wrk, the provider and any other process, kernel work charged to no process) | total |"
   echo "|---|---:|---:|---:|---:|"
-  echo "| ceiling | - | $CEIL_NGINX | $CEIL_OTHER | $(python3 -c "print(f'{$CEIL_NGINX + $CEIL_OTHER:.1f}')") |"
-  echo "| gate | $GATE_GH ($GATE_GH_KERNEL) | $GATE_NGINX | $GATE_OTHER | $(python3 -c "print(f'{$GATE_GH + $GATE_NGINX + $GATE_OTHER:.1f}')") |"
+  echo "| ceiling | - | $CEIL_NGINX | $CEIL_OTHER | $CEIL_TOTAL |"
+  echo "| gate | $GATE_GH ($GATE_GH_KERNEL) | $GATE_NGINX | $GATE_OTHER | $GATE_TOTAL |"
 )
 echo "$TABLE"
 echo
@@ -298,6 +301,8 @@ echo "$CPU_TABLE"
 echo
 echo "$VERDICT"
 
+OUT_FILE=${GATE_OUT:-bench/GATE.md}
+KEEP_MARKER="<!-- kept by bench/gate.sh -->"
 if [ "$SMOKE" = 1 ]; then
   echo "gate bench smoke: ok"
 else
@@ -314,7 +319,13 @@ else
     echo "- $VERDICT."
     echo
     echo "$CPU_TABLE"
-  } > "${GATE_OUT:-bench/GATE.md}"
+    # What was written by hand below the marker stays.
+    if [ -f "$OUT_FILE" ] && grep -qxF "$KEEP_MARKER" "$OUT_FILE"; then
+      echo
+      awk -v marker="$KEEP_MARKER" '$0 == marker { keep = 1 } keep' "$OUT_FILE"
+    fi
+  } > "$WORK/GATE.md"
+  mv "$WORK/GATE.md" "$OUT_FILE"
 
-  say "wrote ${GATE_OUT:-bench/GATE.md}"
+  say "wrote $OUT_FILE"
 fi

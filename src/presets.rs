@@ -204,6 +204,28 @@ mod tests {
         assert_eq!(trusted, ["google", "github", "apple"]);
     }
 
+    /// `..DEFAULTS` fills what a preset leaves out, so what must not be left out is checked:
+    /// a kind of its own, and for a kind that is not OpenID Connect, its own scopes and
+    /// endpoints (the generic `oauth2` takes its endpoints from the configuration).
+    #[test]
+    fn every_preset_sets_what_the_defaults_cannot_know() {
+        use super::{DEFAULTS, PRESETS, Protocol};
+        let mut kinds: Vec<&str> = PRESETS.iter().map(|p| p.kind).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), PRESETS.len(), "kinds are unique");
+        for p in PRESETS {
+            assert!(!p.kind.is_empty() && !p.console.is_empty(), "{p:?}");
+            if p.protocol != Protocol::Oidc {
+                assert_ne!(p.scopes, DEFAULTS.scopes, "{}: OpenID Connect's scopes", p.kind);
+                assert!(p.issuer.is_none() && p.discovery.is_none(), "{}", p.kind);
+                if p.kind != "oauth2" {
+                    assert!(p.auth_url.is_some() && p.token_url.is_some(), "{}: endpoints", p.kind);
+                }
+            }
+        }
+    }
+
     /// The README's preset table lists every kind with its console URL.
     #[test]
     fn readme_lists_every_preset() {
