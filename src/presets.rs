@@ -101,6 +101,43 @@ pub enum Shape {
     Guid,
 }
 
+impl Shape {
+    /// Does `raw` have this shape?
+    pub fn accepts(self, raw: &str) -> bool {
+        match self {
+            Shape::HostName => {
+                // The last label has a letter: `127.0.0.1` or `acme.123` is no host name.
+                let tld_ok = raw.rsplit('.').next().is_some_and(|l| l.bytes().any(|b| b.is_ascii_alphabetic()));
+                raw.len() <= 253 && raw.contains('.') && raw.split('.').all(|l| Shape::Label.accepts(l)) && tld_ok
+            }
+            Shape::Id => {
+                !raw.is_empty()
+                    && raw.len() <= 64
+                    && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            }
+            Shape::Region => {
+                !raw.is_empty()
+                    && raw.len() <= 32
+                    && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            }
+            Shape::Label => {
+                !raw.is_empty()
+                    && raw.len() <= 63
+                    && !raw.starts_with('-')
+                    && !raw.ends_with('-')
+                    && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            }
+            Shape::Guid => {
+                raw.len() == 36
+                    && raw
+                        .bytes()
+                        .enumerate()
+                        .all(|(i, b)| if [8, 13, 18, 23].contains(&i) { b == b'-' } else { b.is_ascii_hexdigit() })
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Preset {
     /// The `OAUTH_{NAME}_KIND` value.

@@ -595,45 +595,7 @@ fn discovery(
 }
 
 fn checked_param(r: &mut Reader, var: &str, param: &IssuerParam, raw: String) -> Option<String> {
-    let ok = match param.shape {
-        Shape::HostName => {
-            let label_ok = |l: &str| {
-                !l.is_empty()
-                    && l.len() <= 63
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            };
-            // The last label has a letter: `127.0.0.1` or `acme.123` is no host name.
-            let tld_ok = raw.rsplit('.').next().is_some_and(|l| l.bytes().any(|b| b.is_ascii_alphabetic()));
-            raw.len() <= 253 && raw.contains('.') && raw.split('.').all(label_ok) && tld_ok
-        }
-        Shape::Id => {
-            !raw.is_empty()
-                && raw.len() <= 64
-                && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        }
-        Shape::Region => {
-            !raw.is_empty()
-                && raw.len() <= 32
-                && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        }
-        Shape::Label => {
-            !raw.is_empty()
-                && raw.len() <= 63
-                && !raw.starts_with('-')
-                && !raw.ends_with('-')
-                && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        }
-        Shape::Guid => {
-            raw.len() == 36
-                && raw
-                    .bytes()
-                    .enumerate()
-                    .all(|(i, b)| if [8, 13, 18, 23].contains(&i) { b == b'-' } else { b.is_ascii_hexdigit() })
-        }
-    };
-    if !ok {
+    if !param.shape.accepts(&raw) {
         let what = match param.shape {
             Shape::HostName => "a host name (no https://, no path)",
             Shape::Id => "letters, digits, - and _",

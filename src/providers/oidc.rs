@@ -398,18 +398,16 @@ impl Provider for OidcProvider {
     async fn verify_logout_token(&self, http: &HttpClient, token: &str) -> Result<LogoutRequest, ProviderError> {
         let now = chrono::Utc::now().timestamp();
         let m = self.current(http).await?;
-        let checked = match logout::check(&m, &self.settings.client_id, &self.settings.trusted_audiences, token, now) {
+        let check =
+            |m: &Metadata| logout::check(m, &self.settings.client_id, &self.settings.trusted_audiences, token, now);
+        let checked = match check(&m) {
             // A key the provider rotated in since the JWKS was read: read it again, once.
             Err(logout::Refusal::UnknownKey) => match self.refetch_jwks(http, &m).await {
                 // Read again just now and still unknown: not the provider's key.
-                Ok(m) => {
-                    match logout::check(&m, &self.settings.client_id, &self.settings.trusted_audiences, token, now) {
-                        Err(logout::Refusal::UnknownKey) => {
-                            Err(logout::Refusal::Invalid("an unknown signing key".into()))
-                        }
-                        other => other,
-                    }
-                }
+                Ok(m) => match check(&m) {
+                    Err(logout::Refusal::UnknownKey) => Err(logout::Refusal::Invalid("an unknown signing key".into())),
+                    other => other,
+                },
                 Err(_) => Err(logout::Refusal::UnknownKey),
             },
             other => other,

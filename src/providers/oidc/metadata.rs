@@ -1,6 +1,6 @@
-//! Discovery documents and JWKS: fetched from the issuer (or the configured discovery URL), validated, kept in memory and in the
-//! database (last-known values, used when the issuer cannot be reached), and refreshed in the
-//! background before they expire.
+//! Discovery documents and JWKS: fetched from the issuer (or the configured discovery URL),
+//! validated, kept in memory and in the database (last-known values, used when the issuer
+//! cannot be reached), and refreshed in the background before they expire.
 
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use url::Url;
 
 use crate::config::is_loopback;
 use crate::db::models::{CachedMetadata, now};
+use crate::presets::Shape;
 use crate::providers::{HttpClient, ProviderError};
 
 /// How long fetched metadata is trusted, whatever `Cache-Control` says: at least 5 minutes, at
@@ -208,14 +209,7 @@ fn names_domain_tenant(document: &str, configured: &str) -> bool {
         && d.len() > TENANT
         && d.iter().zip(&c).enumerate().all(|(i, (d, c))| if i == TENANT { d != c } else { d == c })
         && c[TENANT].contains('.')
-        && is_tenant_id(d[TENANT])
-}
-
-fn is_tenant_id(s: &str) -> bool {
-    s.len() == 36
-        && s.bytes()
-            .enumerate()
-            .all(|(i, b)| if [8, 13, 18, 23].contains(&i) { b == b'-' } else { b.is_ascii_hexdigit() })
+        && Shape::Guid.accepts(d[TENANT])
 }
 
 /// An issuer of one tenant under Entra's `{tenantid}` template (a tenant id, not a name).
