@@ -1,5 +1,12 @@
 use std::process::ExitCode;
 
+/// mimalloc in place of glibc's malloc: a signed-in request allocates and frees a few dozen
+/// small buffers, and glibc's malloc was about a quarter of gatehouse's own CPU on the gate's
+/// path (`bench/HOTPATH.md`). Set here, in the binary only: an app that mounts the library keeps
+/// its own allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use gatehouse::config::Settings;
 use gatehouse::startup::Application;
 
