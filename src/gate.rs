@@ -22,6 +22,7 @@ use crate::auth::next::login_redirect;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::{AppError, error_page};
+use crate::security_headers::ForProxy;
 pub(crate) use assertion::Signer;
 
 /// The identity headers a yes carries. A proxy must set (or clear) each of them on the
@@ -116,13 +117,15 @@ pub(crate) async fn forward_auth(
     })
 }
 
-/// `200`, empty, with the identity headers.
+/// `200`, empty, with the identity headers: an answer for the proxy alone ([`ForProxy`]).
 fn allowed(account: &Arc<Account>, signer: &Signer) -> HttpResponse {
     let mut response = HttpResponse::Ok();
     for (name, value) in signer.identity_headers(account, |token| identity_headers(account, token)).iter() {
         response.insert_header((name.clone(), value.clone()));
     }
-    response.finish()
+    let mut response = response.finish();
+    response.extensions_mut().insert(ForProxy);
+    response
 }
 
 /// Every header is always present, empty when there is nothing to say, for proxies that copy

@@ -38,7 +38,7 @@ use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensi
 use actix_web::body::MessageBody;
 use actix_web::cookie::{SameSite, time};
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{Condition, DefaultHeaders, Logger, from_fn};
+use actix_web::middleware::{Condition, Logger, from_fn};
 use actix_web::{App, Error, web};
 
 use crate::access::Access;
@@ -53,6 +53,7 @@ use crate::metrics::Metrics;
 use crate::providers::{HttpClient, Registry};
 use crate::rate_limit::RateLimits;
 use crate::routes;
+use crate::security_headers::SecurityHeaders;
 use crate::session::at_provider::IdTokenSeal;
 use crate::session::{AnyStore, DbSessionStore, RedisSessions, SessionCache};
 use crate::signin::CallbackSeal;
@@ -318,7 +319,7 @@ impl Gatehouse {
             .wrap(from_fn(crate::session::answer_store_outage))
             .wrap(Condition::new(self.shared.demo.is_some(), from_fn(crate::demo::demo_notice)))
             .wrap(Condition::new(s.trusted_proxies.0.is_empty(), from_fn(crate::net::notice_untrusted_proxy)))
-            .wrap(security_headers(s.secure_cookies()))
+            .wrap(SecurityHeaders { https: s.secure_cookies() })
             .wrap(Condition::new(log::log_enabled!(target: ACCESS_LOG, log::Level::Info), access_log()))
     }
 
@@ -452,26 +453,6 @@ fn session_middleware(s: &Settings, store: AnyStore) -> SessionMiddleware<AnySto
                 .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
         )
         .build()
-}
-
-/// Safe defaults for every response. Pages are personal: nothing is cached unless a route
-/// says otherwise (static assets do).
-pub(crate) const SECURITY_HEADERS: [(&str, &str); 6] = [
-    ("Cache-Control", "no-store"),
-    ("Pragma", "no-cache"),
-    ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
-    ("X-Frame-Options", "DENY"),
-    (
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    ),
-];
-
-/// [`SECURITY_HEADERS`] on every response, and HSTS on https.
-fn security_headers(https: bool) -> DefaultHeaders {
-    let headers = SECURITY_HEADERS.into_iter().fold(DefaultHeaders::new(), DefaultHeaders::add);
-    if https { headers.add(("Strict-Transport-Security", "max-age=31536000; includeSubDomains")) } else { headers }
 }
 
 const ACCESS_LOG: &str = "gatehouse::access";

@@ -19,6 +19,7 @@ pub(crate) mod providers;
 pub(crate) mod rate_limit;
 pub(crate) mod routes;
 pub(crate) mod seal;
+pub(crate) mod security_headers;
 pub(crate) mod session;
 pub(crate) mod signin;
 pub(crate) mod site;

@@ -11,7 +11,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{COOKIE, HeaderName, HeaderValue, RETRY_AFTER};
+use actix_web::http::header::{COOKIE, HeaderValue, RETRY_AFTER};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 
@@ -62,10 +62,8 @@ impl ResponseError for StoreOutage {
         let mut res = if self.api { ApiError(outage).error_response() } else { outage.error_response() };
         let headers = res.headers_mut();
         headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
-        for (name, value) in crate::gatehouse::SECURITY_HEADERS {
-            if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
-                headers.insert(name, HeaderValue::from_static(value));
-            }
+        for (name, value) in &crate::security_headers::PAGE_HEADERS {
+            headers.insert(name.clone(), value.clone());
         }
         res
     }

@@ -37,6 +37,34 @@ async fn verify_says_401_signed_out_and_200_with_the_identity_signed_in() {
     assert!(res.bytes().await.unwrap().is_empty(), "an empty body");
 }
 
+/// A yes is for the proxy alone (nginx and Caddy never show it to the browser): it carries no
+/// page headers for the proxy to parse on every request it guards. Everything else does.
+#[actix_web::test]
+async fn a_yes_carries_no_page_headers_but_every_other_answer_does() {
+    const PAGE_ONLY: [&str; 5] =
+        ["content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy", "pragma"];
+    let app = spawn_app(gated(Backend::Sqlite)).await;
+    let browser = app.new_browser();
+    let signed_out = verify(&browser, "").await;
+    app.sign_in_oidc(&browser, "corp", "alice").await;
+    let refused = verify(&browser, "?allowed_groups=admins").await;
+    let profile = browser.get("/profile").await;
+    for (what, res) in [("signed out", signed_out), ("refused", refused), ("a page", profile)] {
+        assert!(res.status() != 200 || what == "a page", "{what}: {}", res.status());
+        for name in PAGE_ONLY {
+            assert!(header(&res, name).is_some(), "{what}: {name}");
+        }
+    }
+    for path in ["/verify", "/forward-auth"] {
+        let yes = browser.get(path).await;
+        assert_eq!(yes.status(), 200, "{path}");
+        assert_eq!(header(&yes, "cache-control"), Some("no-store"), "{path}");
+        for name in PAGE_ONLY {
+            assert!(header(&yes, name).is_none(), "{path}: {name}");
+        }
+    }
+}
+
 #[actix_web::test]
 async fn an_unverified_email_is_never_handed_to_the_app() {
     let app = spawn_app(gated(Backend::Sqlite)).await;
