@@ -72,10 +72,10 @@ pub(crate) enum Ended {
 const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 
 /// Checks a visit at `now_ms` (Unix milliseconds) to a signed-in session against its limits
-/// and, with an idle limit, notes the visit (every request then writes the session, as
-/// actix-identity's visit deadline did). gatehouse checks the limits itself rather than through
-/// actix-identity's deadlines, so one stamp ([`keys::ISSUED_MS`]) serves the lifetime and "sign
-/// out everywhere", and the last visit is kept only when there is an idle limit.
+/// and, with an idle limit, notes the visit once the noted one is [`idle_refresh_secs`] old.
+/// gatehouse checks the limits itself rather than through actix-identity's deadlines, so one
+/// stamp ([`keys::ISSUED_MS`]) serves the lifetime and "sign out everywhere", and the last visit
+/// is kept only when there is an idle limit.
 pub(crate) fn check_visit(
     session: &Session,
     ttl_days: i64,
@@ -92,15 +92,30 @@ pub(crate) fn check_visit(
     let Some(idle_minutes) = idle_minutes else { return Ok(()) };
     let idle = i64::try_from(idle_minutes.saturating_mul(60)).unwrap_or(i64::MAX);
     let now = now_ms.div_euclid(1000);
-    let seen = match session.get::<i64>(keys::LAST_SEEN) {
-        Ok(Some(seen)) => seen.min(now),
-        _ => issued_ms.div_euclid(1000).min(now),
+    // Until a visit is noted, the sign-in is the last visit.
+    let noted = match session.get::<i64>(keys::LAST_SEEN) {
+        Ok(Some(seen)) => seen,
+        _ => issued_ms.div_euclid(1000),
     };
+    // A visit noted in the future (another instance's clock) counts as now: it cannot postpone
+    // the idle limit, and it is overwritten below.
+    let seen = noted.min(now);
     if now.saturating_sub(seen) >= idle {
         return Err(Ended::Idle);
     }
-    let _ = session.insert(keys::LAST_SEEN, now);
+    if noted > now || now - noted >= idle_refresh_secs(idle) {
+        let _ = session.insert(keys::LAST_SEEN, now);
+    }
     Ok(())
+}
+
+/// How old the noted last visit may grow before a visit notes a new one: a minute, or a tenth of
+/// a shorter idle limit. Noting every visit would make every signed-in request write its session
+/// (a database or Redis write, or a fresh cookie), the gate's `/verify` included; the price is
+/// that a session may end up to this much sooner than a full idle limit after its last visit,
+/// never later.
+pub(crate) fn idle_refresh_secs(idle_secs: i64) -> i64 {
+    (idle_secs / 10).clamp(1, 60)
 }
 
 fn is_session_cookie(value: &HeaderValue) -> bool {
@@ -174,6 +189,30 @@ mod tests {
         let without_limit = signed_in_at(t0);
         assert_eq!(check_visit(&without_limit, 30, None, t0 + 1_000), Ok(()));
         assert_eq!(without_limit.get::<i64>(keys::LAST_SEEN).unwrap(), None, "nothing noted without the limit");
+    }
+
+    #[test]
+    fn a_visit_is_noted_once_the_noted_one_is_a_minute_old() {
+        let t0 = 1_700_000_000_000;
+        let seen = |session: &Session| session.get::<i64>(keys::LAST_SEEN).unwrap();
+        // A 60-minute limit: nothing is written within a minute of the sign-in...
+        let session = signed_in_at(t0);
+        assert_eq!(check_visit(&session, 30, Some(60), t0 + 59_000), Ok(()));
+        assert_eq!(seen(&session), None);
+        // ...then once a minute at most.
+        assert_eq!(check_visit(&session, 30, Some(60), t0 + 60_000), Ok(()));
+        assert_eq!(seen(&session), Some(t0 / 1000 + 60));
+        assert_eq!(check_visit(&session, 30, Some(60), t0 + 119_000), Ok(()));
+        assert_eq!(seen(&session), Some(t0 / 1000 + 60), "59 s after the noted visit");
+        // The visit at +119 s was not noted: the session ends 60 minutes after +60 s, 59 s
+        // sooner than a full hour after its last visit, never later.
+        assert_eq!(check_visit(&session, 30, Some(60), t0 + 3_659_000), Ok(()));
+        let ended = signed_in_at(t0);
+        let _ = ended.insert(keys::LAST_SEEN, t0 / 1000 + 60);
+        assert_eq!(check_visit(&ended, 30, Some(60), t0 + 3_660_000), Err(Ended::Idle));
+        // A shorter limit is noted at a tenth of it.
+        assert_eq!([idle_refresh_secs(300), idle_refresh_secs(3600), idle_refresh_secs(60)], [30, 60, 6]);
+        assert_eq!(idle_refresh_secs(5), 1);
     }
 
     #[test]

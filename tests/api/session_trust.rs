@@ -17,11 +17,7 @@ fn store_opts<'a>(store: &'a str, backend: Backend, github: &'a GithubStandIn) -
 /// Every cookie any of those requests handed out afterwards must be refused.
 async fn ended_sessions_stay_ended(store: &str, backend: Backend) {
     let github = GithubStandIn::start();
-    // An idle timeout makes every signed-in request write the session (its last visit).
-    let app = spawn_app(
-        store_opts(store, backend, &github).var("SESSION_IDLE_MINUTES", "60").var("RATE_LIMIT_PER_MINUTE", "0"),
-    )
-    .await;
+    let app = spawn_app(store_opts(store, backend, &github).var("RATE_LIMIT_PER_MINUTE", "0")).await;
     let owner = app.new_browser();
     app.sign_in_github(&owner, "github").await;
 
@@ -32,7 +28,9 @@ async fn ended_sessions_stay_ended(store: &str, backend: Backend) {
         let cookie = session_set_cookie(&res).expect("a session cookie");
         let requests: Vec<_> = (0..32)
             .map(|i| {
-                let (client, url) = (reqwest::Client::new(), app.addr.clone());
+                // Not following redirects: a sign-in's answer is the one that wrote the session.
+                let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+                let url = app.addr.clone();
                 let cookie = cookie.clone();
                 // Half start a sign-in (which writes a pending flow), half just read.
                 let path = if i % 2 == 0 { "/authorize/github" } else { "/api/me" };
@@ -152,6 +150,32 @@ async fn signed_in_page_views_write_nothing_to_the_database_store() {
 #[actix_web::test]
 async fn signed_in_page_views_write_nothing_to_redis() {
     page_views_write_nothing("redis").await;
+}
+
+/// With an idle limit a visit is noted at most once a minute: within the minute after the
+/// sign-in, pages and the gate's `/verify` write nothing and hand out no new cookie.
+async fn with_an_idle_limit_visits_within_a_minute_write_nothing(store: &str) {
+    let github = GithubStandIn::start();
+    let app = spawn_app(store_opts(store, Backend::Sqlite, &github).var("SESSION_IDLE_MINUTES", "60")).await;
+    app.sign_in_github(&app.browser, "github").await;
+    app.browser.get("/").await;
+    let before = metric(&app, "gatehouse_session_store_writes_total").await;
+    for path in ["/", "/profile", "/api/me", "/verify", "/verify", "/"] {
+        let res = app.browser.get(path).await;
+        assert!(res.status().as_u16() < 400, "{store}: {path}");
+        assert_eq!(session_set_cookie(&res), None, "{store}: {path} handed out a new cookie");
+    }
+    assert_eq!(metric(&app, "gatehouse_session_store_writes_total").await, before, "{store}: visits wrote");
+}
+
+#[actix_web::test]
+async fn with_an_idle_limit_visits_within_a_minute_write_nothing_to_the_database_store() {
+    with_an_idle_limit_visits_within_a_minute_write_nothing("database").await;
+}
+
+#[actix_web::test]
+async fn with_an_idle_limit_visits_within_a_minute_hand_out_no_new_cookie() {
+    with_an_idle_limit_visits_within_a_minute_write_nothing("cookie").await;
 }
 
 fn max_age(res: &reqwest::Response) -> i64 {
