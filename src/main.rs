@@ -1,14 +1,16 @@
 use std::process::ExitCode;
 
+use gatehouse::config::Settings;
+use gatehouse::startup::Application;
+
 /// mimalloc in place of glibc's malloc: a signed-in request allocates and frees a few dozen
 /// small buffers, and glibc's malloc was about a quarter of gatehouse's own CPU on the gate's
 /// path (`bench/HOTPATH.md`). Set here, in the binary only: an app that mounts the library keeps
-/// its own allocator.
+/// its own allocator. Built without asking for transparent huge pages; on a host whose THP
+/// setting is `always`, `MIMALLOC_ALLOW_THP=0` keeps them off too.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-use gatehouse::config::Settings;
-use gatehouse::startup::Application;
 
 #[actix_web::main]
 async fn main() -> ExitCode {

@@ -98,12 +98,14 @@ pub(crate) fn check_visit(
         _ => issued_ms.div_euclid(1000),
     };
     // A visit noted in the future (another instance's clock) counts as now: it cannot postpone
-    // the idle limit, and it is overwritten below.
+    // the idle limit.
     let seen = noted.min(now);
     if now.saturating_sub(seen) >= idle {
         return Err(Ended::Idle);
     }
-    if noted > now || now - noted >= idle_refresh_secs(idle) {
+    // Noted again once the stamp is an interval old, or an interval ahead: instances whose
+    // clocks differ by less than that do not take turns rewriting each other's stamps.
+    if noted.abs_diff(now) >= idle_refresh_secs(idle).unsigned_abs() {
         let _ = session.insert(keys::LAST_SEEN, now);
     }
     Ok(())
@@ -113,7 +115,7 @@ pub(crate) fn check_visit(
 /// a shorter idle limit. Noting every visit would make every signed-in request write its session
 /// (a database or Redis write, or a fresh cookie), the gate's `/verify` included; the price is
 /// that a session may end up to this much sooner than a full idle limit after its last visit,
-/// never later.
+/// never later (with the instances' clocks in step).
 pub(crate) fn idle_refresh_secs(idle_secs: i64) -> i64 {
     (idle_secs / 10).clamp(1, 60)
 }
@@ -212,7 +214,16 @@ mod tests {
         assert_eq!(check_visit(&ended, 30, Some(60), t0 + 3_660_000), Err(Ended::Idle));
         // A shorter limit is noted at a tenth of it.
         assert_eq!([idle_refresh_secs(300), idle_refresh_secs(3600), idle_refresh_secs(60)], [30, 60, 6]);
-        assert_eq!(idle_refresh_secs(5), 1);
+        assert_eq!(idle_refresh_secs(5), 1, "not reachable (the limit is at least a minute), but never 0");
+        // A stamp less than an interval ahead (another instance's clock) is left alone; one
+        // further ahead is brought back to now.
+        let ahead = signed_in_at(t0);
+        let _ = ahead.insert(keys::LAST_SEEN, t0 / 1000 + 59);
+        assert_eq!(check_visit(&ahead, 30, Some(60), t0), Ok(()));
+        assert_eq!(seen(&ahead), Some(t0 / 1000 + 59));
+        let _ = ahead.insert(keys::LAST_SEEN, t0 / 1000 + 60);
+        assert_eq!(check_visit(&ahead, 30, Some(60), t0), Ok(()));
+        assert_eq!(seen(&ahead), Some(t0 / 1000));
     }
 
     #[test]

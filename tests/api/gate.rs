@@ -49,8 +49,8 @@ async fn a_yes_carries_no_page_headers_but_every_other_answer_does() {
     app.sign_in_oidc(&browser, "corp", "alice").await;
     let refused = verify(&browser, "?allowed_groups=admins").await;
     let profile = browser.get("/profile").await;
-    for (what, res) in [("signed out", signed_out), ("refused", refused), ("a page", profile)] {
-        assert!(res.status() != 200 || what == "a page", "{what}: {}", res.status());
+    for (what, status, res) in [("signed out", 401, signed_out), ("refused", 403, refused), ("a page", 200, profile)] {
+        assert_eq!(res.status(), status, "{what}");
         for name in PAGE_ONLY {
             assert!(header(&res, name).is_some(), "{what}: {name}");
         }

@@ -12,20 +12,28 @@ fn store_opts<'a>(store: &'a str, backend: Backend, github: &'a GithubStandIn) -
     AppOptions::new(backend).github("github", github).session_store(store)
 }
 
-/// The attacker's view: a stolen (or just busy) cookie keeps many requests in flight — each of
-/// them changing the session — while its owner signs out everywhere from another browser.
-/// Every cookie any of those requests handed out afterwards must be refused.
+/// The attacker's view: a stolen (or just busy) cookie keeps many requests in flight — sign-ins
+/// that write a pending flow, reads that note the visit — while its owner signs out everywhere
+/// from another browser. Every cookie any of those requests handed out afterwards must be refused.
 async fn ended_sessions_stay_ended(store: &str, backend: Backend) {
     let github = GithubStandIn::start();
-    let app = spawn_app(store_opts(store, backend, &github).var("RATE_LIMIT_PER_MINUTE", "0")).await;
+    // A one-minute idle limit notes a visit once the noted one is 6 s old (the first round waits
+    // that long, so its reads write too).
+    let app = spawn_app(
+        store_opts(store, backend, &github).var("SESSION_IDLE_MINUTES", "1").var("RATE_LIMIT_PER_MINUTE", "0"),
+    )
+    .await;
     let owner = app.new_browser();
     app.sign_in_github(&owner, "github").await;
 
-    let (mut handed_out, mut racing_cookies) = (Vec::new(), 0);
+    let (mut handed_out, mut racing_cookies, mut racing_visits) = (Vec::new(), 0, 0);
     for round in 0..16 {
         let stolen = app.new_browser();
         let res = app.sign_in_github(&stolen, "github").await;
         let cookie = session_set_cookie(&res).expect("a session cookie");
+        if round == 0 {
+            actix_web::rt::time::sleep(Duration::from_millis(6_100)).await;
+        }
         let requests: Vec<_> = (0..32)
             .map(|i| {
                 // Not following redirects: a sign-in's answer is the one that wrote the session.
@@ -36,7 +44,7 @@ async fn ended_sessions_stay_ended(store: &str, backend: Backend) {
                 let path = if i % 2 == 0 { "/authorize/github" } else { "/api/me" };
                 actix_web::rt::spawn(async move {
                     let res = client.get(format!("{url}{path}")).header("Cookie", cookie).send().await.unwrap();
-                    (res.status().as_u16(), session_set_cookie(&res))
+                    (path, res.status().as_u16(), session_set_cookie(&res))
                 })
             })
             .collect();
@@ -44,14 +52,16 @@ async fn ended_sessions_stay_ended(store: &str, backend: Backend) {
         assert_eq!(owner.post("/profile/sessions/end-all").await.status(), 303, "{store}");
         app.sign_in_github(&owner, "github").await;
         for request in requests {
-            let (status, set_cookie) = request.await.unwrap();
+            let (path, status, set_cookie) = request.await.unwrap();
             assert!(status < 500, "{store}: a request racing the sign-out answered {status}");
             racing_cookies += usize::from(set_cookie.is_some());
+            racing_visits += usize::from(set_cookie.is_some() && path == "/api/me");
             handed_out.extend(set_cookie);
         }
         handed_out.push(cookie);
     }
     assert!(racing_cookies > 0, "{store}: none of the racing requests wrote its session");
+    assert!(racing_visits > 0, "{store}: no racing read noted its visit");
     for cookie in &handed_out {
         let res =
             reqwest::Client::new().get(format!("{}/api/me", app.addr)).header("Cookie", cookie).send().await.unwrap();
