@@ -65,7 +65,8 @@ verify = most(r"gatehouse::providers::oidc::OidcProvider::verify \[")
 rsa = most(r"rsa::pkcs1v15::Pkcs1v15Sign as rsa::traits::padding::SignatureScheme>::verify",
            r"gatehouse::providers::oidc::verify::rs256_verified_by_ring")
 http = most(r"gatehouse::providers::http::HttpClient as oauth2::endpoint::AsyncHttpClient>::call::\{\{closure\}\}")
-upsert = most(r"gatehouse::db::write_tx \[")
+# The transaction: write_tx, or the closure in accounts::sign_in it is inlined into.
+upsert = most(r"gatehouse::db::write_tx \[", r"gatehouse::accounts::sign_in::\{\{closure\}\} \[")
 authorize = most(r"OidcProvider as gatehouse::providers::Provider>::authorize_url::\{\{closure\}\}")
 rest = total - verify - http - upsert - authorize
 stages = [
