@@ -25,6 +25,9 @@ async fn verify_says_401_signed_out_and_200_with_the_identity_signed_in() {
     assert_eq!(res.status(), 401, "signed out");
     assert!(res.headers().get("location").is_none(), "nginx accepts no redirect from an auth subrequest");
     assert!(header(&res, "x-auth-request-user").is_none());
+    // nginx reads only the head of an auth subrequest's answer: a body would cost it its
+    // kept-alive connection to gatehouse, on every signed-out request.
+    assert!(res.bytes().await.unwrap().is_empty(), "the 401 is empty");
 
     app.sign_in_oidc(&browser, "corp", "alice").await;
     let id = browser.me().await.unwrap()["id"].to_string();
@@ -49,6 +52,7 @@ async fn a_yes_carries_no_page_headers_but_every_other_answer_does() {
     app.sign_in_oidc(&browser, "corp", "alice").await;
     let refused = verify(&browser, "?allowed_groups=admins").await;
     let profile = browser.get("/profile").await;
+    assert_eq!(header(&refused, "content-length"), Some("0"), "the 403 is empty, as the 401 is");
     for (what, status, res) in [("signed out", 401, signed_out), ("refused", 403, refused), ("a page", 200, profile)] {
         assert_eq!(res.status(), status, "{what}");
         for name in PAGE_ONLY {
