@@ -112,9 +112,7 @@ http {
     }
     location / {
       auth_request /gatehouse/verify;
-      include $PWD/docs/deploy/gatehouse-identity.conf;
-      # The include's proxy_set_header lines replace the inherited ones: keep-alive again.
-      proxy_set_header Connection "";
+      include $PWD/docs/deploy/gatehouse-identity.conf;   # keeps the connection alive too
       proxy_pass http://app;
     }
     location @gatehouse_sign_in { return 401; }

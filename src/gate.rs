@@ -78,7 +78,7 @@ fn decide(req: &HttpRequest, access: &Access) -> Result<Decision, AppError> {
 /// `GET /verify`, for nginx `auth_request`: `200` with the identity headers, `401` signed out,
 /// `403` not allowed. Never a redirect (nginx accepts nothing else from an auth subrequest);
 /// nginx's `error_page 401` sends the browser on to sign in (see `docs/deploy/nginx.conf`).
-/// Every answer is empty: nginx reads only the head of an auth subrequest's answer, and closes
+/// All three are empty: nginx reads only the head of an auth subrequest's answer, and closes
 /// its kept-alive connection to gatehouse when a body is left unread.
 pub(crate) async fn verify(
     req: HttpRequest,

@@ -52,6 +52,7 @@ async fn a_yes_carries_no_page_headers_but_every_other_answer_does() {
     app.sign_in_oidc(&browser, "corp", "alice").await;
     let refused = verify(&browser, "?allowed_groups=admins").await;
     let profile = browser.get("/profile").await;
+    assert_eq!(refused.status(), 403);
     assert_eq!(header(&refused, "content-length"), Some("0"), "the 403 is empty, as the 401 is");
     for (what, status, res) in [("signed out", 401, signed_out), ("refused", 403, refused), ("a page", 200, profile)] {
         assert_eq!(res.status(), status, "{what}");

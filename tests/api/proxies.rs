@@ -32,18 +32,21 @@ type Seen = (String, Vec<(String, String)>);
 #[derive(Clone, Default)]
 struct Upstream {
     seen: Arc<Mutex<Vec<Seen>>>,
+    /// The proxy's port of each request's connection: how many connections it opened.
+    peers: Arc<Mutex<Vec<u16>>>,
     addr: String,
 }
 
 impl Upstream {
     fn start() -> Upstream {
         let upstream = Upstream::default();
-        let seen = upstream.seen.clone();
+        let (seen, peers) = (upstream.seen.clone(), upstream.peers.clone());
         let server = HttpServer::new(move || {
-            let seen = seen.clone();
+            let (seen, peers) = (seen.clone(), peers.clone());
             App::new().default_service(web::to(move |req: HttpRequest| {
-                let seen = seen.clone();
+                let (seen, peers) = (seen.clone(), peers.clone());
                 async move {
+                    peers.lock().unwrap().extend(req.peer_addr().map(|a| a.port()));
                     let headers: Vec<(String, String)> = req
                         .headers()
                         .iter()
@@ -252,6 +255,15 @@ async fn the_whole_journey(kind: Kind, layout: Layout) {
     assert_eq!(headers["x-auth-request-name"], "Alice");
     let assertion = headers["x-auth-request-assertion"].as_str().unwrap_or_default();
     assert_eq!(assertion.split('.').count(), 3, "{kind:?}: the signed assertion reaches the app");
+
+    // The proxy keeps its connection to the app alive (nginx only when configured to).
+    let before = upstream.peers.lock().unwrap().len();
+    for _ in 0..5 {
+        assert_eq!(get(&browser, &original).await.status(), 200);
+    }
+    let mut ports = upstream.peers.lock().unwrap()[before..].to_vec();
+    ports.dedup();
+    assert!(ports.len() <= 2, "{kind:?}: 5 requests reached the app over {} connections", ports.len());
 
     // The visitor's own query adds no rules (and a misspelt one refuses no one).
     let res = get(&browser, &format!("{original}&allowed_emails=nobody@example.com&allowed_x=1")).await;
