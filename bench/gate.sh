@@ -246,10 +246,10 @@ CEIL_CPU=(); GATE_CPU=()
 # gate runs right beside the ceiling, first in every other round, so each round also gives a
 # ratio of two neighbouring measurements (the paired ratios below).
 CEIL=(); GATE=(); APACHE_RUNS=(); VERIFY=(); HOP=()
+ceiling() { measured "http://127.0.0.1:$CEIL_PORT/"; CEIL+=("$OUT"); CEIL_CPU+=("$CPU"); }
+gate() { measured "http://127.0.0.1:$GATE_PORT/" "$WORK/gatehouse-cookies.txt"; GATE+=("$OUT"); GATE_CPU+=("$CPU"); }
 for round in $(seq "$ROUNDS"); do
   say "round $round of $ROUNDS"
-  ceiling() { measured "http://127.0.0.1:$CEIL_PORT/"; CEIL+=("$OUT"); CEIL_CPU+=("$CPU"); }
-  gate() { measured "http://127.0.0.1:$GATE_PORT/" "$WORK/gatehouse-cookies.txt"; GATE+=("$OUT"); GATE_CPU+=("$CPU"); }
   if (( round % 2 )); then ceiling; gate; else gate; ceiling; fi
   HOP+=("$(load "http://127.0.0.1:$HOP_PORT/" "$WORK/gatehouse-cookies.txt")")
   APACHE_RUNS+=("$(load "$AP/" "$WORK/apache-cookies.txt")")

@@ -3,10 +3,9 @@
 //!
 //! One kind of answer is not for a browser: the gate's yes to a proxy ([`ForProxy`]). nginx's
 //! `auth_request`, Caddy's `forward_auth` and Traefik's `forwardAuth` never pass it on; they
-//! copy the identity headers they are told to copy and send the browser the app's answer instead. It carries only
-//! `Cache-Control: no-store`, since every header on it is one more for the proxy to parse on
-//! every request it guards (six page headers cost the gate about 6 % of its throughput:
-//! `bench/GATE.md`).
+//! copy the identity headers they are told to copy and send the browser the app's answer
+//! instead. It carries only `Cache-Control: no-store`: every header on it is one more for the
+//! proxy to parse on every request it guards (`bench/GATE.md`).
 
 use std::future::{Ready, ready};
 

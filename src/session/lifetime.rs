@@ -105,7 +105,7 @@ pub(crate) fn check_visit(
     }
     // Noted again once the stamp is an interval old, or an interval ahead: instances whose
     // clocks differ by less than that do not take turns rewriting each other's stamps.
-    if noted.abs_diff(now) >= idle_refresh_secs(idle).unsigned_abs() {
+    if noted.abs_diff(now) >= idle_refresh_secs(idle) {
         let _ = session.insert(keys::LAST_SEEN, now);
     }
     Ok(())
@@ -116,8 +116,8 @@ pub(crate) fn check_visit(
 /// (a database or Redis write, or a fresh cookie), the gate's `/verify` included; the price is
 /// that a session may end up to this much sooner than a full idle limit after its last visit,
 /// never later (with the instances' clocks in step).
-pub(crate) fn idle_refresh_secs(idle_secs: i64) -> i64 {
-    (idle_secs / 10).clamp(1, 60)
+pub(crate) fn idle_refresh_secs(idle_secs: i64) -> u64 {
+    (idle_secs / 10).clamp(1, 60).unsigned_abs()
 }
 
 fn is_session_cookie(value: &HeaderValue) -> bool {
