@@ -410,6 +410,16 @@ impl Settings {
         self.production
     }
 
+    /// The session cookie's name: `__Host-` pins it to this host on https, `__Secure-` when
+    /// `COOKIE_DOMAIN` shares it with subdomains (`__Host-` forbids `Domain=`).
+    pub(crate) fn session_cookie_name(&self) -> &'static str {
+        match (self.secure_cookies(), &self.cookie_domain) {
+            (false, _) => "gatehouse",
+            (true, None) => "__Host-gatehouse",
+            (true, Some(_)) => "__Secure-gatehouse",
+        }
+    }
+
     /// The path gatehouse is mounted under, from `PUBLIC_URL`: `""` at the root, else `/auth`.
     pub fn base_path(&self) -> String {
         self.public_url.path().trim_end_matches('/').to_string()

@@ -7,6 +7,7 @@
 //! signed-in request touches no database while the cache holds the user.
 
 pub(crate) mod assertion;
+pub(crate) mod fast_yes;
 
 use std::sync::Arc;
 
@@ -32,6 +33,9 @@ pub(crate) const EMAIL: &str = "x-auth-request-email";
 pub(crate) const NAME: &str = "x-auth-request-name";
 pub(crate) const ASSERTION: &str = "x-auth-request-assertion";
 pub(crate) const GROUPS: &str = "x-auth-request-groups";
+/// The names of the gate's routes ([`fast_yes`] answers only where they are the ones that match).
+pub(crate) const VERIFY_ROUTE: &str = "gatehouse.verify";
+pub(crate) const FORWARD_AUTH_ROUTE: &str = "gatehouse.forward-auth";
 /// Every identity header starts with it.
 const IDENTITY_PREFIX: &str = "x-auth-request-";
 
@@ -43,6 +47,26 @@ enum Decision {
 }
 
 fn decide(req: &HttpRequest, access: &Access) -> Result<Decision, AppError> {
+    // The middleware checked the session against the account (deleted user, ended sessions).
+    let checked = req.extensions().get::<CheckedAccount>().map(|CheckedAccount(account)| account.clone());
+    match judge(req, access, checked) {
+        Ok(Decision::SignedOut) if req.extensions().get::<Unchecked>().is_some() => {
+            Err(crate::auth::guard::unauthenticated(req))
+        }
+        Ok(decision) => Ok(decision),
+        Err(UnreadableRule(why)) => {
+            // The proxy's configuration is wrong: refuse (never fail open), and say why.
+            log::warn!("gate: refused by a location rule that cannot be read: {why}");
+            Ok(Decision::Refused)
+        }
+    }
+}
+
+/// A per-location rule (`/verify?allowed_groups=…`) that cannot be read: refused.
+struct UnreadableRule(String);
+
+/// The decision for `account`, the session's checked account (`None`: signed out).
+fn judge(req: &HttpRequest, access: &Access, account: Option<Arc<Account>>) -> Result<Decision, UnreadableRule> {
     // nginx and Caddy pass the client's headers to the gate: a client that sends identity
     // headers of its own is forging them, and a proxy that forgot to overwrite them would pass
     // them to the app. Refused, whoever is signed in; spelt with `_` too, which CGI, FastCGI and
@@ -54,22 +78,8 @@ fn decide(req: &HttpRequest, access: &Access) -> Result<Decision, AppError> {
     if req.headers().keys().any(|name| forged(name.as_str())) {
         return Ok(Decision::Refused);
     }
-    let requirement = match Requirement::from_query(req.query_string()) {
-        Ok(requirement) => requirement,
-        Err(why) => {
-            // The proxy's configuration is wrong: refuse (never fail open), and say why.
-            log::warn!("gate: refused by a location rule that cannot be read: {why}");
-            return Ok(Decision::Refused);
-        }
-    };
-    // The middleware checked the session against the account (deleted user, ended sessions).
-    let checked = req.extensions().get::<CheckedAccount>().map(|CheckedAccount(account)| account.clone());
-    let Some(account) = checked else {
-        if req.extensions().get::<Unchecked>().is_some() {
-            return Err(crate::auth::guard::unauthenticated(req));
-        }
-        return Ok(Decision::SignedOut);
-    };
+    let requirement = Requirement::from_query(req.query_string()).map_err(UnreadableRule)?;
+    let Some(account) = account else { return Ok(Decision::SignedOut) };
     let email = verified_email(&account.user);
     let allowed = access.admits(&account) && requirement.allows(email, account.groups());
     Ok(if allowed { Decision::Allowed(account) } else { Decision::Refused })

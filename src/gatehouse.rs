@@ -2,8 +2,9 @@
 //! mounts its routes into an app and wraps the app with its middleware.
 //!
 //! Middleware runs in reverse order of `.wrap`: the last one added sees the request first. So:
-//! access log → security headers → proxy notice → demo notice → store-outage answer → anonymous
-//! cookie lifetime → session → anonymous marker → identity → attach_identity → handlers.
+//! access log → security headers → proxy notice → demo notice → the gate's yes (cookie store) →
+//! store-outage answer → anonymous cookie lifetime → session → anonymous marker → identity →
+//! attach_identity → handlers.
 //!
 //! ```no_run
 //! use actix_web::{App, HttpServer, Responder, web};
@@ -49,6 +50,7 @@ use crate::db::changes::{self, Caches};
 use crate::db::{Db, DbError};
 use crate::demo::DemoIdp;
 use crate::gate::Signer;
+use crate::gate::fast_yes::FastYes;
 use crate::metrics::Metrics;
 use crate::providers::{HttpClient, Registry};
 use crate::rate_limit::RateLimits;
@@ -114,6 +116,8 @@ struct Shared {
     access: web::Data<Access>,
     /// Signs the identity assertions the gate hands to upstreams.
     signer: web::Data<Signer>,
+    /// The gate's yes before the session layers (cookie store only).
+    fast_yes: Option<web::Data<FastYes>>,
     id_token_seal: web::Data<IdTokenSeal>,
     /// Carries form-posted callbacks (Apple) to the step that can read the session.
     callback_seal: web::Data<CallbackSeal>,
@@ -193,18 +197,21 @@ impl Gatehouse {
         if let Some(hangups) = hangups {
             reload_on_hangup(hangups, &access);
         }
+        let (accounts, access, signer) = (web::Data::from(accounts), web::Data::from(access), web::Data::new(signer));
+        let fast_yes = FastYes::new(&settings, accounts.clone(), access.clone(), signer.clone()).map(web::Data::new);
         Ok(Gatehouse {
             shared: Arc::new(Shared {
                 registry: web::Data::new(registry),
                 db: web::Data::new(db),
                 store_data: web::Data::new(store.clone()),
                 store,
-                accounts: web::Data::from(accounts),
+                accounts,
                 login_pages: web::Data::new(routes::LoginPages::default()),
                 rate_limits: web::Data::new(rate_limits),
                 metrics: web::Data::new(Metrics::default()),
-                access: web::Data::from(access),
-                signer: web::Data::new(signer),
+                access,
+                signer,
+                fast_yes,
                 id_token_seal: web::Data::new(IdTokenSeal::new(settings.session_key.key.master())),
                 callback_seal: web::Data::new(CallbackSeal::new(settings.session_key.key.master())),
                 token_vault: settings.token_keys.as_ref().map(|keys| web::Data::new(TokenVault::new(keys))),
@@ -259,6 +266,9 @@ impl Gatehouse {
         if let Some(vault) = &s.token_vault {
             cfg.app_data(vault.clone());
         }
+        if let Some(fast_yes) = &s.fast_yes {
+            cfg.app_data(fast_yes.clone());
+        }
         let demo = s.demo.is_some();
         let mount = move |cfg: &mut web::ServiceConfig| {
             if demo {
@@ -286,6 +296,10 @@ impl Gatehouse {
     /// Wraps `app` with gatehouse's middleware: sessions (per `SESSION_STORE`), identity, the
     /// middleware that attaches the signed-in user to every request, security headers and the
     /// access log. Call it last, on the whole app.
+    ///
+    /// With the cookie store, the gate's yes to a signed-in, allowed `GET` of gatehouse's own
+    /// `/verify` or `/forward-auth` is given here, before the session layers and before any
+    /// middleware the app added itself (`gate::fast_yes`); everything else goes through them.
     pub fn wrap<T, B>(
         &self,
         app: App<T>,
@@ -317,6 +331,7 @@ impl Gatehouse {
             .wrap(session_middleware(s, self.shared.store.clone()))
             .wrap(from_fn(crate::session::shorten_anonymous_cookie))
             .wrap(from_fn(crate::session::answer_store_outage))
+            .wrap(Condition::new(self.shared.fast_yes.is_some(), from_fn(crate::gate::fast_yes::answer)))
             .wrap(Condition::new(self.shared.demo.is_some(), from_fn(crate::demo::demo_notice)))
             .wrap(Condition::new(s.trusted_proxies.0.is_empty(), from_fn(crate::net::notice_untrusted_proxy)))
             .wrap(SecurityHeaders { https: s.secure_cookies() })
@@ -433,14 +448,8 @@ async fn session_store(settings: &Settings, db: &Db) -> Result<(AnyStore, Option
 /// with the subdomains).
 fn session_middleware(s: &Settings, store: AnyStore) -> SessionMiddleware<AnyStore> {
     let secure = s.secure_cookies();
-    // `__Host-` forbids `Domain=`; `__Secure-` still makes browsers refuse it over http.
-    let name = match (secure, &s.cookie_domain) {
-        (false, _) => "gatehouse",
-        (true, None) => "__Host-gatehouse",
-        (true, Some(_)) => "__Secure-gatehouse",
-    };
     SessionMiddleware::builder(store, s.session_key.key.clone())
-        .cookie_name(name.to_string())
+        .cookie_name(s.session_cookie_name().to_string())
         .cookie_domain(s.cookie_domain.clone())
         .cookie_secure(secure)
         .cookie_http_only(true)

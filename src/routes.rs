@@ -27,8 +27,8 @@ use crate::rate_limit::rate_limit;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // The gate's routes first among gatehouse's own: a proxy asks on every request to the app
     // it guards, and actix-web tries the routes in order.
-    cfg.route("/verify", web::get().to(crate::gate::verify))
-        .route("/forward-auth", web::get().to(crate::gate::forward_auth))
+    cfg.service(web::resource("/verify").name(crate::gate::VERIFY_ROUTE).get(crate::gate::verify))
+        .service(web::resource("/forward-auth").name(crate::gate::FORWARD_AUTH_ROUTE).get(crate::gate::forward_auth))
         .route("/", web::get().to(home::home))
         .route("/login", web::get().to(login::login))
         .service(

@@ -19,7 +19,7 @@ use chrono::NaiveDateTime;
 
 pub use cache::SessionCache;
 pub use database::DbSessionStore;
-pub(crate) use lifetime::check_visit;
+pub(crate) use lifetime::{Stamps, check_visit};
 pub use lifetime::{mark_anonymous, shorten_anonymous_cookie};
 pub use outage::answer_store_outage;
 pub use redis::RedisSessions;
@@ -65,10 +65,12 @@ pub(crate) fn stamp_sign_in(session: &Session) {
 /// Was this session signed in before `moment` (or at an unknown time)? Such a session was
 /// ended by "sign out everywhere" or a back-channel logout, whatever store holds it.
 pub(crate) fn signed_in_before(session: &Session, moment: NaiveDateTime) -> bool {
-    match session.get::<i64>(keys::ISSUED_MS) {
-        Ok(Some(issued)) => issued <= moment.and_utc().timestamp_millis(),
-        _ => true,
-    }
+    issued_before(session.get::<i64>(keys::ISSUED_MS).ok().flatten(), moment)
+}
+
+/// [`signed_in_before`], given the session's sign-in time ([`keys::ISSUED_MS`]).
+pub(crate) fn issued_before(issued_ms: Option<i64>, moment: NaiveDateTime) -> bool {
+    issued_ms.is_none_or(|issued| issued <= moment.and_utc().timestamp_millis())
 }
 
 /// Notes, at sign-in, what the session list shows: the browser, when, and a random id that

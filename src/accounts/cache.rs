@@ -25,6 +25,7 @@ use actix_web::web::Bytes;
 
 use crate::db::models::{Identity, User, UserId};
 use crate::db::{AnyConnection, Db, DbError};
+use crate::metrics::StripedCounter;
 
 /// A snapshot of a user with their linked identities: everything a signed-in page needs.
 #[derive(Debug)]
@@ -107,7 +108,7 @@ pub(crate) struct AccountCache {
     /// Held while remembering and forgetting: a remember sees a forget's epoch or happens
     /// wholly before it.
     writing: Mutex<()>,
-    hits: AtomicU64,
+    hits: StripedCounter,
     misses: AtomicU64,
 }
 
@@ -119,7 +120,7 @@ impl AccountCache {
             ttl,
             epoch: AtomicU64::new(0),
             writing: Mutex::new(()),
-            hits: AtomicU64::new(0),
+            hits: StripedCounter::default(),
             misses: AtomicU64::new(0),
         }
     }
@@ -132,7 +133,7 @@ impl AccountCache {
     /// The account, from memory when fresh, else from the database. `None`: no such user.
     pub async fn account(&self, db: &Db, id: UserId) -> Result<Option<Arc<Account>>, DbError> {
         if let Some(hit) = self.fresh(id) {
-            self.hits.fetch_add(1, Ordering::Relaxed);
+            self.hits.add_one();
             return Ok(Some(hit));
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
@@ -144,7 +145,10 @@ impl AccountCache {
         Ok(loaded)
     }
 
-    fn fresh(&self, id: UserId) -> Option<Arc<Account>> {
+    /// The account when memory holds it fresh, counting nothing: a caller that uses it counts
+    /// the hit ([`AccountCache::count_hit`]); one that goes on to [`AccountCache::account`]
+    /// leaves the counting to it.
+    pub(crate) fn fresh(&self, id: UserId) -> Option<Arc<Account>> {
         let entry = self.entries.as_ref()?.get(&id.0)?;
         (entry.loaded.elapsed() < self.ttl).then_some(entry.account)
     }
@@ -156,6 +160,11 @@ impl AccountCache {
         if self.epoch.load(Ordering::SeqCst) == epoch_at_load {
             entries.insert(id.0, Entry { loaded: Instant::now(), account });
         }
+    }
+
+    /// Counts a hit of [`AccountCache::fresh`].
+    pub(crate) fn count_hit(&self) {
+        self.hits.add_one();
     }
 
     /// Drops one user's entry: call after any committed write to the user or their identities.
@@ -179,7 +188,7 @@ impl AccountCache {
     /// (entries, hits, misses) for `/metrics`.
     pub fn stats(&self) -> (usize, u64, u64) {
         let len = self.entries.as_ref().map_or(0, |e| e.len());
-        (len, self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
+        (len, self.hits.get(), self.misses.load(Ordering::Relaxed))
     }
 }
 

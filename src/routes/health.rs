@@ -4,6 +4,7 @@ use crate::accounts::AccountCache;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::gate::fast_yes::FastYes;
 use crate::metrics::Metrics;
 use crate::net::{FORWARDING_HEADERS, TrustedProxies};
 use crate::session::AnyStore;
@@ -51,10 +52,12 @@ pub async fn metrics(
     if !client.is_some_and(|ip| settings.metrics_allow.iter().any(|net| net.contains(ip))) {
         return Err(AppError::NotFound);
     }
+    let quick_yeses = req.app_data::<web::Data<FastYes>>().map(|fast| fast.answered());
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(metrics.render(
         (store.count_active().await, store.writes()),
         accounts.stats(),
         store.cache_stats(),
+        quick_yeses,
     )))
 }
 

@@ -29,7 +29,7 @@ pub(crate) const SID: &str = "_gh.sid";
 pub(crate) const SIGNED_IN_AT: &str = "_gh.signed_in_at";
 
 /// actix-identity's default id key: a session that has it was signed in before the rename.
-const LEGACY_USER: &str = "actix_identity.user_id";
+pub(crate) const LEGACY_USER: &str = "actix_identity.user_id";
 /// actix-identity's login time (Unix seconds), which [`ISSUED_MS`] now does the work of.
 const LEGACY_LOGGED_IN_AT: &str = "actix_identity.logged_in_at";
 

@@ -82,33 +82,50 @@ pub(crate) fn check_visit(
     idle_minutes: Option<u64>,
     now_ms: i64,
 ) -> Result<(), Ended> {
-    let issued_ms = match session.get::<i64>(keys::ISSUED_MS) {
-        Ok(Some(issued)) if issued <= now_ms.saturating_add(CLOCK_SKEW_MS) => issued,
-        _ => return Err(Ended::NoSignInTime),
+    let stamps = Stamps {
+        issued_ms: session.get::<i64>(keys::ISSUED_MS).ok().flatten(),
+        seen: session.get::<i64>(keys::LAST_SEEN).ok().flatten(),
     };
-    if now_ms.saturating_sub(issued_ms) >= ttl_days.saturating_mul(86_400_000) {
-        return Err(Ended::Lifetime);
-    }
-    let Some(idle_minutes) = idle_minutes else { return Ok(()) };
-    let idle = i64::try_from(idle_minutes.saturating_mul(60)).unwrap_or(i64::MAX);
-    let now = now_ms.div_euclid(1000);
-    // Until a visit is noted, the sign-in is the last visit.
-    let noted = match session.get::<i64>(keys::LAST_SEEN) {
-        Ok(Some(seen)) => seen,
-        _ => issued_ms.div_euclid(1000),
-    };
-    // A visit noted in the future (another instance's clock) counts as now: it cannot postpone
-    // the idle limit.
-    let seen = noted.min(now);
-    if now.saturating_sub(seen) >= idle {
-        return Err(Ended::Idle);
-    }
-    // Noted again once the stamp is an interval old, or an interval ahead: instances whose
-    // clocks differ by less than that do not take turns rewriting each other's stamps.
-    if noted.abs_diff(now) >= idle_refresh_secs(idle) {
-        let _ = session.insert(keys::LAST_SEEN, now);
+    if let Some(seen) = stamps.check(ttl_days, idle_minutes, now_ms)? {
+        let _ = session.insert(keys::LAST_SEEN, seen);
     }
     Ok(())
+}
+
+/// A signed-in session's two time stamps, as its state holds them: when it was signed in
+/// ([`keys::ISSUED_MS`]) and when a visit was last noted ([`keys::LAST_SEEN`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stamps {
+    pub(crate) issued_ms: Option<i64>,
+    pub(crate) seen: Option<i64>,
+}
+
+impl Stamps {
+    /// [`check_visit`] without the session: `Ok(Some(now))` when the visit is to be noted
+    /// (written to the session), `Ok(None)` when the session is good as it is.
+    pub(crate) fn check(self, ttl_days: i64, idle_minutes: Option<u64>, now_ms: i64) -> Result<Option<i64>, Ended> {
+        let issued_ms = match self.issued_ms {
+            Some(issued) if issued <= now_ms.saturating_add(CLOCK_SKEW_MS) => issued,
+            _ => return Err(Ended::NoSignInTime),
+        };
+        if now_ms.saturating_sub(issued_ms) >= ttl_days.saturating_mul(86_400_000) {
+            return Err(Ended::Lifetime);
+        }
+        let Some(idle_minutes) = idle_minutes else { return Ok(None) };
+        let idle = i64::try_from(idle_minutes.saturating_mul(60)).unwrap_or(i64::MAX);
+        let now = now_ms.div_euclid(1000);
+        // Until a visit is noted, the sign-in is the last visit.
+        let noted = self.seen.unwrap_or_else(|| issued_ms.div_euclid(1000));
+        // A visit noted in the future (another instance's clock) counts as now: it cannot
+        // postpone the idle limit.
+        let seen = noted.min(now);
+        if now.saturating_sub(seen) >= idle {
+            return Err(Ended::Idle);
+        }
+        // Noted again once the stamp is an interval old, or an interval ahead: instances whose
+        // clocks differ by less than that do not take turns rewriting each other's stamps.
+        Ok((noted.abs_diff(now) >= idle_refresh_secs(idle)).then_some(now))
+    }
 }
 
 /// How old the noted last visit may grow before a visit notes a new one: a minute, or a tenth of

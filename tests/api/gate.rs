@@ -83,6 +83,204 @@ async fn an_unverified_email_is_never_handed_to_the_app() {
     assert_eq!(header(&res, "x-auth-request-email"), Some(""), "the email was not verified");
 }
 
+/// The gate answers a signed-in, allowed request before the session layers (cookie store,
+/// `gate::fast_yes`); everything else is the full path's. Each request below is one where the
+/// two could part: the answer and whether a new cookie comes with it must be the full path's,
+/// through `/verify` and `/forward-auth` alike, and `/metrics` says which one answered.
+#[actix_web::test]
+async fn the_gates_quick_yes_answers_exactly_as_the_full_path() {
+    let app = spawn_app(gated(Backend::Sqlite).var("SESSION_IDLE_MINUTES", "5")).await;
+    app.sign_in_oidc(&app.browser, "corp", "alice").await;
+    let id = app.browser.me().await.unwrap()["id"].as_i64().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let signed_in = |issued: i64, seen: i64| {
+        seal_session(&[
+            ("_gh.uid", serde_json::json!(id.to_string())),
+            ("_gh.issued_ms", serde_json::json!(issued * 1000)),
+            ("_gh.seen", serde_json::json!(seen)),
+        ])
+    };
+    let fresh = signed_in(now - 600, now - 5);
+    let state = |uids: &[&str], extra: &str| {
+        let uids: String = uids.iter().map(|u| format!(r#""_gh.uid":"\"{u}\"","#)).collect();
+        format!(r#"{{{uids}"_gh.issued_ms":"{}","_gh.seen":"{}"{extra}}}"#, (now - 600) * 1000, now - 5)
+    };
+    let raw = |uids: &[&str], extra: &str| format!("gatehouse={}", seal_state(&state(uids, extra)));
+    let me = id.to_string();
+    let (me, nobody) = (me.as_str(), "987654321");
+    let legacy = seal_session(&[
+        ("actix_identity.user_id", serde_json::json!(id.to_string())),
+        ("actix_identity.logged_in_at", serde_json::json!(now - 600)),
+        ("actix_identity.last_visited_at", serde_json::json!(now - 5)),
+    ]);
+    let cookie = format!("gatehouse={fresh}");
+    struct Case<'a> {
+        what: &'a str,
+        method: &'a str,
+        query: &'a str,
+        headers: Vec<(&'a str, String)>,
+        status: u16,
+        new_cookie: bool,
+        quick: bool,
+    }
+    let get = |what, cookie: String, status, new_cookie, quick| Case {
+        what,
+        method: "GET",
+        query: "",
+        headers: vec![("cookie", cookie)],
+        status,
+        new_cookie,
+        quick,
+    };
+    let cases = vec![
+        get("signed in, last seen moments ago", cookie.clone(), 200, false, true),
+        get("among other cookies", format!("theme=dark; {cookie}; lang=en"), 200, false, true),
+        get(
+            "a visit due to be noted (a write)",
+            format!("gatehouse={}", signed_in(now - 600, now - 120)),
+            200,
+            true,
+            false,
+        ),
+        get(
+            "idle for longer than the limit",
+            format!("gatehouse={}", signed_in(now - 600, now - 360)),
+            401,
+            false,
+            false,
+        ),
+        get("past its lifetime", format!("gatehouse={}", signed_in(now - 31 * 86_400, now - 5)), 401, false, false),
+        get("signed in in the future", format!("gatehouse={}", signed_in(now + 3600, now - 5)), 401, false, false),
+        get(
+            "no sign-in time",
+            format!("gatehouse={}", seal_session(&[("_gh.uid", serde_json::json!(me))])),
+            401,
+            false,
+            false,
+        ),
+        get("written by the names from before the rename (a write)", format!("gatehouse={legacy}"), 200, true, false),
+        get(
+            "both layouts: the old one counts, whole (it has no sign-in time)",
+            raw(&[me], r#","actix_identity.user_id":"\"987654321\"""#),
+            401,
+            false,
+            false,
+        ),
+        get("a user id that is not a number", raw(&["alice"], ""), 401, false, false),
+        get("a user who does not exist", raw(&[nobody], ""), 401, false, false),
+        get(
+            "a value that is not a string (actix-session reads no session)",
+            raw(&[me], r#","_gh.x":5"#),
+            401,
+            false,
+            false,
+        ),
+        get("a repeated user id: the last counts", raw(&[nobody, me], ""), 200, false, true),
+        get("a repeated user id: the last counts (2)", raw(&[me, nobody], ""), 401, false, false),
+        get("a second session cookie: the first counts", format!("gatehouse=forged; {cookie}"), 401, false, false),
+        get("a second session cookie: the first counts (2)", format!("{cookie}; gatehouse=forged"), 200, false, true),
+        get("a percent-encoded name (the full path decodes it)", format!("gatehous%65={fresh}"), 200, false, false),
+        get("a quoted value (the full path unquotes it)", format!("gatehouse=\"{fresh}\""), 200, false, false),
+        get(
+            "sealed for another cookie's name",
+            format!("gatehouse={}", seal_state_as("other", &state(&[me], ""))),
+            401,
+            false,
+            false,
+        ),
+        Case {
+            what: "a forged identity header beside a good session",
+            headers: vec![("cookie", cookie.clone()), ("x-auth-request-user", "1".into())],
+            ..get("", String::new(), 403, false, false)
+        },
+        Case {
+            what: "a rule this user does not meet",
+            query: "?allowed_emails=bob@example.test",
+            ..get("", cookie.clone(), 403, false, false)
+        },
+        Case {
+            what: "a rule that cannot be read",
+            query: "?allowed_x=1",
+            ..get("", cookie.clone(), 403, false, false)
+        },
+        Case {
+            what: "a rule this user meets",
+            query: "?allowed_email_domains=example.test",
+            ..get("", cookie.clone(), 200, false, true)
+        },
+        Case { what: "HEAD", method: "HEAD", ..get("", cookie.clone(), 405, false, false) },
+        Case { what: "POST", method: "POST", ..get("", cookie.clone(), 405, false, false) },
+    ];
+    let stranger = app.new_browser();
+    for path in ["/verify", "/forward-auth"] {
+        for case in &cases {
+            let before = metric(&app, "gatehouse_gate_quick_yes_total").await;
+            let method = reqwest::Method::from_bytes(case.method.as_bytes()).unwrap();
+            let mut req = stranger.client.request(method, stranger.url(&format!("{path}{}", case.query)));
+            for (name, value) in &case.headers {
+                req = req.header(*name, value);
+            }
+            let res = req.send().await.unwrap();
+            let what = format!("{} {path}{}: {}", case.method, case.query, case.what);
+            assert_eq!(res.status().as_u16(), case.status, "{what}");
+            assert_eq!(session_set_cookie(&res).is_some(), case.new_cookie, "{what}: a new cookie?");
+            if case.status == 200 {
+                assert_eq!(header(&res, "x-auth-request-user"), Some(me), "{what}");
+            }
+            let quick = metric(&app, "gatehouse_gate_quick_yes_total").await - before;
+            assert_eq!(quick, f64::from(u8::from(case.quick)), "{what}: answered before the session layers?");
+        }
+    }
+}
+
+/// An app that mounts gatehouse and registers a route of its own at gatehouse's `/verify` path
+/// first keeps it: the quick yes answers only where gatehouse's route is the one that matches.
+#[actix_web::test]
+async fn an_apps_own_route_at_the_gates_path_keeps_it() {
+    use actix_web::{App, HttpServer, web};
+    let app = spawn_app(AppOptions::new(Backend::Sqlite).oidc("corp")).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let mut vars = app.vars.clone();
+    vars.insert("PUBLIC_URL".into(), addr.clone());
+    let (id, secret) = OidcServer::shared().register_client(&format!("{addr}/callback/corp")).await;
+    vars.insert("OAUTH_CORP_CLIENT_ID".into(), id);
+    vars.insert("OAUTH_CORP_CLIENT_SECRET".into(), secret);
+    let gatehouse = gatehouse::Gatehouse::new(gatehouse::Settings::from_vars(&vars).unwrap()).await.unwrap();
+    let server = HttpServer::new(move || {
+        let app = App::new()
+            .route("/verify", web::get().to(|| async { "the app's own page" }))
+            .configure(|cfg| gatehouse.configure(cfg));
+        gatehouse.wrap(app)
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_web::rt::spawn(server);
+    let b = Browser::new(&addr);
+    let res = b.get("/authorize/corp").await;
+    let callback =
+        complete_at_provider(&b.client, &location(&res), &b.url("/callback/"), AtProvider::LogIn("ada")).await;
+    b.get(&callback).await;
+    assert!(b.me().await.is_ok(), "signed in");
+
+    let quick = async || {
+        let text = b.get("/metrics").await.text().await.unwrap();
+        text.lines().find_map(|l| l.strip_prefix("gatehouse_gate_quick_yes_total ")?.parse::<u64>().ok()).unwrap()
+    };
+    let before = quick().await;
+    let res = b.get("/verify").await;
+    assert_eq!(res.status(), 200);
+    assert!(header(&res, "x-auth-request-user").is_none(), "no identity on the app's own page");
+    assert_eq!(res.text().await.unwrap(), "the app's own page");
+    assert_eq!(quick().await, before);
+    let res = b.get("/forward-auth").await;
+    assert_eq!(res.status(), 200);
+    assert!(header(&res, "x-auth-request-user").is_some(), "gatehouse's own route, quick");
+    assert_eq!(quick().await, before + 1);
+}
+
 #[actix_web::test]
 async fn a_request_carrying_identity_headers_of_its_own_is_refused() {
     let app = spawn_app(gated(Backend::Sqlite)).await;

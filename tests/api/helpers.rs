@@ -536,12 +536,22 @@ pub fn set_var(mut env: Vec<(String, String)>, key: &str, value: impl Into<Strin
 /// A session cookie value sealed with the test SESSION_KEY, as the server itself would seal it:
 /// each entry's value is JSON, as actix-session stores it.
 pub fn seal_session(entries: &[(&str, serde_json::Value)]) -> String {
-    use actix_web::cookie::{Cookie, CookieJar, Key};
     let state: std::collections::HashMap<&str, String> = entries.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    seal_state(&serde_json::to_string(&state).unwrap())
+}
+
+/// A session cookie's value holding `state` exactly as given, for states actix-session would
+/// never write itself (a repeated name, a value that is not a string).
+pub fn seal_state(state: &str) -> String {
+    seal_state_as("gatehouse", state)
+}
+
+/// [`seal_state`] for a cookie of another name (the name is part of what is sealed).
+pub fn seal_state_as(name: &str, state: &str) -> String {
+    use actix_web::cookie::{Cookie, CookieJar, Key};
     let mut jar = CookieJar::new();
-    jar.private_mut(&Key::derive_from(SESSION_KEY.as_bytes()))
-        .add(Cookie::new("gatehouse", serde_json::to_string(&state).unwrap()));
-    jar.get("gatehouse").unwrap().value().to_string()
+    jar.private_mut(&Key::derive_from(SESSION_KEY.as_bytes())).add(Cookie::new(name.to_string(), state.to_string()));
+    jar.get(name).unwrap().value().to_string()
 }
 
 /// Polls `check` until it holds or `within` passes; returns how long it took.
