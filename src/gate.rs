@@ -131,12 +131,20 @@ pub(crate) async fn forward_auth(
 
 /// `200`, empty, with the identity headers: an answer for the proxy alone ([`ForProxy`]).
 fn allowed(account: &Arc<Account>, signer: &Signer) -> HttpResponse {
-    let mut response = HttpResponse::Ok();
-    for (name, value) in signer.identity_headers(account, |token| identity_headers(account, token)).iter() {
-        response.insert_header((name.clone(), value.clone()));
-    }
-    let mut response = response.finish();
+    let mut response = yes(account, signer);
     response.extensions_mut().insert(ForProxy);
+    response
+}
+
+/// The gate's yes: `200`, empty, with the identity headers and `Cache-Control: no-store`, all
+/// that the security headers give an answer [`ForProxy`].
+fn yes(account: &Arc<Account>, signer: &Signer) -> HttpResponse {
+    let mut response = HttpResponse::Ok().finish();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for (name, value) in signer.identity_headers(account, |token| identity_headers(account, token)).iter() {
+        headers.insert(name.clone(), value.clone());
+    }
     response
 }
 

@@ -2,9 +2,9 @@
 //! mounts its routes into an app and wraps the app with its middleware.
 //!
 //! Middleware runs in reverse order of `.wrap`: the last one added sees the request first. So:
-//! access log → security headers → proxy notice → demo notice → the gate's yes (cookie store) →
-//! store-outage answer → anonymous cookie lifetime → session → anonymous marker → identity →
-//! attach_identity → handlers.
+//! access log → the gate's quick yes (cookie store) → security headers → proxy notice → demo
+//! notice → store-outage answer → anonymous cookie lifetime → session → anonymous marker →
+//! identity → attach_identity → handlers.
 //!
 //! ```no_run
 //! use actix_web::{App, HttpServer, Responder, web};
@@ -331,10 +331,10 @@ impl Gatehouse {
             .wrap(session_middleware(s, self.shared.store.clone()))
             .wrap(from_fn(crate::session::shorten_anonymous_cookie))
             .wrap(from_fn(crate::session::answer_store_outage))
-            .wrap(Condition::new(self.shared.fast_yes.is_some(), from_fn(crate::gate::fast_yes::answer)))
             .wrap(Condition::new(self.shared.demo.is_some(), from_fn(crate::demo::demo_notice)))
             .wrap(Condition::new(s.trusted_proxies.0.is_empty(), from_fn(crate::net::notice_untrusted_proxy)))
             .wrap(SecurityHeaders { https: s.secure_cookies() })
+            .wrap(Condition::new(self.shared.fast_yes.is_some(), from_fn(crate::gate::fast_yes::answer)))
             .wrap(Condition::new(log::log_enabled!(target: ACCESS_LOG, log::Level::Info), access_log()))
     }
 

@@ -28,7 +28,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse, web};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
-use super::{Decision, FORWARD_AUTH_ROUTE, Signer, VERIFY_ROUTE, allowed, judge};
+use super::{Decision, FORWARD_AUTH_ROUTE, Signer, VERIFY_ROUTE, judge, yes};
 use crate::access::Access;
 use crate::accounts::AccountCache;
 use crate::config::{SessionStoreKind, Settings};
@@ -99,8 +99,9 @@ impl FastYes {
 }
 
 /// Middleware: answers a signed-in, allowed `GET` of `/verify` or `/forward-auth` itself, and
-/// passes everything else on (see the module's text). Sits inside the security headers and
-/// outside the session middleware (`Gatehouse::wrap`).
+/// passes everything else on (see the module's text). Sits just inside the access log, outside
+/// the security headers (the yes carries the one they would give it, `Cache-Control:
+/// no-store`) and everything else (`Gatehouse::wrap`).
 pub(crate) async fn answer(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -126,7 +127,7 @@ impl FastYes {
         let id = serde_json::from_str::<String>(state.uid.as_deref()?).ok()?.parse::<i64>().ok()?;
         let stamp = |value: Option<&str>| value.and_then(|v| serde_json::from_str::<i64>(v).ok());
         let stamps = Stamps { issued_ms: stamp(state.issued_ms.as_deref()), seen: stamp(state.seen.as_deref()) };
-        let now_ms = crate::db::models::now().and_utc().timestamp_millis();
+        let now_ms = chrono::Utc::now().timestamp_millis();
         if stamps.check(self.ttl_days, self.idle_minutes, now_ms) != Ok(None) {
             // Ended (signed out by the full path), or a visit to note (written by it).
             return None;
@@ -140,7 +141,7 @@ impl FastYes {
         let Ok(Decision::Allowed(account)) = judge(req.request(), &self.access, Some(account)) else { return None };
         self.accounts.count_hit();
         self.answered.add_one();
-        Some(allowed(&account, &self.signer))
+        Some(yes(&account, &self.signer))
     }
 }
 
