@@ -46,7 +46,7 @@ cleanup() {
 trap cleanup EXIT
 
 OP_PORT=$(free_port); GH_PORT=$(free_port); UP_PORT=$(free_port); CEIL_PORT=$(free_port)
-GATE_PORT=$(free_port); AP_PORT=$(free_port); HOP_PORT=$(free_port)
+GATE_PORT=$(free_port); AP_PORT=$(free_port); HOP_PORT=$(free_port); GH_WIDE_PORT=$(free_port); GATE_WIDE_PORT=$(free_port)
 GH="http://127.0.0.1:$GH_PORT"; AP="http://127.0.0.1:$AP_PORT"
 AP_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 client() { echo "{\"client_id\":\"$1\",\"client_secret\":\"$2\",\"redirect_uris\":[\"$3\"],\"grant_types\":[\"authorization_code\"],\"response_types\":[\"code\"]}"; }
@@ -62,12 +62,20 @@ wait_http() { for _ in $(seq 200); do curl -s -o /dev/null "$1" && return 0; sle
 # gatehouse reads the provider's discovery document at start: the provider first.
 wait_http "http://127.0.0.1:$OP_PORT/.well-known/openid-configuration"
 
-env -i PATH="$PATH" DATABASE_URL="sqlite://$WORK/gatehouse.db" BIND_ADDR="127.0.0.1:$GH_PORT" PUBLIC_URL="$GH" \
-  SESSION_KEY="$SESSION_KEY" RATE_LIMIT_PER_MINUTE=0 RUST_LOG=warn TRUSTED_PROXIES=127.0.0.1 \
-  OAUTH_PROVIDERS=op OAUTH_OP_KIND=oidc OAUTH_OP_ISSUER="http://127.0.0.1:$OP_PORT" OAUTH_OP_TRUST_EMAIL=true \
-  OAUTH_OP_CLIENT_ID=bench OAUTH_OP_CLIENT_SECRET=bench-secret-0123456789 \
-  target/release/gatehouse >"$WORK/gatehouse.log" 2>&1 &
-PIDS+=($!); GH_PID=$!
+# gatehouse as docs/deploy recommends beside the proxy (WORKERS=1: the cores are the proxy's), and
+# beside it the same build with actix-web's default, one worker per core; both on one database
+# and session key, so each user's cookie works on either.
+start_gatehouse() {
+  env -i PATH="$PATH" DATABASE_URL="sqlite://$WORK/gatehouse.db" BIND_ADDR="127.0.0.1:$1" PUBLIC_URL="$GH" \
+    SESSION_KEY="$SESSION_KEY" RATE_LIMIT_PER_MINUTE=0 RUST_LOG=warn TRUSTED_PROXIES=127.0.0.1 ${2:+WORKERS=$2} \
+    OAUTH_PROVIDERS=op OAUTH_OP_KIND=oidc OAUTH_OP_ISSUER="http://127.0.0.1:$OP_PORT" OAUTH_OP_TRUST_EMAIL=true \
+    OAUTH_OP_CLIENT_ID=bench OAUTH_OP_CLIENT_SECRET=bench-secret-0123456789 \
+    target/release/gatehouse >"$WORK/gatehouse-$1.log" 2>&1 &
+  PIDS+=($!)
+}
+start_gatehouse "$GH_PORT" 1; GH_PID=$!
+wait_http "$GH/healthz"   # the first one creates the database
+start_gatehouse "$GH_WIDE_PORT" ""
 
 # nginx: the static upstream, the ceiling (a plain proxy to it) and the gate (the same proxy
 # asking gatehouse first, as docs/deploy/nginx.conf does, with keep-alive to both).
@@ -83,6 +91,7 @@ http {
   fastcgi_temp_path $WORK/fastcgi; uwsgi_temp_path $WORK/uwsgi; scgi_temp_path $WORK/scgi;
   upstream app { server 127.0.0.1:$UP_PORT; keepalive 64; }
   upstream gatehouse { server 127.0.0.1:$GH_PORT; keepalive 64; }
+  upstream gatehouse_wide { server 127.0.0.1:$GH_WIDE_PORT; keepalive 64; }
   proxy_http_version 1.1;
   proxy_set_header Connection "";
   server {
@@ -101,11 +110,12 @@ http {
     location = /auth { internal; proxy_pass http://app/auth-ok; proxy_pass_request_body off; proxy_set_header Content-Length ""; proxy_set_header Connection ""; }
     location / { auth_request /auth; proxy_set_header Connection ""; proxy_pass http://app; }
   }
+$(for gate in "$GATE_PORT gatehouse" "$GATE_WIDE_PORT gatehouse_wide"; do set -- $gate; cat <<SERVER
   server {
-    listen 127.0.0.1:$GATE_PORT;
+    listen 127.0.0.1:$1;
     location = /gatehouse/verify {
       internal;
-      proxy_pass http://gatehouse/verify;
+      proxy_pass http://$2/verify;
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
       proxy_set_header Connection "";
@@ -117,6 +127,8 @@ http {
     }
     location @gatehouse_sign_in { return 401; }
   }
+SERVER
+done)
 }
 EOF
 "$NGINX" -p "$WORK/" -c "$WORK/nginx.conf" 2>>"$WORK/nginx-error.log" &
@@ -164,7 +176,7 @@ OIDCSessionInactivityTimeout 3600
 EOF
 "$APACHE" -f "$WORK/apache.conf" -k start
 
-wait_http "$GH/healthz"
+wait_http "http://127.0.0.1:$GH_WIDE_PORT/healthz"
 wait_http "http://127.0.0.1:$CEIL_PORT/"
 wait_http "$AP/"
 
@@ -181,6 +193,7 @@ check() {
   [ "$got" = "$want" ] || { echo "bench: $url answered $got, expected $want" >&2; exit 1; }
 }
 check 200 "http://127.0.0.1:$GATE_PORT/" "$(head -n1 "$WORK/gatehouse-cookies.txt")"
+check 200 "http://127.0.0.1:$GATE_WIDE_PORT/" "$(head -n1 "$WORK/gatehouse-cookies.txt")"
 check 401 "http://127.0.0.1:$GATE_PORT/"
 check 200 "$AP/" "$(head -n1 "$WORK/apache-cookies.txt")"
 check 302 "$AP/" "" "text/html"
@@ -245,13 +258,14 @@ CEIL_CPU=(); GATE_CPU=()
 # Interleaved rounds (the machine is shared and noisy); each path's figure is its median. The
 # gate runs right beside the ceiling, first in every other round, so each round also gives a
 # ratio of two neighbouring measurements (the paired ratios below).
-CEIL=(); GATE=(); APACHE_RUNS=(); VERIFY=(); HOP=()
+CEIL=(); GATE=(); APACHE_RUNS=(); VERIFY=(); HOP=(); WIDE=()
 ceiling() { measured "http://127.0.0.1:$CEIL_PORT/"; CEIL+=("$OUT"); CEIL_CPU+=("$CPU"); }
 gate() { measured "http://127.0.0.1:$GATE_PORT/" "$WORK/gatehouse-cookies.txt"; GATE+=("$OUT"); GATE_CPU+=("$CPU"); }
 for round in $(seq "$ROUNDS"); do
   say "round $round of $ROUNDS"
   if (( round % 2 )); then ceiling; gate; else gate; ceiling; fi
   HOP+=("$(load "http://127.0.0.1:$HOP_PORT/" "$WORK/gatehouse-cookies.txt")")
+  WIDE+=("$(load "http://127.0.0.1:$GATE_WIDE_PORT/" "$WORK/gatehouse-cookies.txt")")
   APACHE_RUNS+=("$(load "$AP/" "$WORK/apache-cookies.txt")")
   VERIFY+=("$(load "$GH/verify" "$WORK/gatehouse-cookies.txt")")
 done
@@ -262,6 +276,7 @@ read -r GATE_RPS GATE_P99 <<<"$(median "${GATE[@]}")"
 read -r AP_RPS AP_P99 <<<"$(median "${APACHE_RUNS[@]}")"
 read -r VERIFY_RPS VERIFY_P99 <<<"$(median "${VERIFY[@]}")"
 read -r HOP_RPS HOP_P99 <<<"$(median "${HOP[@]}")"
+read -r WIDE_RPS WIDE_P99 <<<"$(median "${WIDE[@]}")"
 ratio() { python3 -c "print(f'{$1 / $2:.1%}')"; }
 # Each round's gate over the same round's ceiling, and their median.
 PAIRED=$(python3 -c "
@@ -274,12 +289,13 @@ TABLE=$(
   echo "| path (signed-in GET of a static page) | req/s (median) | runs | ratio to the ceiling | p99 ms |"
   echo "|---|---:|---|---:|---:|"
   echo "| nginx → upstream, no auth (the ceiling) | $CEIL_RPS | $(all "${CEIL[@]}") | 100% | $CEIL_P99 |"
-  echo "| nginx + gatehouse /verify → upstream | $GATE_RPS | $(all "${GATE[@]}") | $(ratio "$GATE_RPS" "$CEIL_RPS") | $GATE_P99 |"
+  echo "| nginx + gatehouse /verify → upstream (WORKERS=1, as recommended beside the proxy) | $GATE_RPS | $(all "${GATE[@]}") | $(ratio "$GATE_RPS" "$CEIL_RPS") | $GATE_P99 |"
+  echo "| nginx + gatehouse /verify → upstream (actix-web's default: one worker per core) | $WIDE_RPS | $(all "${WIDE[@]}") | $(ratio "$WIDE_RPS" "$CEIL_RPS") | $WIDE_P99 |"
   echo "| Apache + mod_auth_openidc → upstream | $AP_RPS | $(all "${APACHE_RUNS[@]}") | $(ratio "$AP_RPS" "$CEIL_RPS") | $AP_P99 |"
   echo "| (nginx + auth_request to an empty 204 → upstream: the auth hop alone, the best any gate can do) | $HOP_RPS | $(all "${HOP[@]}") | $(ratio "$HOP_RPS" "$CEIL_RPS") | $HOP_P99 |"
   echo "| (gatehouse /verify alone, no proxy: what the gate costs gatehouse) | $VERIFY_RPS | $(all "${VERIFY[@]}") | - | $VERIFY_P99 |"
 )
-VERDICT="gatehouse behind nginx: $(ratio "$GATE_RPS" "$CEIL_RPS") of the no-auth ceiling (target ≥ 50%; round by round: $PAIRED), $(python3 -c "print(f'{$GATE_RPS / $AP_RPS:.2f}')")× mod_auth_openidc (target ≥ 1), $(ratio "$GATE_RPS" "$HOP_RPS") of what the auth hop alone allows"
+VERDICT="gatehouse behind nginx (WORKERS=1): $(ratio "$GATE_RPS" "$CEIL_RPS") of the no-auth ceiling (target ≥ 50%; round by round: $PAIRED; with one worker per core $(ratio "$WIDE_RPS" "$CEIL_RPS")), $(python3 -c "print(f'{$GATE_RPS / $AP_RPS:.2f}')")× mod_auth_openidc (target ≥ 1), $(ratio "$GATE_RPS" "$HOP_RPS") of what the auth hop alone allows"
 # Median CPU split per 1,000 requests, ceiling and gate.
 cpu_median() { printf '%s\n' "$@" | python3 -c "
 import statistics, sys
@@ -309,7 +325,7 @@ else
     echo
     echo "Command: \`bench/gate.sh\` (wrk -t2 -c$CONNECTIONS -d$DURATION --latency, $ROUNDS interleaved rounds, medians, and each round's gate over its ceiling, measured one beside the other; $USERS users signed in to each gate through the local OpenID Provider, a different user's cookie on every request)."
     echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); run on $(date -u +%Y-%m-%d)."
-    echo "nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///'), $("$APACHE" -v | sed -n 's/Server version: //p'), mod_auth_openidc $(dpkg-query -W -f='${Version}' libapache2-mod-auth-openidc 2>/dev/null || echo '?'); gatehouse release build with actix-web's default workers (one per available core), cookie sessions, SQLite (the hot path reads the account cache, not the database)."
+    echo "nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///'), $("$APACHE" -v | sed -n 's/Server version: //p'), mod_auth_openidc $(dpkg-query -W -f='${Version}' libapache2-mod-auth-openidc 2>/dev/null || echo '?'); gatehouse release build with WORKERS=1 (and, in one row, actix-web's default of one worker per core), cookie sessions, SQLite (the hot path reads the account cache, not the database)."
     echo "Every path ends at the same nginx static upstream; nginx keeps connections to gatehouse and the upstream alive; mod_auth_openidc keeps its sessions in shared memory (its default) and proxies with mod_proxy."
     echo
     echo "$TABLE"

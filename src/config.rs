@@ -134,6 +134,8 @@ pub struct Settings {
     pub(crate) session_cache_size: usize,
     /// Where the service listens (`BIND_ADDR`, `HOST:PORT`; default `127.0.0.1:8080`).
     pub(crate) bind_addr: String,
+    /// The service's worker threads (`WORKERS`; default: one per core).
+    pub(crate) workers: Option<usize>,
     /// External base URL, with the path gatehouse is mounted under if any; redirect URIs,
     /// links and redirects are built from it.
     pub(crate) public_url: Url,
@@ -300,6 +302,7 @@ impl Settings {
         let account_cache_ttl = Duration::from_secs(r.number("ACCOUNT_CACHE_SECONDS", 60u64, 0, 86_400));
         let session_cache_size = r.number("SESSION_CACHE_SIZE", 10_000usize, 0, 10_000_000);
         let bind_addr = r.get("BIND_ADDR").unwrap_or("127.0.0.1:8080").to_string();
+        let workers = r.get("WORKERS").is_some().then(|| r.number("WORKERS", 1usize, 1, 1024));
         if bind_addr.parse::<std::net::SocketAddr>().is_err() && !bind_addr.contains(':') {
             r.problem(format!("BIND_ADDR={bind_addr:?} must be HOST:PORT, e.g. 127.0.0.1:8080"));
         }
@@ -368,6 +371,7 @@ impl Settings {
             account_cache_ttl,
             session_cache_size,
             bind_addr,
+            workers,
             public_url: public_url.expect("a missing PUBLIC_URL is recorded as a problem"),
             session_key: session_key.expect("a missing SESSION_KEY is recorded as a problem"),
             session_ttl_days,
@@ -398,6 +402,12 @@ impl Settings {
     /// Where the service listens (`BIND_ADDR`, `HOST:PORT`).
     pub fn bind_addr(&self) -> &str {
         &self.bind_addr
+    }
+
+    /// The service's worker threads (`WORKERS`), when set; otherwise actix-web's default, one
+    /// per core. An app that mounts gatehouse sets its own (`HttpServer::workers`).
+    pub fn workers(&self) -> Option<usize> {
+        self.workers
     }
 
     /// The external base URL (`PUBLIC_URL`), with the path gatehouse is mounted under if any.

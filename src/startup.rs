@@ -38,14 +38,17 @@ impl Application {
             None => None,
         };
         let addr = gatehouse.settings().bind_addr.clone();
+        let workers = gatehouse.settings().workers();
         let server = HttpServer::new(move || {
             let app = App::new().configure(|cfg| gatehouse.configure(cfg)).default_service(web::to(routes::not_found));
             gatehouse.wrap(app)
-        })
-        .listen(listener)
-        .map_err(|source| StartupError::Bind { addr, source })?
-        .shutdown_timeout(10)
-        .run();
+        });
+        let server = match workers {
+            Some(n) => server.workers(n),
+            None => server,
+        };
+        let server =
+            server.listen(listener).map_err(|source| StartupError::Bind { addr, source })?.shutdown_timeout(10).run();
         Ok(Application { port, server, metrics: metrics_server })
     }
 

@@ -260,6 +260,19 @@ fn redis_store_takes_a_key_prefix_and_the_account_cache_its_bounds() {
 }
 
 #[test]
+fn workers_default_to_one_per_core_and_take_a_count() {
+    assert_eq!(Settings::from_vars(&vars(&[])).unwrap().workers(), None);
+    assert_eq!(Settings::from_vars(&vars(&[("WORKERS", "1")])).unwrap().workers(), Some(1));
+    for bad in ["0", "-1", "two", "100000"] {
+        let p = problems(&[("WORKERS", bad)]);
+        assert!(
+            p.iter().any(|m| m.starts_with(&format!("WORKERS={bad:?} must be a whole number from 1 to 1024"))),
+            "{p:?}"
+        );
+    }
+}
+
+#[test]
 fn debug_output_never_shows_a_database_password() {
     for url in [
         "postgres://gatehouse:hunter2-secret@db.internal:5432/gatehouse",
