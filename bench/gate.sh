@@ -62,7 +62,7 @@ wait_http() { for _ in $(seq 200); do curl -s -o /dev/null "$1" && return 0; sle
 # gatehouse reads the provider's discovery document at start: the provider first.
 wait_http "http://127.0.0.1:$OP_PORT/.well-known/openid-configuration"
 
-# gatehouse as docs/deploy recommends beside the proxy (WORKERS=1: the cores are the proxy's), and
+# gatehouse with WORKERS=1, as the README suggests for a small host shared with the proxy, and
 # beside it the same build with actix-web's default, one worker per core; both on one database
 # and session key, so each user's cookie works on either.
 start_gatehouse() {
@@ -75,7 +75,7 @@ start_gatehouse() {
 }
 start_gatehouse "$GH_PORT" 1; GH_PID=$!
 wait_http "$GH/healthz"   # the first one creates the database
-start_gatehouse "$GH_WIDE_PORT" ""
+start_gatehouse "$GH_WIDE_PORT" ""; GH_WIDE_PID=$!
 
 # nginx: the static upstream, the ceiling (a plain proxy to it) and the gate (the same proxy
 # asking gatehouse first, as docs/deploy/nginx.conf does, with keep-alive to both).
@@ -231,7 +231,7 @@ load() {
 # guests'), sampled around its load; "GH GH_KERNEL NGINX ALL".
 ticks() {
   local gh nginx all
-  gh=$(awk '{printf "%.0f %.0f", $14 + $15, $15}' "/proc/$GH_PID/stat")
+  gh=$(awk '{printf "%.0f %.0f", $14 + $15, $15}' "/proc/$TICKS_PID/stat")
   nginx=$(for w in $(pgrep -P "$NGINX_PID"); do awk '{printf "%.0f\n", $14 + $15}' "/proc/$w/stat"; done | awk '{s += $1} END {printf "%.0f", s}')
   all=$(awk '/^cpu / {printf "%.0f", $2 + $3 + $4 + $7 + $8}' /proc/stat)
   echo "$gh $nginx $all"
@@ -253,19 +253,20 @@ measured() {
   OUT=$(load "$@")
   CPU=$(per_thousand "$(cat "$WORK/ticks.before")" "$(cat "$WORK/ticks.after")" "$(cat "$WORK/wrk.requests")")
 }
-CEIL_CPU=(); GATE_CPU=()
+CEIL_CPU=(); GATE_CPU=(); WIDE_CPU=(); TICKS_PID=$GH_PID
 
-# Interleaved rounds (the machine is shared and noisy); each path's figure is its median. The
-# gate runs right beside the ceiling, first in every other round, so each round also gives a
-# ratio of two neighbouring measurements (the paired ratios below).
+# Interleaved rounds (the machine is shared and noisy); each path's figure is its median. Both
+# gates run right beside the ceiling, on either side of it in turn (gate, ceiling, wide gate;
+# then wide gate, ceiling, gate), so each round also gives each gate's ratio to a neighbouring
+# ceiling (the paired ratios below).
 CEIL=(); GATE=(); APACHE_RUNS=(); VERIFY=(); HOP=(); WIDE=()
 ceiling() { measured "http://127.0.0.1:$CEIL_PORT/"; CEIL+=("$OUT"); CEIL_CPU+=("$CPU"); }
-gate() { measured "http://127.0.0.1:$GATE_PORT/" "$WORK/gatehouse-cookies.txt"; GATE+=("$OUT"); GATE_CPU+=("$CPU"); }
+gate() { TICKS_PID=$GH_PID; measured "http://127.0.0.1:$GATE_PORT/" "$WORK/gatehouse-cookies.txt"; GATE+=("$OUT"); GATE_CPU+=("$CPU"); }
+wide() { TICKS_PID=$GH_WIDE_PID; measured "http://127.0.0.1:$GATE_WIDE_PORT/" "$WORK/gatehouse-cookies.txt"; WIDE+=("$OUT"); WIDE_CPU+=("$CPU"); }
 for round in $(seq "$ROUNDS"); do
   say "round $round of $ROUNDS"
-  if (( round % 2 )); then ceiling; gate; else gate; ceiling; fi
+  if (( round % 2 )); then gate; ceiling; wide; else wide; ceiling; gate; fi
   HOP+=("$(load "http://127.0.0.1:$HOP_PORT/" "$WORK/gatehouse-cookies.txt")")
-  WIDE+=("$(load "http://127.0.0.1:$GATE_WIDE_PORT/" "$WORK/gatehouse-cookies.txt")")
   APACHE_RUNS+=("$(load "$AP/" "$WORK/apache-cookies.txt")")
   VERIFY+=("$(load "$GH/verify" "$WORK/gatehouse-cookies.txt")")
 done
@@ -279,23 +280,24 @@ read -r HOP_RPS HOP_P99 <<<"$(median "${HOP[@]}")"
 read -r WIDE_RPS WIDE_P99 <<<"$(median "${WIDE[@]}")"
 ratio() { python3 -c "print(f'{$1 / $2:.1%}')"; }
 # Each round's gate over the same round's ceiling, and their median.
-PAIRED=$(python3 -c "
+paired() { python3 -c "
 import statistics, sys
 g, c = sys.argv[1].split(), sys.argv[2].split()
 r = [int(a) / int(b) for a, b in zip(g, c)]
 print(', '.join(f'{x:.1%}' for x in r) + f'; median {statistics.median(r):.1%}')
-" "$(printf '%s\n' "${GATE[@]}" | awk '{print $1}' | xargs)" "$(printf '%s\n' "${CEIL[@]}" | awk '{print $1}' | xargs)")
+" "$(printf '%s\n' "$@" | awk '{print $1}' | xargs)" "$(printf '%s\n' "${CEIL[@]}" | awk '{print $1}' | xargs)"; }
+PAIRED=$(paired "${GATE[@]}"); PAIRED_WIDE=$(paired "${WIDE[@]}")
 TABLE=$(
   echo "| path (signed-in GET of a static page) | req/s (median) | runs | ratio to the ceiling | p99 ms |"
   echo "|---|---:|---|---:|---:|"
   echo "| nginx → upstream, no auth (the ceiling) | $CEIL_RPS | $(all "${CEIL[@]}") | 100% | $CEIL_P99 |"
-  echo "| nginx + gatehouse /verify → upstream (WORKERS=1, as recommended beside the proxy) | $GATE_RPS | $(all "${GATE[@]}") | $(ratio "$GATE_RPS" "$CEIL_RPS") | $GATE_P99 |"
+  echo "| nginx + gatehouse /verify → upstream (WORKERS=1, for a small host shared with the proxy) | $GATE_RPS | $(all "${GATE[@]}") | $(ratio "$GATE_RPS" "$CEIL_RPS") | $GATE_P99 |"
   echo "| nginx + gatehouse /verify → upstream (actix-web's default: one worker per core) | $WIDE_RPS | $(all "${WIDE[@]}") | $(ratio "$WIDE_RPS" "$CEIL_RPS") | $WIDE_P99 |"
   echo "| Apache + mod_auth_openidc → upstream | $AP_RPS | $(all "${APACHE_RUNS[@]}") | $(ratio "$AP_RPS" "$CEIL_RPS") | $AP_P99 |"
   echo "| (nginx + auth_request to an empty 204 → upstream: the auth hop alone, the best any gate can do) | $HOP_RPS | $(all "${HOP[@]}") | $(ratio "$HOP_RPS" "$CEIL_RPS") | $HOP_P99 |"
-  echo "| (gatehouse /verify alone, no proxy: what the gate costs gatehouse) | $VERIFY_RPS | $(all "${VERIFY[@]}") | - | $VERIFY_P99 |"
+  echo "| (gatehouse /verify alone, WORKERS=1, no proxy: what one gatehouse thread answers) | $VERIFY_RPS | $(all "${VERIFY[@]}") | - | $VERIFY_P99 |"
 )
-VERDICT="gatehouse behind nginx (WORKERS=1): $(ratio "$GATE_RPS" "$CEIL_RPS") of the no-auth ceiling (target ≥ 50%; round by round: $PAIRED; with one worker per core $(ratio "$WIDE_RPS" "$CEIL_RPS")), $(python3 -c "print(f'{$GATE_RPS / $AP_RPS:.2f}')")× mod_auth_openidc (target ≥ 1), $(ratio "$GATE_RPS" "$HOP_RPS") of what the auth hop alone allows"
+VERDICT="gatehouse behind nginx (WORKERS=1): $(ratio "$GATE_RPS" "$CEIL_RPS") of the no-auth ceiling (target ≥ 50%; round by round: $PAIRED); with one worker per core (the default): $(ratio "$WIDE_RPS" "$CEIL_RPS") (round by round: $PAIRED_WIDE), $(python3 -c "print(f'{$GATE_RPS / $AP_RPS:.2f}')")× mod_auth_openidc (target ≥ 1), $(ratio "$GATE_RPS" "$HOP_RPS") of what the auth hop alone allows"
 # Median CPU split per 1,000 requests, ceiling and gate.
 cpu_median() { printf '%s\n' "$@" | python3 -c "
 import statistics, sys
@@ -303,11 +305,13 @@ rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
 print(' '.join(f'{statistics.median(c):.1f}' for c in zip(*rows)))"; }
 read -r _ _ CEIL_NGINX CEIL_OTHER CEIL_TOTAL <<<"$(cpu_median "${CEIL_CPU[@]}")"
 read -r GATE_GH GATE_GH_KERNEL GATE_NGINX GATE_OTHER GATE_TOTAL <<<"$(cpu_median "${GATE_CPU[@]}")"
+read -r WIDE_GH WIDE_GH_KERNEL WIDE_NGINX WIDE_OTHER WIDE_TOTAL <<<"$(cpu_median "${WIDE_CPU[@]}")"
 CPU_TABLE=$(
   echo "| CPU ms per 1,000 requests (each column's median over the rounds; \`/proc\` ticks around each load) | gatehouse (of it in the kernel) | nginx (workers, the static upstream included) | everything else (wrk, the provider and any other process, kernel work charged to no process) | total |"
   echo "|---|---:|---:|---:|---:|"
   echo "| ceiling | - | $CEIL_NGINX | $CEIL_OTHER | $CEIL_TOTAL |"
-  echo "| gate | $GATE_GH ($GATE_GH_KERNEL) | $GATE_NGINX | $GATE_OTHER | $GATE_TOTAL |"
+  echo "| gate, WORKERS=1 | $GATE_GH ($GATE_GH_KERNEL) | $GATE_NGINX | $GATE_OTHER | $GATE_TOTAL |"
+  echo "| gate, one worker per core | $WIDE_GH ($WIDE_GH_KERNEL) | $WIDE_NGINX | $WIDE_OTHER | $WIDE_TOTAL |"
 )
 echo "$TABLE"
 echo

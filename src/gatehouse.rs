@@ -346,6 +346,10 @@ impl Gatehouse {
         &self.shared.store_data
     }
 
+    pub(crate) fn fast_yes(&self) -> Option<&web::Data<FastYes>> {
+        self.shared.fast_yes.as_ref()
+    }
+
     pub(crate) fn accounts(&self) -> &web::Data<AccountCache> {
         &self.shared.accounts
     }

@@ -98,6 +98,9 @@ static PROXY_WARNED: AtomicBool = AtomicBool::new(false);
 /// Wrapped only when `TRUSTED_PROXIES` is empty: the first request that comes from loopback
 /// with forwarding headers — a reverse proxy on this host nobody told gatehouse about — logs
 /// one warning saying what that costs.
+///
+/// With the cookie store, the gate's quick yes is answered before this layer: the notice comes
+/// with the first request that is not one (any page or sign-in through the proxy).
 pub async fn notice_untrusted_proxy(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,

@@ -16,7 +16,7 @@ mod token;
 
 use actix_web::middleware::from_fn;
 use actix_web::web::Bytes;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, guard, web};
 use tera::Context;
 
 use crate::auth::require_login;
@@ -27,8 +27,15 @@ use crate::rate_limit::rate_limit;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // The gate's routes first among gatehouse's own: a proxy asks on every request to the app
     // it guards, and actix-web tries the routes in order.
-    cfg.service(web::resource("/verify").name(crate::gate::VERIFY_ROUTE).get(crate::gate::verify))
-        .service(web::resource("/forward-auth").name(crate::gate::FORWARD_AUTH_ROUTE).get(crate::gate::forward_auth))
+    // Named, for `gate::fast_yes`; the guard on the resource, as `cfg.route` puts it: another
+    // method is the app's to route (404 by default), not a 405 here.
+    cfg.service(web::resource("/verify").name(crate::gate::VERIFY_ROUTE).guard(guard::Get()).to(crate::gate::verify))
+        .service(
+            web::resource("/forward-auth")
+                .name(crate::gate::FORWARD_AUTH_ROUTE)
+                .guard(guard::Get())
+                .to(crate::gate::forward_auth),
+        )
         .route("/", web::get().to(home::home))
         .route("/login", web::get().to(login::login))
         .service(

@@ -83,20 +83,25 @@ fn metrics_listener(addr: &str, gatehouse: &Gatehouse) -> Result<(u16, actix_web
     let bind_error = |source| StartupError::Bind { addr: addr.to_string(), source };
     let listener = TcpListener::bind(addr).map_err(bind_error)?;
     let port = listener.local_addr().map_err(bind_error)?.port();
-    let (settings, metrics, store, accounts) = (
+    let (settings, metrics, store, accounts, fast_yes) = (
         gatehouse.settings_data().clone(),
         gatehouse.metrics().clone(),
         gatehouse.store().clone(),
         gatehouse.accounts().clone(),
+        gatehouse.fast_yes().cloned(),
     );
     let server = HttpServer::new(move || {
-        App::new()
+        let app = App::new()
             .app_data(routes::health::MetricsListener)
             .app_data(settings.clone())
             .app_data(metrics.clone())
             .app_data(store.clone())
-            .app_data(accounts.clone())
-            .route("/metrics", web::get().to(routes::health::metrics))
+            .app_data(accounts.clone());
+        match &fast_yes {
+            Some(fast_yes) => app.app_data(fast_yes.clone()),
+            None => app,
+        }
+        .route("/metrics", web::get().to(routes::health::metrics))
     })
     .workers(1)
     .listen(listener)

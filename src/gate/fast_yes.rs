@@ -163,7 +163,7 @@ fn session_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<Cow<'a, str>
         return None;
     }
     for header in headers.get_all(COOKIE) {
-        let pairs = header.to_str().ok()?;
+        let pairs = std::str::from_utf8(header.as_bytes()).ok()?;
         for pair in pairs.split(';').map(str::trim).filter(|p| !p.is_empty()) {
             let Some((pair_name, value)) = pair.split_once('=') else { continue };
             let pair_name = pair_name.trim();

@@ -59,7 +59,9 @@ async fn metrics_bind_addr_serves_metrics_on_their_own_listener_only() {
     let metrics = app.metrics_addr.clone().expect("a metrics listener");
     let res = reqwest::get(format!("{metrics}/metrics")).await.unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.text().await.unwrap().contains("gatehouse_session_store_writes_total"));
+    let text = res.text().await.unwrap();
+    assert!(text.contains("gatehouse_session_store_writes_total"));
+    assert!(text.contains("gatehouse_gate_quick_yes_total 0"), "the gate's quick yeses there too: {text}");
     assert_eq!(get_with(&app, "/metrics", &[]).await, 404, "the main listener serves none");
     assert_eq!(reqwest::get(format!("{metrics}/login")).await.unwrap().status(), 404, "and it serves nothing else");
 }

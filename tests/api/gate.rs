@@ -208,11 +208,23 @@ async fn the_gates_quick_yes_answers_exactly_as_the_full_path() {
             query: "?allowed_email_domains=example.test",
             ..get("", cookie.clone(), 200, false, true)
         },
-        Case { what: "HEAD", method: "HEAD", ..get("", cookie.clone(), 405, false, false) },
-        Case { what: "POST", method: "POST", ..get("", cookie.clone(), 405, false, false) },
+        Case { what: "HEAD", method: "HEAD", ..get("", cookie.clone(), 404, false, false) },
+        Case { what: "POST", method: "POST", ..get("", cookie.clone(), 404, false, false) },
     ];
     let stranger = app.new_browser();
+    // The headers of a yes, but for those that differ from one answer to the next.
+    let yes_headers = |res: &reqwest::Response| -> Vec<(String, String)> {
+        let mut headers: Vec<(String, String)> = res
+            .headers()
+            .iter()
+            .filter(|(name, _)| !["date", "set-cookie", "x-auth-request-assertion"].contains(&name.as_str()))
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_string()))
+            .collect();
+        headers.sort();
+        headers
+    };
     for path in ["/verify", "/forward-auth"] {
+        let (mut quick_yes, mut full_yes) = (None, None);
         for case in &cases {
             let before = metric(&app, "gatehouse_gate_quick_yes_total").await;
             let method = reqwest::Method::from_bytes(case.method.as_bytes()).unwrap();
@@ -227,9 +239,17 @@ async fn the_gates_quick_yes_answers_exactly_as_the_full_path() {
             if case.status == 200 {
                 assert_eq!(header(&res, "x-auth-request-user"), Some(me), "{what}");
             }
+            match (case.status, case.quick) {
+                (200, true) => quick_yes = Some(yes_headers(&res)),
+                (200, false) => full_yes = Some(yes_headers(&res)),
+                _ => {}
+            }
             let quick = metric(&app, "gatehouse_gate_quick_yes_total").await - before;
             assert_eq!(quick, f64::from(u8::from(case.quick)), "{what}: answered before the session layers?");
         }
+        let (quick_yes, full_yes) = (quick_yes.unwrap(), full_yes.unwrap());
+        assert_eq!(quick_yes, full_yes, "{path}: a quick yes carries what the full path's does");
+        assert!(quick_yes.iter().any(|(name, value)| name == "cache-control" && value == "no-store"), "{quick_yes:?}");
     }
 }
 
