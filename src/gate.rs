@@ -23,7 +23,7 @@ use crate::auth::next::login_redirect;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::{AppError, error_page};
-use crate::security_headers::ForProxy;
+use crate::security_headers::{ForProxy, NO_STORE};
 pub(crate) use assertion::Signer;
 
 /// The identity headers a yes carries. A proxy must set (or clear) each of them on the
@@ -141,7 +141,7 @@ fn allowed(account: &Arc<Account>, signer: &Signer) -> HttpResponse {
 fn yes(account: &Arc<Account>, signer: &Signer) -> HttpResponse {
     let mut response = HttpResponse::Ok().finish();
     let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::CACHE_CONTROL, NO_STORE);
     for (name, value) in signer.identity_headers(account, |token| identity_headers(account, token)).iter() {
         headers.insert(name.clone(), value.clone());
     }

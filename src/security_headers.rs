@@ -30,7 +30,8 @@ pub(crate) static PAGE_HEADERS: [(HeaderName, HeaderValue); 6] = [
     ),
 ];
 
-const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+/// `Cache-Control: no-store`, all that an answer [`ForProxy`] gets.
+pub(crate) const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
 static HSTS: (HeaderName, HeaderValue) = (
     HeaderName::from_static("strict-transport-security"),

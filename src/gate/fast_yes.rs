@@ -26,7 +26,8 @@ use actix_web::http::Method;
 use actix_web::http::header::{COOKIE, HeaderMap};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse, web};
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
 
 use super::{Decision, FORWARD_AUTH_ROUTE, Signer, VERIFY_ROUTE, judge, yes};
 use crate::access::Access;
@@ -158,30 +159,34 @@ fn open(headers: &HeaderMap, name: &'static str, key: &Key) -> Option<String> {
 /// also when a name is percent-encoded or the value quoted (actix-web would decode or unquote
 /// them; this leaves that to it).
 fn session_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<Cow<'a, str>> {
-    // actix-web reads no cookie at all when any `Cookie` header is not UTF-8.
-    if headers.get_all(COOKIE).any(|h| std::str::from_utf8(h.as_bytes()).is_err()) {
-        return None;
-    }
+    let mut found = None;
     for header in headers.get_all(COOKIE) {
+        // actix-web reads no cookie at all when any `Cookie` header is not UTF-8.
         let pairs = std::str::from_utf8(header.as_bytes()).ok()?;
-        for pair in pairs.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-            let Some((pair_name, value)) = pair.split_once('=') else { continue };
-            let pair_name = pair_name.trim();
-            if pair_name.contains('%') {
-                return None;
-            }
-            if pair_name == name {
-                // The cookie crate takes a value in double quotes without them.
-                let value = value.trim();
-                if value.starts_with('"') {
-                    return None;
-                }
-                // actix-web writes the cookie percent-encoded (base64's `/` and `=`).
-                return percent_decoded(value);
-            }
+        if found.is_none() {
+            found = value_in(pairs, name)?;
         }
     }
-    None
+    // actix-web writes the cookie percent-encoded (base64's `/` and `=`).
+    percent_decoded(found?)
+}
+
+/// The raw value of the first `name` cookie in one `Cookie` header: `Some(None)` when there is
+/// none, `None` when [`session_cookie`] leaves the request to actix-web.
+fn value_in<'a>(pairs: &'a str, name: &str) -> Option<Option<&'a str>> {
+    for pair in pairs.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((pair_name, value)) = pair.split_once('=') else { continue };
+        let pair_name = pair_name.trim();
+        if pair_name.contains('%') {
+            return None;
+        }
+        if pair_name == name {
+            // The cookie crate takes a value in double quotes without them.
+            let value = value.trim();
+            return (!value.starts_with('"')).then_some(Some(value));
+        }
+    }
+    Some(None)
 }
 
 /// `value` percent-decoded as the cookie crate decodes it (`percent_encoding`): a `%` without
@@ -250,26 +255,9 @@ impl<'de> Deserialize<'de> for SignedInState<'de> {
 }
 
 /// A JSON string, borrowed from the input when it has no escapes.
-struct Str<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Str<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct StrVisitor;
-        impl<'de> Visitor<'de> for StrVisitor {
-            type Value = Str<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Owned(v.to_owned())))
-            }
-        }
-        deserializer.deserialize_str(StrVisitor)
-    }
-}
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Str<'a>(#[serde(borrow)] Cow<'a, str>);
 
 #[cfg(test)]
 mod tests {

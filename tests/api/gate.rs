@@ -257,27 +257,16 @@ async fn the_gates_quick_yes_answers_exactly_as_the_full_path() {
 /// first keeps it: the quick yes answers only where gatehouse's route is the one that matches.
 #[actix_web::test]
 async fn an_apps_own_route_at_the_gates_path_keeps_it() {
-    use actix_web::{App, HttpServer, web};
+    use actix_web::web;
     let app = spawn_app(AppOptions::new(Backend::Sqlite).oidc("corp")).await;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let mut vars = app.vars.clone();
-    vars.insert("PUBLIC_URL".into(), addr.clone());
+    let (listener, addr, mut vars) = mounting_app_listener(&app);
     let (id, secret) = OidcServer::shared().register_client(&format!("{addr}/callback/corp")).await;
     vars.insert("OAUTH_CORP_CLIENT_ID".into(), id);
     vars.insert("OAUTH_CORP_CLIENT_SECRET".into(), secret);
-    let gatehouse = gatehouse::Gatehouse::new(gatehouse::Settings::from_vars(&vars).unwrap()).await.unwrap();
-    let server = HttpServer::new(move || {
-        let app = App::new()
-            .route("/verify", web::get().to(|| async { "the app's own page" }))
-            .configure(|cfg| gatehouse.configure(cfg));
-        gatehouse.wrap(app)
+    serve_mounting_app(&vars, listener, |cfg| {
+        cfg.route("/verify", web::get().to(|| async { "the app's own page" }));
     })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    actix_web::rt::spawn(server);
+    .await;
     let b = Browser::new(&addr);
     let res = b.get("/authorize/corp").await;
     let callback =

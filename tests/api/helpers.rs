@@ -298,6 +298,35 @@ fn prefix(name: &str) -> String {
     format!("OAUTH_{}_", name.to_uppercase().replace('-', "_"))
 }
 
+/// A listener on a random port for an app of its own that mounts gatehouse, with `app`'s
+/// variables and `PUBLIC_URL` its own address: (listener, address, variables).
+pub fn mounting_app_listener(app: &TestApp) -> (TcpListener, String, HashMap<String, String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let mut vars = app.vars.clone();
+    vars.insert("PUBLIC_URL".into(), addr.clone());
+    (listener, addr, vars)
+}
+
+/// Runs an app of its own on `listener` with gatehouse mounted in, as the README shows: `own`
+/// registers the app's routes, before gatehouse's, and gatehouse wraps the whole app.
+pub async fn serve_mounting_app(
+    vars: &HashMap<String, String>,
+    listener: TcpListener,
+    own: fn(&mut actix_web::web::ServiceConfig),
+) {
+    use actix_web::{App, HttpServer};
+    let gatehouse = gatehouse::Gatehouse::new(Settings::from_vars(vars).unwrap()).await.unwrap();
+    let server = HttpServer::new(move || {
+        let app = App::new().configure(own).configure(|cfg| gatehouse.configure(cfg));
+        gatehouse.wrap(app)
+    })
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_web::rt::spawn(server);
+}
+
 pub async fn spawn_app(opts: AppOptions<'_>) -> TestApp {
     // Logs go to the test's captured output (shown for failing tests); RUST_LOG tunes them.
     let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,actix_server=warn"))

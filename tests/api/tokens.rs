@@ -153,8 +153,8 @@ async fn a_refused_refresh_asks_to_authorize_again() {
 /// token; signed out, the error answers 401 JSON by itself.
 #[actix_web::test]
 async fn an_app_of_its_own_gets_the_token_in_its_handler() {
-    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-    use gatehouse::{Gatehouse, ProviderTokenError, Settings, provider_token};
+    use actix_web::{HttpRequest, HttpResponse, web};
+    use gatehouse::{ProviderTokenError, provider_token};
 
     async fn call_the_api(req: HttpRequest) -> Result<HttpResponse, ProviderTokenError> {
         let token = provider_token(&req, "acme").await?;
@@ -164,20 +164,11 @@ async fn an_app_of_its_own_gets_the_token_in_its_handler() {
     let standin = OAuth2StandIn::start();
     let app =
         spawn_app(AppOptions::new(Backend::Sqlite).provider_env(keeping(&standin)).var("TOKEN_KEY", TOKEN_KEY)).await;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let mut vars = app.vars.clone();
-    vars.insert("PUBLIC_URL".into(), addr.clone());
-    let gatehouse = Gatehouse::new(Settings::from_vars(&vars).unwrap()).await.unwrap();
-    let server = HttpServer::new(move || {
-        let own =
-            App::new().route("/call-the-api", web::get().to(call_the_api)).configure(|cfg| gatehouse.configure(cfg));
-        gatehouse.wrap(own)
+    let (listener, addr, vars) = mounting_app_listener(&app);
+    serve_mounting_app(&vars, listener, |cfg| {
+        cfg.route("/call-the-api", web::get().to(call_the_api));
     })
-    .listen(listener)
-    .unwrap()
-    .run();
-    actix_web::rt::spawn(server);
+    .await;
 
     let browser = Browser::new(&addr);
     let res = browser.get("/call-the-api").await;
